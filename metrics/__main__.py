@@ -1,0 +1,121 @@
+"""``python -m metrics {fd,kl,clap,timing,all,demo}``: the metrics from the command line.
+
+Examples::
+
+    python -m metrics all --gen out/musiccaps --ref-stats musiccaps_fd.npz --ref-stats musiccaps_kl.pkl \\
+        --captions musiccaps-public.csv --id-col ytid --text-col caption --seconds-total 10 \\
+        --exclude-ids musiccaps-unavailable-ids.txt --device cuda --out results.json
+    python -m metrics demo --random-weights --out demo_out
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from metrics.clap import CHECKPOINTS
+from metrics.ids import IdError
+from metrics.run import METRICS, RunConfig, UsageError, run, write_results
+from metrics.weights import ENV_VAR, MissingWeights
+
+DEFAULT_CACHE = Path("~/.cache/sa-bench/embeddings")
+
+
+def add_run_arguments(p: argparse.ArgumentParser) -> None:
+    io = p.add_argument_group("inputs")
+    io.add_argument("--gen", type=Path, help="folder of generated audio, one <id>.wav per prompt")
+    io.add_argument("--ref", type=Path, help="folder of reference audio (FD: every file; KL: <id>.wav)")
+    io.add_argument("--ref-stats", type=Path, action="append", default=[],
+                    help="reference statistics instead of audio: .npz (FD: mu_ref, sigma_ref) or .pkl (KL "
+                         "probabilities), as stable-audio-metrics ships them; repeatable")
+    io.add_argument("--captions", type=Path, help="CSV with ids and captions (and optionally seconds)")
+    io.add_argument("--id-col", default="ytid")
+    io.add_argument("--text-col", default="caption")
+    io.add_argument("--seconds-col", help="CSV column with each prompt's requested seconds_total (timing)")
+    io.add_argument("--seconds-total", type=float, help="one requested length for every prompt (timing)")
+    io.add_argument("--exclude-ids", type=Path, help="ids left out of KL (the protocol's unavailable ids)")
+    io.add_argument("--save-ref-stats", type=Path, help="write reference statistics computed from --ref here")
+    m = p.add_argument_group("models and weights")
+    m.add_argument("--weights-dir", type=Path, help=f"folder of official weight files (default ${ENV_VAR})")
+    m.add_argument("--openl3-weights", type=Path)
+    m.add_argument("--passt-weights", type=Path)
+    m.add_argument("--clap-weights", type=Path)
+    m.add_argument("--roberta-dir", type=Path, help="local roberta-base tokenizer folder (CLAP text)")
+    m.add_argument("--openl3-content", choices=["music", "env"], default="music",
+                   help="music for MusicCaps/Song Describer, env for AudioCaps (protocol)")
+    m.add_argument("--clap-checkpoint", choices=list(CHECKPOINTS), default="630k-audioset-fusion")
+    r = p.add_argument_group("running")
+    r.add_argument("--device", default="cpu")
+    r.add_argument("--batch-size", type=int, default=32, help="frames/windows/clips per device batch")
+    r.add_argument("--files-per-batch", type=int, default=8, help="files decoded per embedding call")
+    r.add_argument("--workers", type=int, default=2, help="decode processes (0: decode in this process)")
+    r.add_argument("--cache-dir", default=str(DEFAULT_CACHE), help="embedding cache; 'none' disables it")
+    r.add_argument("--seed", type=int, default=0, help="CLAP fusion crops and bootstrap")
+    r.add_argument("--bootstrap", type=int, default=1000, help="bootstrap replicates for KL/CLAP/timing CIs")
+    r.add_argument("--fd-bootstrap", type=int, default=50, help="bootstrap replicates for the FD CI (0: none)")
+    r.add_argument("--no-progress", action="store_true")
+    p.add_argument("--out", type=Path, default=Path("results.json"))
+
+
+def config_from_args(args: argparse.Namespace, metrics: tuple[str, ...]) -> RunConfig:
+    if args.gen is None:
+        raise UsageError("--gen DIR is required")
+    cache = None if str(args.cache_dir).lower() == "none" else Path(args.cache_dir).expanduser()
+    return RunConfig(
+        gen=args.gen, metrics=metrics, ref=args.ref, ref_stats=args.ref_stats, captions=args.captions,
+        id_col=args.id_col, text_col=args.text_col, seconds_col=args.seconds_col, seconds_total=args.seconds_total,
+        exclude_ids=args.exclude_ids, device=args.device, batch_size=args.batch_size,
+        files_per_batch=args.files_per_batch, workers=args.workers, cache_dir=cache, weights_dir=args.weights_dir,
+        openl3_weights=args.openl3_weights, passt_weights=args.passt_weights, clap_weights=args.clap_weights,
+        roberta_dir=args.roberta_dir, openl3_content=args.openl3_content, clap_checkpoint=args.clap_checkpoint,
+        seed=args.seed, bootstrap=args.bootstrap, fd_bootstrap=args.fd_bootstrap,
+        save_ref_stats=args.save_ref_stats, progress=not args.no_progress)
+
+
+def summary_lines(results: dict) -> list[str]:
+    lines = []
+    for name, res in results["metrics"].items():
+        ci = res.get("ci95") or [None, None]
+        ci_txt = f" [95% CI {ci[0]:.4g}, {ci[1]:.4g}]" if None not in ci else ""
+        value = res.get("value")
+        lines.append(f"{name:7s} {value if value is None else format(value, '.4g')}{ci_txt}  (n={res.get('n', res.get('n_files'))})")
+    lines += [f"{name:7s} skipped: {why}" for name, why in results["skipped_metrics"].items()]
+    if results["skipped_files"]:
+        lines.append(f"skipped files: {len(results['skipped_files'])} (reasons in the results file)")
+    return lines
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m metrics", description="FD_openl3, KL_passt, CLAP score and "
+                                     "timing accuracy as stable-audio-metrics computes them (offline, batched).")
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name in (*METRICS, "all"):
+        add_run_arguments(sub.add_parser(name, help=f"compute {name}"))
+    demo = sub.add_parser("demo", help="synthesise a small set with known lengths and run everything on it")
+    demo.add_argument("--out", type=Path, default=Path("demo_out"))
+    demo.add_argument("--n", type=int, default=8, help="clips per set")
+    demo.add_argument("--random-weights", action="store_true",
+                      help="write random-weight evaluators in the official formats and use them (numbers are "
+                           "meaningless; shows the pipeline end to end offline)")
+    demo.add_argument("--weights-dir", type=Path)
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "demo":
+            from metrics.demo import run_demo
+
+            results, out = run_demo(args.out, args.n, args.random_weights, args.weights_dir)
+        else:
+            metrics = METRICS if args.command == "all" else (args.command,)
+            results = run(config_from_args(args, metrics), strict=args.command != "all")
+            out = args.out
+            write_results(out, results)
+    except (UsageError, MissingWeights, IdError, FileNotFoundError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print("\n".join(summary_lines(results)))
+    print(f"results: {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,72 @@
+"""Per-file model outputs cached on disk, keyed by the file's content and every setting that changes them.
+
+Layout: ``<root>/<embedder name>/<settings+weights key>/<sha[:2]>/<sha256 of the file>.npy``. The key comes from
+:meth:`metrics.embedder.Embedder.cache_key`, so another hop size, channel mode, seed or weight file never reuses an
+entry, while renaming or moving an audio file does. File names never enter cache paths (hostile ids are harmless).
+Writes go to a temporary file in the same folder and are renamed into place, so a run killed at any point leaves
+only whole entries; a rerun computes only what is missing.
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from metrics.embedder import Embedder
+
+
+def file_sha256(path: str | Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` so that readers see either the old file or the whole new one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+class EmbeddingCache:
+    """Skip-if-present store of per-file arrays. ``root=None`` disables caching."""
+
+    def __init__(self, root: str | Path | None):
+        self.root = Path(root) if root is not None else None
+
+    def path(self, embedder: Embedder, content_hash: str) -> Path | None:
+        if self.root is None:
+            return None
+        return self.root / embedder.name / embedder.cache_key() / content_hash[:2] / f"{content_hash}.npy"
+
+    def get(self, embedder: Embedder, content_hash: str) -> np.ndarray | None:
+        path = self.path(embedder, content_hash)
+        if path is None or not path.is_file():
+            return None
+        try:
+            return np.load(path, allow_pickle=False)
+        except (ValueError, OSError, EOFError):
+            path.unlink(missing_ok=True)  # unreadable entry (should not happen with atomic writes): recompute
+            return None
+
+    def put(self, embedder: Embedder, content_hash: str, value: np.ndarray) -> None:
+        path = self.path(embedder, content_hash)
+        if path is None:
+            return
+        buf = io.BytesIO()
+        np.save(buf, np.asarray(value), allow_pickle=False)
+        atomic_write_bytes(path, buf.getvalue())

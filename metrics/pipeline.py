@@ -1,0 +1,127 @@
+"""Run an embedder over many files: decode in worker processes, batch many files on the device, cache each file.
+
+Order of work per file: content hash -> cache hit? done : ``prepare`` in a worker -> joins a batch of
+``files_per_batch`` files -> one ``embed`` call -> each file's output is cached at once. A run killed at any point
+loses at most the batch in flight; the rerun skips every cached file. Bad files are recorded with their reason
+and never stop the run.
+"""
+from __future__ import annotations
+
+import concurrent.futures as cf
+import multiprocessing
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable, Iterator, TypeVar
+
+import numpy as np
+from tqdm import tqdm
+
+from metrics.audio import AudioError
+from metrics.cache import EmbeddingCache, file_sha256
+from metrics.embedder import Embedder
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+@dataclass
+class EmbedResult:
+    outputs: dict[str, np.ndarray] = field(default_factory=dict)  # path -> model output
+    skipped: dict[str, str] = field(default_factory=dict)  # path -> one-line reason
+    cache_hits: int = 0
+
+
+def _prepare(embedder: Embedder, path: str) -> tuple[np.ndarray | None, str | None]:
+    """Worker entry point: (prepared, None) or (None, reason)."""
+    try:
+        return embedder.prepare(path), None
+    except AudioError as exc:
+        return None, str(exc)
+    except Exception as exc:  # a decoder/resampler failure on one file must not end the run
+        return None, f"could not process ({type(exc).__name__}: {exc})"
+
+
+def bounded_map(fn: Callable[[T], R], items: Iterable[T], executor: cf.Executor | None,
+                max_in_flight: int) -> Iterator[R]:
+    """``map`` in input order with at most ``max_in_flight`` pending tasks (bounded memory); inline if no executor."""
+    if executor is None:
+        yield from map(fn, items)
+        return
+    pending: deque[cf.Future[R]] = deque()
+    for item in items:
+        pending.append(executor.submit(fn, item))
+        if len(pending) >= max_in_flight:
+            yield pending.popleft().result()
+    while pending:
+        yield pending.popleft().result()
+
+
+class _PrepareCall:
+    """Picklable ``path -> _prepare(embedder, path)``."""
+
+    def __init__(self, embedder: Embedder):
+        self.embedder = embedder
+
+    def __call__(self, path: str) -> tuple[np.ndarray | None, str | None]:
+        return _prepare(self.embedder, path)
+
+
+def embed_files(embedder: Embedder, paths: list[str], *, cache: EmbeddingCache | None = None, workers: int = 2,
+                files_per_batch: int = 8, progress: bool = False) -> EmbedResult:
+    """Model outputs for ``paths`` (see module docstring). ``workers=0`` decodes in this process."""
+    cache = cache or EmbeddingCache(None)
+    result = EmbedResult()
+    todo: list[tuple[str, str]] = []
+    for path in paths:
+        try:
+            digest = file_sha256(path)
+        except OSError as exc:
+            result.skipped[path] = f"cannot read file ({exc.strerror or exc})"
+            continue
+        hit = cache.get(embedder, digest)
+        if hit is not None:
+            result.outputs[path] = hit
+            result.cache_hits += 1
+        else:
+            todo.append((path, digest))
+    if not todo:
+        return result
+
+    batch: list[tuple[str, str, np.ndarray]] = []
+
+    def flush() -> None:
+        outs = embedder.embed([p for _, _, p in batch])
+        for (path, digest, _), out in zip(batch, outs):
+            cache.put(embedder, digest, out)
+            result.outputs[path] = out
+        batch.clear()
+
+    executor = (cf.ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+                if workers > 0 else None)
+    try:
+        prepared = bounded_map(_PrepareCall(embedder), [p for p, _ in todo], executor, max(2, 2 * files_per_batch))
+        bar = tqdm(total=len(todo), desc=embedder.name, unit="file", disable=not progress)
+        for (path, digest), (array, reason) in zip(todo, prepared):
+            bar.update()
+            if array is None:
+                result.skipped[path] = reason or "unknown error"
+                continue
+            batch.append((path, digest, array))
+            if len(batch) >= files_per_batch:
+                flush()
+        if batch:
+            flush()
+        bar.close()
+    finally:
+        if executor is not None:
+            executor.shutdown(cancel_futures=True)
+    return result
+
+
+def paths_in(folder: str | Path, extensions: tuple[str, ...] = (".wav", ".flac", ".ogg", ".mp3")) -> list[str]:
+    """Every audio file directly inside ``folder``, sorted (the protocol's glob of the generated folder)."""
+    root = Path(folder)
+    if not root.is_dir():
+        raise FileNotFoundError(f"not a folder: {root}")
+    return sorted(str(p) for p in root.iterdir() if p.is_file() and p.suffix.lower() in extensions)

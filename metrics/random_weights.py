@@ -1,0 +1,136 @@
+"""Random-weight evaluator files written in the *official* formats, for tests and the offline demo.
+
+They exercise exactly the loading code real weights go through (Keras .h5 read positionally, PaSST ``.pt`` state
+dict, laion_clap checkpoint with ``module.`` prefixes and ``position_ids``, a RoBERTa tokenizer folder). Numbers
+computed with them mean nothing beyond "the pipeline runs and agrees with the reference packages".
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from metrics.openl3 import OpenL3Net
+
+_SPECIALS = {"<s>": 0, "<pad>": 1, "</s>": 2, "<unk>": 3}
+
+
+def _randomise_batchnorm(model: nn.Module, rng: np.random.Generator) -> None:
+    """Non-trivial BN statistics, so a port that ignores them would be caught."""
+    for m in model.modules():
+        if isinstance(m, nn.BatchNorm2d):
+            c = m.num_features
+            m.running_mean.copy_(torch.from_numpy(rng.normal(0, 0.5, c).astype(np.float32)))
+            m.running_var.copy_(torch.from_numpy(rng.uniform(0.5, 2.0, c).astype(np.float32)))
+            m.weight.data.copy_(torch.from_numpy(rng.uniform(0.5, 1.5, c).astype(np.float32)))
+            m.bias.data.copy_(torch.from_numpy(rng.normal(0, 0.1, c).astype(np.float32)))
+
+
+def random_openl3(seed: int = 0) -> OpenL3Net:
+    torch.manual_seed(seed)
+    net = OpenL3Net()
+    with torch.no_grad():
+        _randomise_batchnorm(net, np.random.default_rng(seed))
+    return net.eval()
+
+
+def write_openl3_h5(path: Path, net: OpenL3Net) -> None:
+    """Save ``net`` as Keras 2 ``save_weights`` does for openl3_audio_mel256_*.h5 (channels_last kernels, layer
+    groups named like the official file, weight-less layers listed with empty ``weight_names``)."""
+    import h5py
+
+    names: list[str] = ["input_1"]
+    groups: dict[str, list[tuple[str, np.ndarray]]] = {"input_1": []}
+    counters = {"conv2d": 0, "batch_normalization": 0, "activation": 0, "max_pooling2d": 0}
+    weighted = [m for m in net.body]
+    for i, m in enumerate(weighted):
+        if isinstance(m, nn.Conv2d):
+            counters["conv2d"] += 1
+            last = i == len(weighted) - 1
+            name = "audio_embedding_layer" if last else f"conv2d_{counters['conv2d']}"
+            groups[name] = [("kernel:0", m.weight.detach().permute(2, 3, 1, 0).numpy()),
+                            ("bias:0", m.bias.detach().numpy())]
+        elif isinstance(m, nn.BatchNorm2d):
+            counters["batch_normalization"] += 1
+            name = f"batch_normalization_{counters['batch_normalization']}"
+            groups[name] = [("gamma:0", m.weight.detach().numpy()), ("beta:0", m.bias.detach().numpy()),
+                            ("moving_mean:0", m.running_mean.numpy()), ("moving_variance:0", m.running_var.numpy())]
+        else:
+            kind = "activation" if isinstance(m, nn.ReLU) else "max_pooling2d"
+            counters[kind] += 1
+            name = f"{kind}_{counters[kind]}"
+            groups[name] = []
+        names.append(name)
+    with h5py.File(path, "w") as f:
+        f.attrs["layer_names"] = [n.encode() for n in names]
+        f.attrs["backend"] = b"tensorflow"
+        f.attrs["keras_version"] = b"2.2.4"
+        for name in names:
+            g = f.create_group(name)
+            g.attrs["weight_names"] = [f"{name}/{w}".encode() for w, _ in groups[name]]
+            for w, array in groups[name]:
+                g.create_dataset(f"{name}/{w}", data=array)
+
+
+def write_passt_pt(path: Path, seed: int = 0) -> None:
+    """A random PaSST-S net saved as the official release: a plain state dict."""
+    from metrics.passt import build_passt
+
+    torch.manual_seed(seed)
+    torch.save(build_passt(None).net.state_dict(), path)
+
+
+def write_byte_tokenizer(folder: Path) -> Path:
+    """A RoBERTa-format (byte-level BPE) tokenizer with the 256 byte symbols and a few merges."""
+    from transformers import RobertaTokenizer
+
+    printable = [*range(ord("!"), ord("~") + 1), *range(ord("¡"), ord("¬") + 1), *range(ord("®"), ord("ÿ") + 1)]
+    extra = [b for b in range(256) if b not in printable]
+    symbols = [chr(c) for c in printable] + [chr(256 + i) for i in range(len(extra))]
+    vocab = dict(_SPECIALS)
+    for s in symbols:
+        vocab.setdefault(s, len(vocab))
+    vocab["<mask>"] = len(vocab)
+    merges = [("Ġ", "a"), ("Ġ", "d"), ("o", "g"), ("e", "r")]
+    for a, b in merges:
+        vocab.setdefault(a + b, len(vocab))
+    RobertaTokenizer(vocab=vocab, merges=merges).save_pretrained(str(folder))
+    return folder
+
+
+def write_clap_pt(path: Path, tokenizer_dir: Path, *, fusion: bool = True, amodel: str = "HTSAT-tiny",
+                  seed: int = 0) -> None:
+    """A random laion_clap model saved like the official checkpoints: ``{'epoch', 'state_dict': {'module.*'}}``
+    including the ``text_branch.embeddings.position_ids`` entry that newer transformers no longer hold."""
+    from metrics.clap import ROBERTA_BASE, load_tokenizer, offline_transformers
+
+    torch.manual_seed(seed)
+    with offline_transformers(load_tokenizer(tokenizer_dir), ROBERTA_BASE):
+        import laion_clap
+
+        module = laion_clap.CLAP_Module(enable_fusion=fusion, amodel=amodel, device="cpu")
+    state = {f"module.{k}": v for k, v in module.model.state_dict().items()}
+    state["module.text_branch.embeddings.position_ids"] = torch.arange(ROBERTA_BASE["max_position_embeddings"])[None]
+    torch.save({"epoch": 45, "state_dict": state}, path)
+
+
+def write_all(folder: Path, seed: int = 0) -> dict[str, Path]:
+    """Every evaluator file the metrics need, in ``folder`` under the official file names."""
+    from metrics.weights import REGISTRY
+
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = {name: folder / REGISTRY[name].filename
+             for name in ("openl3-mel256-music", "openl3-mel256-env", "passt-s-swa-ap476",
+                          "clap-630k-audioset-fusion", "roberta-base")}
+    if not paths["roberta-base"].exists():
+        write_byte_tokenizer(paths["roberta-base"])
+    for i, name in enumerate(("openl3-mel256-music", "openl3-mel256-env")):
+        if not paths[name].exists():
+            write_openl3_h5(paths[name], random_openl3(seed + i))
+    if not paths["passt-s-swa-ap476"].exists():
+        write_passt_pt(paths["passt-s-swa-ap476"], seed)
+    if not paths["clap-630k-audioset-fusion"].exists():
+        write_clap_pt(paths["clap-630k-audioset-fusion"], paths["roberta-base"], seed=seed)
+    return paths
