@@ -104,10 +104,20 @@ def resample_kaiser_best(x: np.ndarray, sr_in: int, sr_out: int) -> np.ndarray:
     return np.ascontiguousarray(resampy.resample(x, sr_in, sr_out, filter="kaiser_best", axis=-1).astype(np.float32))
 
 
+def resample_librosa(x: np.ndarray, sr_in: int, sr_out: int) -> np.ndarray:
+    """``[C, T]`` as librosa.resample(res_type='soxr_hq'): soxr HQ, then zero-padded or cut to
+    ``ceil(T * (sr_out / sr_in))`` computed in floating point (44.1 -> 48 kHz of 4 s gives 192001 samples)."""
+    if sr_in == sr_out:
+        return x
+    y = resample_soxr(x, sr_in, sr_out)
+    n = int(np.ceil(x.shape[-1] * (sr_out / sr_in)))
+    return np.pad(y, ((0, 0), (0, max(0, n - y.shape[-1]))))[:, :n]
+
+
 def load_mono(path: str | Path, sample_rate: int) -> np.ndarray:
     """librosa.load(path, sr=sample_rate, mono=True) then peak-normalise: ``[T]`` float32 (KL and CLAP paths)."""
     audio = read_audio(path)
-    mono = resample_soxr(to_mono(audio.samples), audio.sample_rate, sample_rate)
+    mono = resample_librosa(to_mono(audio.samples), audio.sample_rate, sample_rate)
     return peak_normalise(mono)[0]
 
 

@@ -4,8 +4,9 @@ No public reference implements this (metrics-protocol.md §7); this is our docum
 
 Detector (``detect_end``):
 1. Frame RMS over 2048-sample windows, hop 512 (at 44.1 kHz: 46 ms / 11.6 ms), max over channels, in dB.
-2. Loud level ``hi`` = 95th percentile of frame dB, floor ``lo`` = 5th percentile (digital silence is clamped at
-   -140 dB). If ``hi - lo < min_contrast_db`` (default 20 dB) the file has no silence to find: its end is its length.
+2. Loud level ``hi`` = 95th percentile of frame dB, floor ``lo`` = the quietest frame (digital silence is clamped
+   at -140 dB; RMS over 2048 samples makes a noise floor's frames steady, so the minimum is a stable estimate and
+   still sees a tail of a few frames). If ``hi - lo < min_contrast_db`` (default 20 dB) the file has no silence to find: its end is its length.
 3. Threshold = max(hi - dynamic_range_db, lo + floor_margin_db) (defaults 60 dB and 10 dB): the absolute rule of
    ``is_silence`` (-60 dB below the loud level) on clean silence, and 10 dB above the noise floor when the
    generator leaves hiss or dither in its "silent" tail.
@@ -50,12 +51,14 @@ def detect_end(samples: np.ndarray, sample_rate: int, detector: EndDetector = En
     """Seconds from the start of ``samples`` ``[C, T]`` to the end of its last sustained activity."""
     length_s = samples.shape[-1] / sample_rate
     db = frame_db(samples, detector.frame, detector.hop)
-    lo, hi = np.percentile(db, 5), np.percentile(db, 95)
+    lo, hi = db.min(), np.percentile(db, 95)
     if hi - lo < detector.min_contrast_db:
         return length_s
     threshold = max(hi - detector.dynamic_range_db, lo + detector.floor_margin_db)
     active = db > threshold
-    min_frames = max(1, int(round(detector.min_event_s * sample_rate / detector.hop)))
+    # any sound is seen by every window that overlaps it (frame/hop windows), so an event of min_event_s spans
+    # frame/hop + min_event_s/hop frames; a click spans only ~frame/hop and is not counted
+    min_frames = -(-detector.frame // detector.hop) + int(round(detector.min_event_s * sample_rate / detector.hop))
     last = _last_run_end(active, min_frames)
     if last < 0:
         return 0.0

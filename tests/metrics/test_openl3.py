@@ -1,0 +1,101 @@
+import math
+
+import h5py
+import librosa
+import numpy as np
+import pytest
+import scipy.signal
+import torch
+
+from metrics.openl3 import (KapreMelFrontend, OpenL3, OpenL3Embedder, OpenL3Net, frame_signal, load_keras_weights,
+                            n_windows, slaney_mel_filterbank)
+from metrics.random_weights import random_openl3, write_openl3_h5
+from tests.conftest import tone, write_wav
+
+
+def test_mel_filterbank_matches_librosa_slaney():
+    ours = slaney_mel_filterbank(48000, 2048, 256)
+    ref = librosa.filters.mel(sr=48000, n_fft=2048, n_mels=256, fmin=0.0, fmax=24000, htk=False, norm="slaney").T
+    np.testing.assert_allclose(ours, ref, atol=1e-7, rtol=1e-5)
+
+
+def test_frontend_matches_independent_numpy_computation():
+    rng = np.random.default_rng(0)
+    x = (0.2 * rng.standard_normal(48000)).astype(np.float32)
+    ours = KapreMelFrontend()(torch.from_numpy(x)[None])[0, 0].numpy()  # [256, 199]
+    # the spec, computed independently: tf.signal.stft(pad_end=True) framing, periodic Hann, |X|, librosa mel,
+    # 10 log10, minus max, floor -80
+    padded = np.pad(x.astype(np.float64), (0, 198 * 242 + 2048 - 48000))
+    frames = np.stack([padded[i * 242:i * 242 + 2048] for i in range(199)])
+    mag = np.abs(np.fft.rfft(frames * scipy.signal.get_window("hann", 2048, fftbins=True), axis=1))
+    mel = mag @ librosa.filters.mel(sr=48000, n_fft=2048, n_mels=256, htk=False, norm="slaney").T
+    db = 10 * np.log10(np.maximum(mel, 1e-10))
+    ref = np.maximum(db - db.max(), -80).T
+    assert ours.shape == (256, 199)
+    np.testing.assert_allclose(ours, ref, atol=2e-3)
+
+
+def test_keras_h5_round_trip_and_layout(tmp_path):
+    net = random_openl3(seed=3)
+    path = tmp_path / "openl3_audio_mel256_music.h5"
+    write_openl3_h5(path, net)
+    with h5py.File(path) as f:  # the layout Keras save_weights writes
+        names = [n.decode() if isinstance(n, bytes) else str(n) for n in f.attrs["layer_names"]]
+        assert names[-1] == "audio_embedding_layer" and "max_pooling2d_1" in names
+        assert f["conv2d_1"]["conv2d_1"]["kernel:0"].shape == (3, 3, 1, 64)  # channels_last kernels
+    fresh = OpenL3Net()
+    load_keras_weights(fresh, path)
+    for (k, a), (_, b) in zip(net.state_dict().items(), fresh.state_dict().items()):
+        assert torch.equal(a, b), k
+
+
+def test_keras_loader_rejects_other_files(tmp_path):
+    bad = tmp_path / "x.h5"
+    with h5py.File(bad, "w") as f:
+        f.attrs["layer_names"] = [b"dense_1"]
+        f.create_group("dense_1").attrs["weight_names"] = [b"dense_1/kernel:0"]
+        f["dense_1"].create_dataset("dense_1/kernel:0", data=np.zeros((3, 3)))
+    with pytest.raises(ValueError, match="1 layers with weights, the mel256 OpenL3 CNN has 16"):
+        load_keras_weights(OpenL3Net(), bad)
+    (tmp_path / "y.h5").write_bytes(b"not hdf5")
+    with pytest.raises(ValueError, match="not a readable HDF5"):
+        load_keras_weights(OpenL3Net(), tmp_path / "y.h5")
+
+
+@pytest.mark.parametrize("seconds", [0.5, 1.0, 1.5, 10.0, 47.0])
+def test_frame_counts_follow_openl3(seconds):
+    length = int(round(seconds * 48000))
+    padded = frame_signal(np.zeros((1, length), np.float32))
+    # openl3.core._get_num_windows with centre=True
+    expected = 1 if length + 24000 <= 48000 else 1 + math.ceil((length + 24000 - 48000) / 24000)
+    assert n_windows(padded.shape[1]) == expected
+    if seconds == 10.0:
+        assert expected == 20
+
+
+def test_embedding_shapes_stereo_concat_and_batch_invariance(tmp_path, weights_dir):
+    e = OpenL3Embedder(weights_dir / "openl3_audio_mel256_music.h5", batch_size=7)
+    stereo = write_wav(tmp_path / "s.wav", tone(2.2, 44100))
+    mono_l = write_wav(tmp_path / "l.wav", tone(2.2, 44100)[:, :1])
+    short = write_wav(tmp_path / "short.wav", tone(0.4, 22050), 22050)
+    prepared = [e.prepare(str(p)) for p in (stereo, mono_l, short)]
+    together = e.embed(prepared)
+    alone = [e.embed([p])[0] for p in prepared]
+    assert [t.shape for t in together] == [(5, 1024), (5, 1024), (1, 1024)]  # 1 + ceil((2.2 s + 0.5 s - 1 s) / 0.5 s)
+    for a, b in zip(together, alone):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+    # a mono file is duplicated into L and R
+    np.testing.assert_allclose(together[1][:, :512], together[1][:, 512:], atol=1e-6)
+
+
+def test_tensorflow_openl3_agrees_when_installed(tmp_path, weights_dir):
+    openl3 = pytest.importorskip("openl3")  # the TensorFlow backend is optional (users who have it)
+    model_tf = openl3.models.load_audio_embedding_model_from_path(
+        str(weights_dir / "openl3_audio_mel256_music.h5"), "mel256", 512)
+    x = tone(3.0, 48000)[:, 0]
+    ref, _ = openl3.get_audio_embedding(x, 48000, model=model_tf, hop_size=0.5, center=True, verbose=False)
+    ours = OpenL3()
+    load_keras_weights(ours.net, weights_dir / "openl3_audio_mel256_music.h5")
+    frames = torch.from_numpy(frame_signal(x[None])).unfold(-1, 48000, 24000)[0]
+    with torch.no_grad():
+        np.testing.assert_allclose(ours.eval()(frames).numpy(), ref, atol=1e-4 * np.abs(ref).max())
