@@ -11,10 +11,13 @@ peak -1 dBFS, int16 round trip, then laion_clap's ``get_audio_features`` (repeat
 > 10 s gets three random 1001-frame crops plus a shrunk global mel). The crops come from NumPy's global RNG, which
 the reference never seeds (its scores move between runs); we seed it per file from the file's samples and the
 run seed, and restore the global RNG state afterwards, so scores are reproducible and independent of batching.
+The shrunk global mel uses ``torchvision.transforms.Resize``, whose default became antialiased in torchvision 0.17;
+the protocol's torchvision 0.16 resized tensors without antialiasing, so we resize that way (``protocol_resize``).
 """
 from __future__ import annotations
 
 import contextlib
+import functools
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -94,6 +97,20 @@ def seeded_numpy(seed: int) -> Iterator[None]:
         np.random.set_state(state)
 
 
+@contextlib.contextmanager
+def protocol_resize() -> Iterator[None]:
+    """Within the block, ``torchvision.transforms.Resize`` resizes tensors without antialiasing (torchvision 0.16,
+    pinned by stable-audio-metrics); laion_clap shrinks the whole-clip mel of > 10 s audio with it."""
+    import torchvision.transforms as transforms
+
+    original = transforms.Resize
+    transforms.Resize = functools.partial(original, antialias=False)
+    try:
+        yield
+    finally:
+        transforms.Resize = original
+
+
 def load_clap_state_dict(path: Path) -> dict[str, torch.Tensor]:
     """Official laion_clap checkpoint -> model state dict (``weights_only``; 'module.' and position_ids dropped)."""
     ckpt = torch.load(path, map_location="cpu", weights_only=True)
@@ -145,7 +162,7 @@ class ClapEmbedder(Embedder):
 
         module = self.load()
         seed = zlib.crc32(wave.tobytes()) ^ self.seed
-        with seeded_numpy(seed):
+        with seeded_numpy(seed), protocol_resize():
             return get_audio_features({}, torch.from_numpy(wave).to(self.device), 480000,
                                       data_truncating="fusion" if self.checkpoint.fusion else "rand_trunc",
                                       data_filling="repeatpad", audio_cfg=module.model_cfg["audio_cfg"],

@@ -118,7 +118,8 @@ class OpenL3(nn.Module):
         self.net = OpenL3Net()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(self.frontend(x))
+        # channels_last convolutions are ~20 % faster on CPU (oneDNN) and the layout tensor cores want on GPU
+        return self.net(self.frontend(x).contiguous(memory_format=torch.channels_last))
 
 
 # ------------------------------------------------------------------------------------------------------------
@@ -227,7 +228,7 @@ class OpenL3Embedder(Embedder):
     def build(self) -> OpenL3:
         model = OpenL3()
         load_keras_weights(model.net, self.weights_path)
-        return model.eval().to(self.device)
+        return model.eval().to(self.device, memory_format=torch.channels_last)
 
     @torch.no_grad()
     def embed(self, prepared: list[np.ndarray]) -> list[np.ndarray]:

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from metrics.clap import ClapEmbedder, load_tokenizer, seeded_numpy
+from metrics.clap import ClapEmbedder, load_tokenizer, protocol_resize, seeded_numpy
 from tests.conftest import tone, write_wav
 
 
@@ -23,7 +23,7 @@ def sam_audio_embedding(module, path, seed):
     audio, _ = librosa.load(str(path), sr=48000, mono=True)
     audio = audio * (10 ** (-1 / 20) / np.abs(audio).max())
     audio = (np.clip(audio, -1, 1) * 32767.0).astype(np.int16).astype(np.float32) / 32767.0
-    with seeded_numpy(zlib.crc32(audio.tobytes()) ^ seed):
+    with seeded_numpy(zlib.crc32(audio.tobytes()) ^ seed), protocol_resize():  # torchvision 0.16 behaviour
         with torch.no_grad():
             return module.get_audio_embedding_from_data(x=torch.from_numpy(audio)[None], use_tensor=True)[0].numpy()
 
@@ -73,3 +73,15 @@ def test_empty_tokenizer_is_refused(tmp_path):
         str(tmp_path))
     with pytest.raises(ValueError, match="is empty"):
         load_tokenizer(tmp_path)
+
+
+def test_protocol_resize_is_torchvision_016_bilinear_without_antialias():
+    import torchvision.transforms as transforms
+
+    mel = torch.rand(1, 1500, 64)
+    with protocol_resize():
+        ours = transforms.Resize([1001, 64])(mel)
+    ref = torch.nn.functional.interpolate(mel[None], size=(1001, 64), mode="bilinear", align_corners=False,
+                                          antialias=False)[0]
+    torch.testing.assert_close(ours, ref)
+    assert not torch.allclose(transforms.Resize([1001, 64])(mel), ref)  # today's default differs; patch undone

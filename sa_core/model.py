@@ -1,0 +1,210 @@
+"""The assembled model (autoencoder + conditioner + backbone), its one factory, and checkpoints.
+
+Our checkpoint: a folder with ``model_config.json`` (``sa_core.config.to_dict``) and ``model.safetensors``.
+The stable-audio-open-1.0 release (its ``model_config.json`` + ``model.safetensors``, or ``model.ckpt``) loads too:
+its config is translated and its keys renamed by prefix (``model.model.`` <-> ``backbone.``,
+``conditioner.conditioners.`` <-> ``conditioner.``, ``pretransform.model.`` <-> ``autoencoder.``), then loaded
+strictly: every key present, every shape equal. Nothing is unpickled: safetensors, or ``torch.load(weights_only=True)``.
+"""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from sa_core.autoencoder import Autoencoder
+from sa_core.conditioning import Conditioner
+from sa_core.config import (AutoencoderConfig, ConditioningConfig, ConfigError, DiTConfig, ModelConfig, TextConfig,
+                            from_dict, to_dict)
+from sa_core.text_encoders import TextEncoder
+
+SAO_PREFIXES = (("model.model.", "backbone."), ("conditioner.conditioners.", "conditioner."),
+                ("pretransform.model.", "autoencoder."))
+
+
+class StableAudio(nn.Module):
+    def __init__(self, cfg: ModelConfig, text_encoder: TextEncoder | None = None):
+        super().__init__()
+        self.cfg = cfg
+        self.autoencoder = Autoencoder(cfg.autoencoder)
+        self.conditioner = Conditioner(cfg.conditioning, text_encoder)
+        self.backbone = build_backbone(cfg)
+
+    @property
+    def latent_channels(self) -> int:
+        return self.cfg.autoencoder.latent_dim
+
+
+def build_backbone(cfg: ModelConfig) -> nn.Module:
+    if cfg.backbone == "dit":
+        from sa_core.dit import DiT
+
+        if cfg.dit is None:
+            raise ConfigError("backbone 'dit' needs a 'dit' section")
+        return DiT(cfg.dit)
+    from sa_core.unet1d import UNet1d
+
+    if cfg.unet is None:
+        raise ConfigError("backbone 'unet' needs a 'unet' section")
+    return UNet1d(cfg.unet, cfg.conditioning.cond_dim)
+
+
+def build_model(cfg: ModelConfig, text_encoder: TextEncoder | None = None) -> StableAudio:
+    """The one place a config becomes modules."""
+    return StableAudio(cfg, text_encoder)
+
+
+def count_parameters(module: nn.Module) -> int:
+    return sum(p.numel() for p in module.parameters())
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# stable-audio-open-1.0 format
+
+
+def from_sao_config(raw: dict[str, Any]) -> ModelConfig:
+    """Translate a stable-audio-tools ``diffusion_cond`` ``model_config.json`` (DiT + Oobleck + T5/number)."""
+    try:
+        model = raw["model"]
+        pre = model["pretransform"]["config"]
+        enc, dec = pre["encoder"]["config"], pre["decoder"]["config"]
+        cond = model["conditioning"]
+        diff = model["diffusion"]
+        if raw.get("model_type") != "diffusion_cond" or diff["type"] != "dit" or enc.get("use_snake") is not True:
+            raise ConfigError("only diffusion_cond models with a 'dit' backbone and an Oobleck VAE are supported")
+        prompt = next(c for c in cond["configs"] if c["id"] == "prompt")
+        if prompt["type"] != "t5":
+            raise ConfigError(f"prompt conditioner {prompt['type']!r} is not supported (expected 't5')")
+        numbers = [c for c in cond["configs"] if c["id"] in ("seconds_start", "seconds_total")]
+        d = diff["config"]
+        return ModelConfig(
+            name="stable-audio-open-1.0", sample_rate=raw["sample_rate"], sample_size=raw["sample_size"],
+            autoencoder=AutoencoderConfig(io_channels=enc["in_channels"], channels=enc["channels"],
+                                          c_mults=tuple(enc["c_mults"]), strides=tuple(enc["strides"]),
+                                          latent_dim=dec["latent_dim"], use_snake=True,
+                                          final_tanh=dec.get("final_tanh", True)),
+            conditioning=ConditioningConfig(
+                cond_dim=cond["cond_dim"],
+                text=TextConfig(kind="t5", max_length=prompt["config"].get("max_length", 128)),
+                timing="fourier", timing_min=numbers[0]["config"]["min_val"],
+                timing_max=numbers[0]["config"]["max_val"],
+                cross_attention_ids=tuple(diff["cross_attention_cond_ids"]),
+                global_ids=tuple(diff.get("global_cond_ids", ()))),
+            backbone="dit",
+            dit=DiTConfig(io_channels=d["io_channels"], embed_dim=d["embed_dim"], depth=d["depth"],
+                          num_heads=d["num_heads"], cond_token_dim=d["cond_token_dim"],
+                          global_cond_dim=d["global_cond_dim"]))
+    except (KeyError, StopIteration, IndexError, TypeError) as exc:
+        raise ConfigError(f"not a stable-audio-tools diffusion_cond config: missing {exc}") from exc
+
+
+def sao_to_ours(key: str) -> str:
+    for theirs, ours in SAO_PREFIXES:
+        if key.startswith(theirs):
+            return ours + key[len(theirs):]
+    raise KeyError(f"unexpected key {key!r} in a stable-audio-open checkpoint")
+
+
+def ours_to_sao(key: str) -> str:
+    for theirs, ours in SAO_PREFIXES:
+        if key.startswith(ours):
+            return theirs + key[len(ours):]
+    raise KeyError(key)
+
+
+def sao_state_dict(model: StableAudio) -> dict[str, torch.Tensor]:
+    """Our weights under the stable-audio-open key names (identity projections have no keys there either)."""
+    return {ours_to_sao(k): v for k, v in model.state_dict().items()}
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# loading and saving
+
+
+class MissingCheckpoint(FileNotFoundError):
+    pass
+
+
+def _read_weights(path: Path) -> dict[str, torch.Tensor]:
+    if path.suffix == ".safetensors":
+        from safetensors.torch import load_file
+
+        return load_file(str(path))
+    ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    return ckpt["state_dict"] if isinstance(ckpt, dict) and "state_dict" in ckpt else ckpt
+
+
+def _resolve(path: str | Path, weights: str | Path | None) -> tuple[Path, Path]:
+    p = Path(path).expanduser()
+    if p.is_dir():
+        config = p / "model_config.json"
+        candidates = [p / "model.safetensors", p / "model.ckpt"]
+        found = next((c for c in candidates if c.is_file()), None)
+        if not config.is_file() or found is None:
+            raise MissingCheckpoint(
+                f"{p} is not a checkpoint folder: it needs model_config.json and model.safetensors (ours, or "
+                "stabilityai/stable-audio-open-1.0's from https://huggingface.co/stabilityai/stable-audio-open-1.0)")
+        return config, found
+    if weights is None or not p.is_file() or not Path(weights).is_file():
+        raise MissingCheckpoint(f"give a checkpoint folder, or an existing config and weights pair (got {path}, "
+                                f"{weights})")
+    return p, Path(weights)
+
+
+def load_model(path: str | Path, weights: str | Path | None = None, *, text_encoder: TextEncoder | None = None,
+               text_path: str | None = None) -> StableAudio:
+    """Load our checkpoint folder or the stable-audio-open-1.0 release (folder, or config + weights pair).
+
+    ``text_path`` points the (frozen, separately stored) text encoder at its local files.
+    """
+    config_path, weights_path = _resolve(path, weights)
+    raw = json.loads(config_path.read_text())
+    sao = "model_type" in raw
+    cfg = from_sao_config(raw) if sao else from_dict(ModelConfig, raw)
+    if text_path is not None:
+        from sa_core.config import override
+
+        cfg = override(cfg, {"conditioning.text.path": text_path})
+    model = build_model(cfg, text_encoder)
+    state = _read_weights(weights_path)
+    if sao:
+        state = {sao_to_ours(k): v for k, v in state.items()}
+    expected = model.state_dict()
+    missing, unexpected = sorted(set(expected) - set(state)), sorted(set(state) - set(expected))
+    wrong = [f"{k}: {tuple(state[k].shape)} vs {tuple(v.shape)}" for k, v in expected.items()
+             if k in state and state[k].shape != v.shape]
+    if missing or unexpected or wrong:
+        raise ValueError(f"{weights_path} does not match the model built from {config_path}: "
+                         f"{len(missing)} missing (e.g. {missing[:3]}), {len(unexpected)} unexpected "
+                         f"(e.g. {unexpected[:3]}), {len(wrong)} shape mismatches (e.g. {wrong[:3]})")
+    model.load_state_dict(state, strict=True)
+    return model.eval()
+
+
+def _atomic_write(path: Path, write: Any) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def save_model(model: StableAudio, folder: str | Path) -> Path:
+    """Write ``model_config.json`` + ``model.safetensors`` atomically into ``folder``."""
+    from safetensors.torch import save_file
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
+    _atomic_write(folder / "model.safetensors", lambda tmp: save_file(state, tmp))
+    text = json.dumps(to_dict(model.cfg), indent=2)
+    _atomic_write(folder / "model_config.json", lambda tmp: Path(tmp).write_text(text))
+    return folder
