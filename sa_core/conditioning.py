@@ -117,7 +117,8 @@ class Conditioner(nn.Module):
     def embed(self, prompt_tokens: torch.Tensor, prompt_mask: torch.Tensor, seconds_start: torch.Tensor,
               seconds_total: torch.Tensor) -> Conditioning:
         """From text-encoder output ``[B, S, text_dim]`` and timings ``[B]`` (seconds)."""
-        parts = {"prompt": self.prompt_proj(prompt_tokens.float()) * prompt_mask[..., None],
+        dtype = next(self.parameters()).dtype
+        parts = {"prompt": self.prompt_proj(prompt_tokens.to(dtype)) * prompt_mask[..., None].to(dtype),
                  "seconds_start": self.seconds_start(seconds_start),
                  "seconds_total": self.seconds_total(seconds_total)}
         masks = {"prompt": prompt_mask.bool(),

@@ -187,7 +187,7 @@ PRESETS: dict[str, ModelConfig] = {
     "stable-audio-open-1.0": ModelConfig(),
     "stable-audio-1.0": ModelConfig(
         name="stable-audio-1.0", sample_size=4194304,  # 95.1 s
-        autoencoder=AutoencoderConfig(strides=(4, 4, 8, 8), c_mults=(1, 2, 4, 8)),  # 1024x, DAC-style
+        autoencoder=AutoencoderConfig(strides=(4, 4, 8, 8), c_mults=(2, 4, 8, 16)),  # 1024x; DAC encoder widths
         conditioning=ConditioningConfig(text=TextConfig(kind="clap", max_length=77), timing="learned",
                                         global_ids=()),
         backbone="unet", dit=None, unet=UNetConfig()),

@@ -1,0 +1,68 @@
+"""``python -m sa_core.info PRESET|CKPT``: parameter counts per component, latent rate, maximum length.
+
+Presets are built on the ``meta`` device (no memory, no weights), so even the 1.2 B-parameter models print at once.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import torch
+
+from sa_core.config import PRESETS, ConfigError, ModelConfig, from_dict, preset
+from sa_core.model import build_model, count_parameters, from_sao_config
+
+
+def describe(cfg: ModelConfig) -> dict[str, object]:
+    with torch.device("meta"):
+        model = build_model(cfg)
+    parts = {"backbone": model.backbone, "autoencoder": model.autoencoder, "conditioner": model.conditioner}
+    counts = {name: count_parameters(m) for name, m in parts.items()}
+    return {
+        "name": cfg.name, "backbone": cfg.backbone, "parameters": counts, "total": sum(counts.values()),
+        "text_encoder": f"{cfg.conditioning.text.kind} (frozen, not counted)",
+        "sample_rate": cfg.sample_rate, "downsampling_ratio": cfg.autoencoder.downsampling_ratio,
+        "latent_channels": cfg.autoencoder.latent_dim,
+        "latent_rate_hz": cfg.sample_rate / cfg.autoencoder.downsampling_ratio,
+        "latent_length": cfg.latent_length, "max_seconds": cfg.max_seconds,
+    }
+
+
+def load_config(target: str) -> ModelConfig:
+    if target in PRESETS:
+        return preset(target)
+    path = Path(target)
+    path = path / "model_config.json" if path.is_dir() else path
+    if not path.is_file():
+        raise ConfigError(f"{target!r} is neither a preset ({', '.join(PRESETS)}) nor a checkpoint folder/config")
+    raw = json.loads(path.read_text())
+    return from_sao_config(raw) if "model_type" in raw else from_dict(ModelConfig, raw)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m sa_core.info", description=__doc__.splitlines()[0])
+    parser.add_argument("target", help=f"a preset ({', '.join(PRESETS)}) or a checkpoint folder / model_config.json")
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args(argv)
+    try:
+        info = describe(load_config(args.target))
+    except (ConfigError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps(info, indent=2))
+        return 0
+    print(f"{info['name']} ({info['backbone']})")
+    for name, n in info["parameters"].items():
+        print(f"  {name:12s} {n / 1e6:10.2f} M")
+    print(f"  {'total':12s} {info['total'] / 1e6:10.2f} M   text encoder: {info['text_encoder']}")
+    print(f"  latents: {info['latent_channels']} ch at {info['latent_rate_hz']:.2f} Hz "
+          f"({info['downsampling_ratio']}x of {info['sample_rate']} Hz); window {info['latent_length']} latents = "
+          f"{info['max_seconds']:.2f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
