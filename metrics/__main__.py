@@ -48,7 +48,8 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
     r.add_argument("--device", default="cpu")
     r.add_argument("--batch-size", type=int, default=32, help="frames/windows/clips per device batch")
     r.add_argument("--files-per-batch", type=int, default=8, help="files decoded per embedding call")
-    r.add_argument("--workers", type=int, default=2, help="decode processes (0: decode in this process)")
+    r.add_argument("--workers", type=int, default=None,
+                   help="decode processes (0: in this process; default 0 on CPU, up to 8 on a GPU)")
     r.add_argument("--cache-dir", default=str(DEFAULT_CACHE), help="embedding cache; 'none' disables it")
     r.add_argument("--seed", type=int, default=0, help="CLAP fusion crops and bootstrap")
     r.add_argument("--bootstrap", type=int, default=1000, help="bootstrap replicates for KL/CLAP/timing CIs")

@@ -74,7 +74,7 @@ def run_demo(out: Path, n: int, random_weights: bool, weights_dir: Path | None) 
         write_all(weights_dir)
     cfg = RunConfig(gen=out / "gen", ref=out / "ref", captions=captions, id_col="id", text_col="caption",
                     seconds_col="seconds_total", weights_dir=weights_dir, cache_dir=out / "cache",
-                    fd_bootstrap=20, workers=1)
+                    fd_bootstrap=20)
     results = run(cfg, strict=False)
     results["random_weights"] = random_weights
     path = out / "results.json"

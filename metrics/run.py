@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import platform
 import sys
 from dataclasses import asdict, dataclass, field
@@ -46,7 +47,7 @@ class RunConfig:
     device: str = "cpu"
     batch_size: int = 32
     files_per_batch: int = 8
-    workers: int = 2
+    workers: int | None = None  # decode processes; None: 0 on CPU (compute-bound), else up to 8
     cache_dir: Path | None = None
     weights_dir: Path | None = None
     openl3_weights: Path | None = None
@@ -96,6 +97,14 @@ def _ids(cfg: RunConfig) -> list[str]:
     return [Path(p).stem for p in paths_in(cfg.gen)]
 
 
+def default_workers(cfg: RunConfig) -> int:
+    """On CPU the models saturate the cores and worker processes only add start-up and contention (measured in
+    benchmarks/test_metrics_speed.py); on an accelerator decoding is the bottleneck, so use the cores."""
+    if cfg.workers is not None:
+        return cfg.workers
+    return 0 if cfg.device == "cpu" else min(8, max(1, (os.cpu_count() or 2) - 1))
+
+
 class Runner:
     def __init__(self, cfg: RunConfig):
         self.cfg = cfg
@@ -103,7 +112,7 @@ class Runner:
         self.skipped_files: list[dict[str, str]] = []
 
     def embed(self, embedder: Embedder, paths: list[str], metric: str) -> EmbedResult:
-        res = embed_files(embedder, paths, cache=self.cache, workers=self.cfg.workers,
+        res = embed_files(embedder, paths, cache=self.cache, workers=default_workers(self.cfg),
                           files_per_batch=self.cfg.files_per_batch, progress=self.cfg.progress)
         self.skipped_files += [{"metric": metric, "file": p, "reason": r} for p, r in sorted(res.skipped.items())]
         return res

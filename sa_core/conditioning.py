@@ -91,6 +91,12 @@ class Conditioning:
         g = None if self.global_cond is None else torch.cat([self.global_cond, other.global_cond])
         return Conditioning(torch.cat([self.cross, other.cross]), torch.cat([self.cross_mask, other.cross_mask]), g)
 
+    def where(self, keep: torch.Tensor, other: "Conditioning") -> "Conditioning":
+        """Per item: this conditioning where ``keep`` [B] is True, ``other``'s cross-attention input elsewhere."""
+        k = keep[:, None, None].to(self.cross.device)
+        return Conditioning(torch.where(k, self.cross, other.cross.to(self.cross.dtype)),
+                            torch.where(k[..., 0], self.cross_mask, other.cross_mask), self.global_cond)
+
     def to(self, dtype: torch.dtype) -> "Conditioning":
         g = None if self.global_cond is None else self.global_cond.to(dtype)
         return Conditioning(self.cross.to(dtype), self.cross_mask, g)

@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 from sa_core.autoencoder import Autoencoder
-from sa_core.conditioning import Conditioner
+from sa_core.conditioning import Conditioner, Conditioning
 from sa_core.config import (AutoencoderConfig, ConditioningConfig, ConfigError, DiTConfig, ModelConfig, TextConfig,
                             from_dict, to_dict)
 from sa_core.text_encoders import TextEncoder
@@ -38,6 +38,25 @@ class StableAudio(nn.Module):
     @property
     def latent_channels(self) -> int:
         return self.cfg.autoencoder.latent_dim
+
+    def velocity(self, x: torch.Tensor, t: torch.Tensor, cond: Conditioning) -> torch.Tensor:
+        """The backbone as a velocity function ``(x [B, C, L], t [B], cond) -> v`` for ``VDenoiser``."""
+        if self.cfg.backbone == "unet":  # the U-Net zeroes K/V of masked context tokens; the DiT uses no mask
+            return self.backbone(x, t, cond.cross, cond.global_cond, cond.cross_mask)
+        return self.backbone(x, t, cond.cross, cond.global_cond)
+
+    def null_conditioning(self, cond: Conditioning) -> Conditioning:
+        """CFG's unconditional input: zero tokens (DiT) or the learned table (U-Net); global timing kept."""
+        if self.cfg.backbone == "unet":
+            B = cond.cross.shape[0]
+            table = self.backbone.null_context(B).to(cond.cross.dtype)
+            return Conditioning(table, torch.ones(table.shape[:2], dtype=torch.bool, device=table.device),
+                                cond.global_cond)
+        return cond.null()
+
+    def drop_conditioning(self, cond: Conditioning, drop: torch.Tensor) -> Conditioning:
+        """Training-time CFG dropout: items where ``drop`` [B] is True get the null cross-attention input."""
+        return cond.where(~drop, self.null_conditioning(cond))
 
 
 def build_backbone(cfg: ModelConfig) -> nn.Module:
