@@ -138,12 +138,12 @@ class Decoder(nn.Module):
         return self.layers(z)
 
 
-def vae_sample(moments: torch.Tensor, deterministic: bool = False,
-               generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+def vae_sample(moments: torch.Tensor, deterministic: bool = False, generator: torch.Generator | None = None,
+               noise: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """Gaussian bottleneck. ``moments`` [B, 2D, L] = (mean, scale); std = softplus(scale) + 1e-4.
 
     Returns (z [B, D, L], kl) with kl = sum over channels, mean over batch and time of (mean^2 + var - log var - 1)
-    (no 1/2 factor, as the reference). ``deterministic`` returns the mean.
+    (no 1/2 factor, as the reference). ``deterministic`` returns the mean; ``noise`` supplies the N(0, I) draw.
     """
     mean, scale = moments.chunk(2, dim=1)
     std = F.softplus(scale) + 1e-4
@@ -151,8 +151,9 @@ def vae_sample(moments: torch.Tensor, deterministic: bool = False,
     kl = (mean * mean + var - var.log() - 1).sum(1).mean()
     if deterministic:
         return mean, kl
-    noise = torch.randn(mean.shape, generator=generator, device=mean.device, dtype=mean.dtype)
-    return mean + std * noise, kl
+    if noise is None:
+        noise = torch.randn(mean.shape, generator=generator, device=mean.device, dtype=mean.dtype)
+    return mean + std * noise.to(mean), kl
 
 
 class Autoencoder(nn.Module):
@@ -166,11 +167,14 @@ class Autoencoder(nn.Module):
     def downsampling_ratio(self) -> int:
         return self.cfg.downsampling_ratio
 
+    def encode_moments(self, audio: torch.Tensor) -> torch.Tensor:
+        """``[B, C, T]`` -> ``[B, 2D, ceil(T / ratio)]`` (mean, scale); T is right-padded to a multiple of the ratio."""
+        return self.encoder(F.pad(audio, (0, (-audio.shape[-1]) % self.downsampling_ratio)))
+
     def encode(self, audio: torch.Tensor, deterministic: bool = False,
                generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-        """``[B, C, T]`` -> (latents ``[B, D, ceil(T / ratio)]``, kl). T is right-padded to a multiple of the ratio."""
-        pad = (-audio.shape[-1]) % self.downsampling_ratio
-        return vae_sample(self.encoder(F.pad(audio, (0, pad))), deterministic, generator)
+        """``[B, C, T]`` -> (latents ``[B, D, ceil(T / ratio)]``, kl). Samples, as the reference does."""
+        return vae_sample(self.encode_moments(audio), deterministic, generator)
 
     def decode(self, latents: torch.Tensor, chunk: int | None = None, overlap: int = 32) -> torch.Tensor:
         """``[B, D, L]`` -> ``[B, C, L * ratio]``. With ``chunk`` (latent frames), decode overlapping windows and
@@ -192,7 +196,7 @@ class Autoencoder(nn.Module):
                 break
         return torch.cat(pieces, dim=-1)
 
-    def forward(self, audio: torch.Tensor) -> dict[str, torch.Tensor]:
-        """Reconstruction pass for training: ``{"audio", "latents", "loss/kl"}``."""
-        z, kl = self.encode(audio)
+    def forward(self, audio: torch.Tensor, noise: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+        """Reconstruction pass for training: ``{"audio", "latents", "loss/kl"}`` (``noise``: the bottleneck draw)."""
+        z, kl = vae_sample(self.encode_moments(audio), noise=noise)
         return {"audio": self.decode(z)[..., :audio.shape[-1]], "latents": z, "loss/kl": kl}

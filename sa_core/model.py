@@ -160,6 +160,9 @@ def _read_weights(path: Path) -> dict[str, torch.Tensor]:
 
 def _resolve(path: str | Path, weights: str | Path | None) -> tuple[Path, Path]:
     p = Path(path).expanduser()
+    if not p.exists():
+        raise MissingCheckpoint(f"checkpoint {p} does not exist (expected a folder with model_config.json and "
+                                "model.safetensors, ours or stable-audio-open-1.0's)")
     if p.is_dir():
         config = p / "model_config.json"
         candidates = [p / "model.safetensors", p / "model.ckpt"]

@@ -129,11 +129,17 @@ def test_cfg_rescale_restores_conditional_std():
 
 def test_matches_k_diffusion_when_installed():
     try:
-        from k_diffusion.sampling import sample_dpmpp_2m as k_2m
-    except Exception:  # noqa: BLE001 (not installed, or its heavy __init__ fails to import)
+        from k_diffusion.sampling import sample_dpmpp_2m as k_2m, sample_dpmpp_3m_sde as k_3m
+    except Exception:  # noqa: BLE001 (not installed, or one of its heavy imports fails)
         pytest.skip("k-diffusion not importable")
     z = torch.randn(3, 5, generator=torch.Generator().manual_seed(2))
     sigmas = get_sigmas_karras(12, 0.01, 50.0)
     x = z * 50.0
     torch.testing.assert_close(sample_dpmpp_2m(gaussian_denoiser, x, sigmas),
-                               k_2m(lambda x, s: gaussian_denoiser(x, s), x, sigmas, disable=True))
+                               k_2m(gaussian_denoiser, x, sigmas, disable=True))
+    # 3M SDE with the same Gaussian draws, in the same order
+    ours = sample_dpmpp_3m_sde(gaussian_denoiser, x, sigmas, generator=torch.Generator().manual_seed(9))
+    g = torch.Generator().manual_seed(9)
+    theirs = k_3m(gaussian_denoiser, x, sigmas, disable=True,
+                  noise_sampler=lambda sigma, sigma_next: torch.randn(x.shape, generator=g))
+    torch.testing.assert_close(ours, theirs)
