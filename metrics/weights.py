@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import gzip
-import hashlib
 import os
 import shutil
 import sys
@@ -23,6 +22,8 @@ import tempfile
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
+
+from metrics.cache import file_sha256 as sha256_file
 
 ENV_VAR = "SA_BENCH_WEIGHTS"
 DEFAULT_DIR = Path("~/.cache/sa-bench/weights")
@@ -89,14 +90,6 @@ def resolve(name: str, explicit_path: str | Path | None = None, directory: str |
             f"{spec.urls[0]}. Get it on a machine with internet with `python -m metrics.weights download {name}`, "
             f"then point {spec.flag} at it, or --weights-dir / ${ENV_VAR} at the folder that holds it.")
     return path
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _fetch(url: str, dest: Path) -> None:
