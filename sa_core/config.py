@@ -196,10 +196,10 @@ PRESETS: dict[str, ModelConfig] = {
                                         global_ids=()),
         backbone="unet", dit=None, unet=UNetConfig()),
     "tiny": ModelConfig(
-        name="tiny", sample_size=65536,  # 1.49 s at 44.1 kHz
-        autoencoder=AutoencoderConfig(channels=16, c_mults=(1, 2, 4), strides=(4, 4, 8), latent_dim=16),
+        name="tiny", sample_size=163840,  # 3.72 s at 44.1 kHz = 160 latents: the SynthCaps window
+        autoencoder=AutoencoderConfig(channels=16, c_mults=(1, 2, 4, 8), strides=(4, 4, 8, 8), latent_dim=16),
         conditioning=ConditioningConfig(cond_dim=128, text=TextConfig(kind="minilm", max_length=32, dim=384)),
-        dit=DiTConfig(io_channels=16, embed_dim=128, depth=2, num_heads=2, cond_token_dim=128,
+        dit=DiTConfig(io_channels=16, embed_dim=128, depth=4, num_heads=2, cond_token_dim=128,
                       global_cond_dim=256)),
 }
 

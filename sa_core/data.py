@@ -6,8 +6,10 @@ count once, when the dataset is opened, and kept in memory (fine for the small s
 sets pre-encode latents with ``python -m sa_core.train encode``).
 
 Crops (``PadCrop`` in stable-audio-tools): a window of ``sample_size`` samples at a random offset; past the end of
-the file it is zero-padded, with ``seconds_start = floor(offset / sr)`` and ``seconds_total = ceil(len / sr)``, so
-the model learns to stop when ``seconds_total - seconds_start`` has passed. Batches are a pure function of
+the file it is zero-padded, with ``seconds_start = floor(offset / sr)`` and ``seconds_total`` = the file's length,
+so the model learns to stop when ``seconds_total - seconds_start`` has passed. Difference from the reference: it
+rounds ``seconds_total`` up to whole seconds, which teaches a model to stop up to 1 s before the length it is
+given; we keep the exact length (the learned per-second table of the SA1 preset rounds it anyway). Batches are a pure function of
 (seed, step, rank): resuming or changing the process count never changes which examples a step sees.
 """
 from __future__ import annotations
@@ -73,7 +75,8 @@ class Batch:
     padding_mask: torch.Tensor  # [B, sample_size] bool, True where the file has audio
 
 
-def crop(clip: Clip, sample_size: int, rng: np.random.Generator, sample_rate: int) -> tuple[np.ndarray, int, int, np.ndarray]:
+def crop(clip: Clip, sample_size: int, rng: np.random.Generator,
+         sample_rate: float) -> tuple[np.ndarray, int, float, np.ndarray]:
     """(window [C, sample_size], seconds_start, seconds_total, mask [sample_size])."""
     length = clip.audio.shape[-1]
     offset = int(rng.integers(0, max(0, length - sample_size) + 1))
@@ -81,10 +84,10 @@ def crop(clip: Clip, sample_size: int, rng: np.random.Generator, sample_rate: in
     mask = np.zeros(sample_size, bool)
     mask[:window.shape[-1]] = True
     window = np.pad(window, ((0, 0), (0, sample_size - window.shape[-1])))
-    return window, math.floor(offset / sample_rate), math.ceil(length / sample_rate), mask
+    return window, math.floor(offset / sample_rate), length / sample_rate, mask
 
 
-def batch_for_step(clips: list[Clip], step: int, global_batch: int, sample_size: int, sample_rate: int, seed: int,
+def batch_for_step(clips: list[Clip], step: int, global_batch: int, sample_size: int, sample_rate: float, seed: int,
                    rank: int = 0, world: int = 1) -> Batch:
     """This rank's share (every ``world``-th item) of the global batch of ``step``."""
     rng = np.random.default_rng([seed, step])

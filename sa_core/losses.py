@@ -12,10 +12,10 @@ FFT_SIZES = (2048, 1024, 512, 256, 128, 64, 32)
 
 
 def stft_magnitude(x: torch.Tensor, n_fft: int) -> torch.Tensor:
-    """``[B, T]`` -> ``[B, F, frames]`` magnitude, Hann window, 75 % overlap."""
+    """``[B, T]`` -> ``[B, F, frames]`` magnitude sqrt(max(|X|^2, 1e-8)) (auraloss' floor), Hann, 75 % overlap."""
     window = torch.hann_window(n_fft, device=x.device, dtype=x.dtype)
     spec = torch.stft(x, n_fft, hop_length=n_fft // 4, win_length=n_fft, window=window, return_complex=True)
-    return spec.abs().clamp_min(1e-8)
+    return (spec.real ** 2 + spec.imag ** 2).clamp_min(1e-8).sqrt()
 
 
 def mrstft_loss(pred: torch.Tensor, target: torch.Tensor, fft_sizes: tuple[int, ...] = FFT_SIZES) -> torch.Tensor:

@@ -162,13 +162,15 @@ class Trainer:
         if cfg.autoencoder:
             self.model.autoencoder.load_state_dict(load_model(cfg.autoencoder).autoencoder.state_dict())
         self.clips = self._data(data)
+        self.adversarial = kind == "vae" and (cfg.adversarial_weight > 0 or cfg.feature_matching_weight > 0)
         if kind == "vae":
             self.trained: nn.Module = self.model.autoencoder
-            self.disc = MultiScaleSTFTDiscriminator(self.mcfg.autoencoder.io_channels, cfg.disc_filters).to(device)
-            self.d_opt, self.d_sched = optimizer(self.disc.parameters(), cfg.disc_optim)
         else:
             self.model.autoencoder.requires_grad_(False).eval()
             self.trained = DiffusionObjective(self.model, cfg)
+        if self.adversarial:  # with both weights 0 there is no discriminator and every step trains the VAE
+            self.disc = MultiScaleSTFTDiscriminator(self.mcfg.autoencoder.io_channels, cfg.disc_filters).to(device)
+            self.d_opt, self.d_sched = optimizer(self.disc.parameters(), cfg.disc_optim)
         self.opt, self.sched = optimizer(self.trained.parameters(), cfg.optim)
         self.ema = self._ema_copy()
         self.step = 0
@@ -176,7 +178,7 @@ class Trainer:
         unused = self.mcfg.backbone == "unet"  # its learned null context only gets gradients on dropped items
         self.ddp = (nn.parallel.DistributedDataParallel(self.trained, find_unused_parameters=unused)
                     if self.world > 1 else self.trained)
-        self.ddp_disc = (nn.parallel.DistributedDataParallel(self.disc) if self.world > 1 and kind == "vae"
+        self.ddp_disc = (nn.parallel.DistributedDataParallel(self.disc) if self.world > 1 and self.adversarial
                          else getattr(self, "disc", None))
 
     def _ema_copy(self) -> nn.Module:
@@ -205,7 +207,7 @@ class Trainer:
     def state(self) -> dict[str, Any]:
         s = {"step": torch.tensor(self.step), "trained": self.trained.state_dict(), "ema": self.ema.state_dict(),
              "opt": self.opt.state_dict(), "sched": self.sched.state_dict()}
-        if self.kind == "vae":
+        if self.adversarial:
             s.update(disc=self.disc.state_dict(), d_opt=self.d_opt.state_dict(), d_sched=self.d_sched.state_dict())
         return s
 
@@ -222,7 +224,7 @@ class Trainer:
         self.ema.load_state_dict(s["ema"])
         self.opt.load_state_dict(s["opt"])
         self.sched.load_state_dict(s["sched"])
-        if self.kind == "vae":
+        if self.adversarial:
             self.disc.load_state_dict(s["disc"])
             self.d_opt.load_state_dict(s["d_opt"])
             self.d_sched.load_state_dict(s["d_sched"])
@@ -258,10 +260,12 @@ class Trainer:
                               -(-audio.shape[-1] // self.mcfg.autoencoder.downsampling_ratio)))
         with autocast:
             out = self.ddp(audio, noise=draws.normal(z_shape, self.device))
-            if self.step % 2 == 1:  # discriminator step
+            if self.adversarial and self.step % 2 == 1:  # discriminator step
                 losses = {"loss": discriminator_hinge_loss(self.ddp_disc(audio), self.ddp_disc(out["audio"].detach()))}
                 return self._update(self.d_opt, self.d_sched, self.disc, losses, ema=False)
-            gen = generator_losses(self.ddp_disc(audio), self.ddp_disc(out["audio"]))
+            zero = audio.new_zeros(())
+            gen = (generator_losses(self.ddp_disc(audio), self.ddp_disc(out["audio"])) if self.adversarial else
+                   {"loss/adversarial": zero, "loss/feature_matching": zero})
             losses = {"loss/mrstft": stereo_mrstft_loss(out["audio"], audio), "loss/kl": out["loss/kl"], **gen}
             weights = {"loss/mrstft": 1.0, "loss/kl": self.cfg.kl_weight,
                        "loss/adversarial": self.cfg.adversarial_weight,

@@ -48,7 +48,8 @@ def test_vae_round_trip_shapes_for_odd_lengths(length):
     with torch.no_grad():
         z, kl = vae.encode(x)
         y = vae.decode(z)
-    assert z.shape == (2, cfg.latent_dim, -(-length // 128)) and y.shape == (2, 2, z.shape[-1] * 128)
+    r = cfg.downsampling_ratio
+    assert z.shape == (2, cfg.latent_dim, -(-length // r)) and y.shape == (2, 2, z.shape[-1] * r)
     assert kl.ndim == 0 and kl >= 0
     mean1, _ = vae.encode(x, deterministic=True)
     mean2, _ = vae.encode(x, deterministic=True)
