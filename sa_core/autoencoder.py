@@ -173,13 +173,15 @@ class Autoencoder(nn.Module):
 
     def encode(self, audio: torch.Tensor, deterministic: bool = False,
                generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-        """``[B, C, T]`` -> (latents ``[B, D, ceil(T / ratio)]``, kl). Samples, as the reference does."""
-        return vae_sample(self.encode_moments(audio), deterministic, generator)
+        """``[B, C, T]`` -> (latents ``[B, D, ceil(T / ratio)]`` / latent_scale, kl). Samples, as the reference."""
+        z, kl = vae_sample(self.encode_moments(audio), deterministic, generator)
+        return z / self.cfg.latent_scale, kl
 
     def decode(self, latents: torch.Tensor, chunk: int | None = None, overlap: int = 32) -> torch.Tensor:
         """``[B, D, L]`` -> ``[B, C, L * ratio]``. With ``chunk`` (latent frames), decode overlapping windows and
         keep each window's centre (``overlap`` frames are shared by neighbours; half is dropped on each side),
         so memory stays flat for long audio."""
+        latents = latents * self.cfg.latent_scale
         L = latents.shape[-1]
         if chunk is None or L <= chunk:
             return self.decoder(latents)
@@ -199,4 +201,4 @@ class Autoencoder(nn.Module):
     def forward(self, audio: torch.Tensor, noise: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         """Reconstruction pass for training: ``{"audio", "latents", "loss/kl"}`` (``noise``: the bottleneck draw)."""
         z, kl = vae_sample(self.encode_moments(audio), noise=noise)
-        return {"audio": self.decode(z)[..., :audio.shape[-1]], "latents": z, "loss/kl": kl}
+        return {"audio": self.decoder(z)[..., :audio.shape[-1]], "latents": z, "loss/kl": kl}

@@ -30,6 +30,7 @@ class AutoencoderConfig:
     latent_dim: int = 64  # the encoder emits 2 * latent_dim (mean, scale)
     use_snake: bool = True
     final_tanh: bool = False
+    latent_scale: float = 1.0  # diffusion sees latents / latent_scale (the reference's pretransform scale; SAO 1)
 
     @property
     def downsampling_ratio(self) -> int:

@@ -142,7 +142,7 @@ def latents_for(model: StableAudio, batch: Batch, draws: GlobalDraws, device: to
         moments = model.autoencoder.encode_moments(batch.audio.to(device))
         noise = draws.normal(torch.Size((moments.shape[0], moments.shape[1] // 2, moments.shape[2])), device)
         z, _ = vae_sample(moments, noise=noise)
-    return z
+    return z / model.cfg.autoencoder.latent_scale
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -250,8 +250,8 @@ class Trainer:
         draws = GlobalDraws(self.cfg.seed, self.step, self.cfg.batch_size, self.rank, self.world)
         autocast = torch.autocast(self.device.type, torch.bfloat16, enabled=self.cfg.precision == "bf16")
         if self.kind == "diffusion":
-            latents = batch.audio.to(self.device) if self.cfg.latents else latents_for(self.model, batch, draws,
-                                                                                        self.device)
+            latents = (batch.audio.to(self.device) / self.mcfg.autoencoder.latent_scale if self.cfg.latents
+                       else latents_for(self.model, batch, draws, self.device))
             with autocast:
                 losses = self.ddp(latents, batch, draws)
             return self._update(self.opt, self.sched, self.trained, losses)
@@ -318,13 +318,15 @@ class Trainer:
 
 
 def encode_folder(ckpt: str, data: Path, out: Path, device: str = "cpu") -> Path:
-    """Pre-encode every clip of ``data`` with the autoencoder of ``ckpt`` (deterministic mean latents)."""
+    """Pre-encode every clip of ``data`` with the autoencoder of ``ckpt``: the deterministic mean latents, unscaled
+    (the diffusion run divides by its own ``autoencoder.latent_scale``)."""
     model = load_model(ckpt).to(device)
     clips = load_clips(data, model.cfg.sample_rate, model.cfg.autoencoder.io_channels)
     latents, meta = {}, []
     with torch.no_grad():
         for i, clip in enumerate(clips):
-            z, _ = model.autoencoder.encode(torch.from_numpy(clip.audio)[None].to(device), deterministic=True)
+            moments = model.autoencoder.encode_moments(torch.from_numpy(clip.audio)[None].to(device))
+            z, _ = vae_sample(moments, deterministic=True)
             latents[str(i)] = z[0].cpu()
             meta.append({"caption": clip.caption, "seconds": clip.audio.shape[-1] / model.cfg.sample_rate})
     out.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,114 @@
+"""The shared benchmark job: prompts -> generated audio (resumable) -> metrics -> results.json + report.
+
+Every dataset runner (``benchmarks.synthcaps``; MusicCaps/AudioCaps use the same path) builds a list of
+:class:`Prompt` rows and calls :func:`run_benchmark`. A run folder holds ``prompts.csv``, ``audio/<id>.wav``,
+``results.json``, ``items.csv`` and ``report.html``; a rerun keeps every file already generated.
+"""
+from __future__ import annotations
+
+import csv
+import hashlib
+import subprocess
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from metrics.ids import check_id
+from metrics.run import RunConfig, run, write_results
+from sa_core.generate import SamplerConfig, generate, write_wav
+
+
+@dataclass(frozen=True)
+class Prompt:
+    id: str
+    caption: str
+    seconds_total: float
+
+
+def write_prompts(path: Path, prompts: list[Prompt]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=["id", "caption", "seconds_total"])
+        w.writeheader()
+        w.writerows(asdict(p) for p in prompts)
+
+
+def generate_missing(ckpt: str | Path, prompts: list[Prompt], audio_dir: Path, sampler: SamplerConfig, seed: int,
+                     batch_size: int, device: str, progress: bool = True) -> dict[str, Any]:
+    """Generate every prompt whose ``<id>.wav`` is missing; returns timing figures."""
+    from tqdm import tqdm
+
+    from sa_core.model import load_model
+
+    todo = [(k, p) for k, p in enumerate(prompts) if not (audio_dir / f"{check_id(p.id)}.wav").exists()]
+    if not todo:
+        return {"generated": 0, "seconds": 0.0}
+    model = load_model(ckpt).to(device)
+    started = time.time()
+    for start in tqdm(range(0, len(todo), batch_size), disable=not progress, desc="generating", unit="batch"):
+        batch = todo[start:start + batch_size]
+        audio = generate(model, [p.caption for _, p in batch], [p.seconds_total for _, p in batch],
+                         [seed + k for k, _ in batch], sampler, device)
+        for (_, p), a in zip(batch, audio):
+            write_wav(audio_dir / f"{p.id}.wav", a, model.cfg.sample_rate)
+    return {"generated": len(todo), "seconds": time.time() - started}
+
+
+def checkpoint_id(ckpt: str | Path) -> str:
+    path = Path(ckpt)
+    weights = path / "model.safetensors" if path.is_dir() else path
+    return hashlib.sha256(weights.read_bytes()).hexdigest()[:16] if weights.is_file() else "unknown"
+
+
+def git_commit() -> str:
+    try:
+        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                              cwd=Path(__file__).parent, timeout=10).stdout.strip() or "unknown"
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def run_benchmark(name: str, prompts: list[Prompt], out: Path, *, ckpt: str | Path | None = None,
+                  gen_dir: Path | None = None, sampler: SamplerConfig = SamplerConfig(), seed: int = 0,
+                  batch_size: int = 8, device: str = "cpu", metrics_cfg: dict[str, Any] | None = None,
+                  extra: Callable[[Path, list[Prompt]], dict[str, Any]] | None = None,
+                  progress: bool = True) -> dict[str, Any]:
+    """Generate (unless ``gen_dir`` holds audio from another model), evaluate, write results and the report."""
+    out.mkdir(parents=True, exist_ok=True)
+    write_prompts(out / "prompts.csv", prompts)
+    audio_dir = gen_dir or out / "audio"
+    generation = {"source": str(gen_dir)} if gen_dir else generate_missing(
+        ckpt, prompts, audio_dir, sampler, seed, batch_size, device, progress)
+    cfg = RunConfig(gen=audio_dir, captions=out / "prompts.csv", id_col="id", text_col="caption",
+                    seconds_col="seconds_total", device=device, progress=progress, **(metrics_cfg or {}))
+    results = run(cfg, strict=False)
+    results.update(benchmark=name, checkpoint=str(ckpt) if ckpt else None,
+                   checkpoint_sha256=checkpoint_id(ckpt) if ckpt else None, git_commit=git_commit(),
+                   sampler=asdict(sampler), seed=seed, generation=generation)
+    if extra is not None:
+        results["metrics"].update(extra(audio_dir, prompts))
+    write_results(out / "results.json", results)
+    write_item_table(out / "items.csv", results)
+    from reports.html import write_report
+
+    write_report([out], out / "report.html")
+    return results
+
+
+def write_item_table(path: Path, results: dict[str, Any]) -> None:
+    """One row per id with every per-item score of every metric."""
+    rows: dict[str, dict[str, Any]] = {}
+    for metric, res in results["metrics"].items():
+        for item_id, value in (res.get("per_item") or {}).items():
+            row = rows.setdefault(item_id, {"id": item_id})
+            if isinstance(value, dict):
+                row.update({f"{metric}.{k}": v for k, v in value.items()})
+            else:
+                row[metric] = value
+    columns = ["id"] + sorted({k for r in rows.values() for k in r if k != "id"})
+    with open(path, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=columns, restval="")
+        w.writeheader()
+        w.writerows(rows[k] for k in sorted(rows))
+
