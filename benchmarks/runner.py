@@ -10,6 +10,7 @@ import csv
 import hashlib
 import subprocess
 import time
+import zlib
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -36,7 +37,8 @@ def write_prompts(path: Path, prompts: list[Prompt]) -> None:
 
 def generate_missing(ckpt: str | Path, prompts: list[Prompt], audio_dir: Path, sampler: SamplerConfig, seed: int,
                      batch_size: int, device: str, progress: bool = True) -> dict[str, Any]:
-    """Generate every prompt whose ``<id>.wav`` is missing; returns timing figures."""
+    """Generate every prompt whose ``<id>.wav`` is missing; returns timing figures. A prompt's noise seed is
+    ``seed + crc32(id)``, so its audio does not depend on sharding, ``--limit`` or batch composition."""
     from tqdm import tqdm
 
     from sa_core.model import load_model
@@ -49,7 +51,7 @@ def generate_missing(ckpt: str | Path, prompts: list[Prompt], audio_dir: Path, s
     for start in tqdm(range(0, len(todo), batch_size), disable=not progress, desc="generating", unit="batch"):
         batch = todo[start:start + batch_size]
         audio = generate(model, [p.caption for _, p in batch], [p.seconds_total for _, p in batch],
-                         [seed + k for k, _ in batch], sampler, device)
+                         [(seed + zlib.crc32(p.id.encode())) % 2**63 for _, p in batch], sampler, device)
         for (_, p), a in zip(batch, audio):
             write_wav(audio_dir / f"{p.id}.wav", a, model.cfg.sample_rate)
     return {"generated": len(todo), "seconds": time.time() - started}

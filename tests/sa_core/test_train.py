@@ -102,3 +102,22 @@ def test_train_cli_errors_are_one_line(tmp_path, data):
     r = subprocess.run([sys.executable, "-m", "sa_core.train", "diffusion", "--data", str(data), "--out",
                         str(tmp_path / "x"), "--set", "stepz=3"], capture_output=True, text=True)
     assert r.returncode == 2 and "unknown key(s) ['stepz']" in r.stderr
+
+
+def test_json_sidecar_captions_and_crop_timing(tmp_path):
+    from sa_core.data import batch_for_step, crop, load_clips
+
+    x = np.zeros((int(0.5 * 44100), 2), np.float32)
+    x[:, :] = 0.1
+    sf.write(tmp_path / "a.wav", x, 44100)
+    (tmp_path / "a.json").write_text('{"prompt": "a hum"}')
+    clips = load_clips(tmp_path, 44100, 2)
+    assert [c.caption for c in clips] == ["a hum"]
+    window, start, total, mask = crop(clips[0], 44100, np.random.default_rng(0), 44100)
+    assert window.shape == (2, 44100) and start == 0 and total == pytest.approx(0.5) and mask.sum() == 22050
+    assert window[:, 22050:].max() == 0  # padded with silence after the file
+    b = batch_for_step(clips, 3, 4, 44100, 44100, seed=1)
+    assert b.audio.shape == (4, 2, 44100) and b.captions == ["a hum"] * 4
+    (tmp_path / "a.json").unlink()
+    with pytest.raises(ValueError, match="no captions.csv"):
+        load_clips(tmp_path, 44100, 2)

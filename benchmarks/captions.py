@@ -1,0 +1,152 @@
+"""Caption-set benchmarks (MusicCaps, AudioCaps, Song Describer) with the protocol's id handling.
+
+``python -m benchmarks.musiccaps --captions musiccaps-public.csv --ckpt DIR --out runs/mc [--limit 8]`` (and
+``benchmarks.audiocaps``, ``benchmarks.songdescriber``): one file per prompt generated from ``--ckpt`` (ours or the
+stable-audio-open-1.0 layout) with the settings below, or ``--gen-dir`` of audio from any model; then FD_openl3 /
+KL_passt / CLAP / timing as stable-audio-metrics computes them:
+
+* ids: MusicCaps ``ytid``, AudioCaps ``audiocap_id``, Song Describer ``caption_id``; the no-singing subsets are
+  their own CSVs;
+* KL leaves out the unavailable ids (MusicCaps: a ytid list; AudioCaps: YouTube ids, mapped to their audiocap_ids);
+* FD uses every generated file of the run (the protocol's folder glob) against reference statistics
+  (``--ref-stats X.npz``) or reference audio (``--ref DIR``);
+* generated audio is trimmed to ``seconds_total`` (10 s for MusicCaps and AudioCaps, 47 s for Song Describer, as the
+  Stable Audio Open paper reports them).
+
+Under ``torchrun --nproc-per-node N`` every rank generates every N-th prompt; rank 0 evaluates after all finish.
+Each run appends one row to ``--results-table`` (JSON lines).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from benchmarks.runner import Prompt, generate_missing, run_benchmark
+from metrics.ids import IdError, check_id, read_id_list, read_table
+from sa_core.generate import SamplerConfig
+
+
+@dataclass(frozen=True)
+class CaptionSet:
+    name: str
+    id_col: str
+    seconds_total: float
+    openl3_content: str  # protocol: music for music sets, env for AudioCaps
+    group_col: str | None = None  # the column the unavailable list names, when it is not the id
+
+
+DATASETS: dict[str, CaptionSet] = {
+    "musiccaps": CaptionSet("musiccaps", "ytid", 10.0, "music"),
+    "audiocaps": CaptionSet("audiocaps", "audiocap_id", 10.0, "env", group_col="youtube_id"),
+    "songdescriber": CaptionSet("songdescriber", "caption_id", 47.0, "music"),
+}
+
+
+def read_prompts(spec: CaptionSet, csv_path: Path, text_col: str, seconds: float, limit: int | None) -> list[Prompt]:
+    captions = read_table(csv_path, spec.id_col, text_col)
+    bad = []
+    for i in captions:
+        try:
+            check_id(i)
+        except IdError:
+            bad.append(i)
+    if bad:
+        raise IdError(f"{csv_path}: {len(bad)} id(s) cannot be file names, e.g. {bad[0]!r}")
+    rows = [Prompt(i, c, seconds) for i, c in captions.items()]
+    return rows[:limit] if limit else rows
+
+
+def excluded_ids(spec: CaptionSet, csv_path: Path, unavailable: Path | None, out: Path) -> Path | None:
+    """The unavailable list as ids of this set (AudioCaps: YouTube ids -> audiocap_ids), written into the run."""
+    if unavailable is None:
+        return None
+    names = read_id_list(unavailable)
+    if spec.group_col:
+        groups = read_table(csv_path, spec.id_col, spec.group_col)
+        names = {i for i, g in groups.items() if g in names}
+    path = out / "excluded_ids.txt"
+    out.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(f"{i}\n" for i in sorted(names)))
+    return path
+
+
+def append_row(table: Path, results: dict[str, Any]) -> None:
+    """One JSON line per run: what ran, on what, with which settings, and every metric with its CI."""
+    row = {k: results.get(k) for k in ("benchmark", "created", "git_commit", "checkpoint", "checkpoint_sha256",
+                                       "sampler", "seed", "environment")}
+    row["run"] = results["settings"]["gen"]
+    row["metrics"] = {m: {k: v for k, v in r.items() if k not in ("per_item", "left_out")}
+                      for m, r in results["metrics"].items()}
+    row["skipped_metrics"] = results["skipped_metrics"]
+    table.parent.mkdir(parents=True, exist_ok=True)
+    with open(table, "a") as f:
+        f.write(json.dumps(row, default=str) + "\n")
+
+
+def main(dataset: str, argv: list[str] | None = None) -> int:
+    spec = DATASETS[dataset]
+    p = argparse.ArgumentParser(prog=f"python -m benchmarks.{dataset}", description=__doc__.splitlines()[0])
+    p.add_argument("--captions", type=Path, required=True, help="the dataset's caption CSV")
+    p.add_argument("--text-col", default="caption")
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--ckpt", type=Path, help="generate with this checkpoint (ours or stable-audio-open-1.0)")
+    src.add_argument("--gen-dir", type=Path, help="evaluate audio from any model: <id>.wav per prompt")
+    p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--limit", type=int, help="first N prompts (quick runs)")
+    p.add_argument("--seconds-total", type=float, default=spec.seconds_total)
+    p.add_argument("--unavailable", type=Path, help="ids (AudioCaps: YouTube ids) the protocol leaves out of KL")
+    p.add_argument("--ref", type=Path, help="reference audio folder")
+    p.add_argument("--ref-stats", type=Path, action="append", default=[], help=".npz (FD) / .pkl (KL)")
+    p.add_argument("--weights-dir", type=Path)
+    p.add_argument("--results-table", type=Path, default=Path("runs/results.jsonl"))
+    d = SamplerConfig()
+    p.add_argument("--steps", type=int, default=d.steps)
+    p.add_argument("--cfg-scale", type=float, default=d.cfg_scale)
+    p.add_argument("--sampler", default=d.sampler)
+    p.add_argument("--sigma-min", type=float, default=d.sigma_min)
+    p.add_argument("--sigma-max", type=float, default=d.sigma_max)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--batch-size", type=int, default=4)
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--no-progress", action="store_true")
+    args = p.parse_args(argv)
+    sampler = SamplerConfig(steps=args.steps, cfg_scale=args.cfg_scale, sampler=args.sampler,
+                            sigma_min=args.sigma_min, sigma_max=args.sigma_max)
+    try:
+        prompts = read_prompts(spec, args.captions, args.text_col, args.seconds_total, args.limit)
+        if args.ckpt and not args.ckpt.exists():
+            raise FileNotFoundError(f"--ckpt {args.ckpt} does not exist")
+        world, rank = int(os.environ.get("WORLD_SIZE", "1")), int(os.environ.get("RANK", "0"))
+        if world > 1 and args.ckpt:  # sharded generation, then rank 0 evaluates
+            import torch.distributed as dist
+
+            dist.init_process_group("nccl" if args.device.startswith("cuda") else "gloo")
+            device = f"cuda:{int(os.environ['LOCAL_RANK'])}" if args.device.startswith("cuda") else args.device
+            shard = prompts[rank::world]
+            generate_missing(args.ckpt, shard, args.out / "audio", sampler, args.seed, args.batch_size,
+                             device, progress=not args.no_progress and rank == 0)
+            dist.barrier()
+            dist.destroy_process_group()
+            if rank:
+                return 0
+        excluded = excluded_ids(spec, args.captions, args.unavailable, args.out)
+        metrics_cfg = {"ref": args.ref, "ref_stats": args.ref_stats, "weights_dir": args.weights_dir,
+                       "exclude_ids": excluded, "openl3_content": spec.openl3_content}
+        results = run_benchmark(dataset, prompts, args.out, ckpt=args.ckpt, gen_dir=args.gen_dir, sampler=sampler,
+                                seed=args.seed, batch_size=args.batch_size, device=args.device,
+                                metrics_cfg=metrics_cfg, progress=not args.no_progress)
+    except (OSError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    append_row(args.results_table, results)
+    for name, res in results["metrics"].items():
+        print(f"{name}: {res.get('value')} (n={res.get('n', res.get('n_files'))})")
+    for name, why in results["skipped_metrics"].items():
+        print(f"{name}: skipped: {why}")
+    print(f"report: {args.out / 'report.html'}")
+    return 0
