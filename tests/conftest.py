@@ -20,6 +20,20 @@ def weights_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder
 
 
+@pytest.fixture(scope="session")
+def tiny_ckpt(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A random-weight ``tiny`` checkpoint folder in our format."""
+    import torch
+
+    from sa_core.config import preset
+    from sa_core.model import build_model, save_model
+
+    torch.manual_seed(0)
+    folder = tmp_path_factory.mktemp("tiny-ckpt")
+    save_model(build_model(preset("tiny")), folder)
+    return folder
+
+
 def tone(seconds: float, sr: int = 44100, freq: float = 440.0, channels: int = 2, amp: float = 0.3,
          seed: int = 0) -> np.ndarray:
     """``[T, C]`` float32: a tone plus a little noise (distinct per channel)."""

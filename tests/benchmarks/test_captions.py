@@ -3,23 +3,12 @@ import json
 
 import numpy as np
 import pytest
-import torch
 
 from benchmarks.captions import DATASETS, excluded_ids, main
-from sa_core.config import preset
-from sa_core.model import build_model, save_model
 from tests.conftest import SHARED_DATA, tone, write_wav
 
 MUSICCAPS = SHARED_DATA / "musiccaps-public.csv"
 needs_data = pytest.mark.skipif(not MUSICCAPS.exists(), reason="../shared/data not present")
-
-
-@pytest.fixture(scope="module")
-def ckpt(tmp_path_factory):
-    torch.manual_seed(1)
-    folder = tmp_path_factory.mktemp("ckpt")
-    save_model(build_model(preset("tiny")), folder)
-    return folder
 
 
 def first_ids(n):
@@ -28,13 +17,13 @@ def first_ids(n):
 
 
 @needs_data
-def test_musiccaps_limit_8_end_to_end_and_resume(ckpt, tmp_path, weights_dir, capsys):
+def test_musiccaps_limit_8_end_to_end_and_resume(tiny_ckpt, tmp_path, weights_dir, capsys):
     ref = tmp_path / "ref"
     for k, ytid in enumerate(first_ids(8)):
         write_wav(ref / f"{ytid}.wav", tone(4.0, 44100, 200 + 40 * k, seed=k))
     unavailable = tmp_path / "unavailable.txt"
     unavailable.write_text(first_ids(8)[2] + "\n")
-    common = ["--captions", str(MUSICCAPS), "--ckpt", str(ckpt), "--out", str(tmp_path / "run"), "--steps", "2",
+    common = ["--captions", str(MUSICCAPS), "--ckpt", str(tiny_ckpt), "--out", str(tmp_path / "run"), "--steps", "2",
               "--sigma-max", "20", "--ref", str(ref), "--weights-dir", str(weights_dir), "--unavailable",
               str(unavailable), "--results-table", str(tmp_path / "results.jsonl"), "--no-progress"]
     assert main("musiccaps", common + ["--limit", "4"]) == 0
@@ -58,14 +47,14 @@ def test_audiocaps_unavailable_youtube_ids_map_to_caption_ids(tmp_path):
     assert len(path.read_text().split()) == 470  # 94 YouTube ids x 5 captions (protocol §2.4)
 
 
-def test_errors_are_one_line(ckpt, tmp_path, capsys):
+def test_errors_are_one_line(tiny_ckpt, tmp_path, capsys):
     bad_csv = tmp_path / "bad.csv"
     bad_csv.write_text("ytid,caption\n../../etc,x\n")
-    assert main("musiccaps", ["--captions", str(bad_csv), "--ckpt", str(ckpt), "--out", str(tmp_path / "o")]) == 2
+    assert main("musiccaps", ["--captions", str(bad_csv), "--ckpt", str(tiny_ckpt), "--out", str(tmp_path / "o")]) == 2
     assert "cannot be file names" in capsys.readouterr().err and not (tmp_path / "o").exists()
     cols = tmp_path / "cols.csv"
     cols.write_text("id,text\n1,x\n")
-    assert main("musiccaps", ["--captions", str(cols), "--ckpt", str(ckpt), "--out", str(tmp_path / "o")]) == 2
+    assert main("musiccaps", ["--captions", str(cols), "--ckpt", str(tiny_ckpt), "--out", str(tmp_path / "o")]) == 2
     assert "no column(s) ['ytid', 'caption']" in capsys.readouterr().err
     ok = tmp_path / "ok.csv"
     ok.write_text("ytid,caption\nabc,x\n")

@@ -1,23 +1,12 @@
 import json
 
 import pytest
-import torch
 
-from benchmarks.synthcaps import SHIPPED, main
-from sa_core.config import preset
-from sa_core.model import build_model, save_model
+from benchmarks.synthcaps import main
 
 
-@pytest.fixture(scope="module")
-def random_ckpt(tmp_path_factory):
-    torch.manual_seed(0)
-    folder = tmp_path_factory.mktemp("ckpt")
-    save_model(build_model(preset("tiny")), folder)
-    return folder
-
-
-def test_main_job_runs_end_to_end_and_resumes(random_ckpt, tmp_path, capsys):
-    args = ["--ckpt", str(random_ckpt), "--out", str(tmp_path / "run"), "--n", "4", "--steps", "2", "--no-progress",
+def test_main_job_runs_end_to_end_and_resumes(tiny_ckpt, tmp_path, capsys):
+    args = ["--ckpt", str(tiny_ckpt), "--out", str(tmp_path / "run"), "--n", "4", "--steps", "2", "--no-progress",
             "--weights-dir", str(tmp_path / "no-weights")]
     assert main(args) == 0
     out = capsys.readouterr().out
