@@ -64,6 +64,7 @@ class TrainConfig:
     ema_power: float = 0.75  # EMA decay = min(beta, 1 - (1 + step)^-power)
     cfg_dropout: float = 0.1
     kl_weight: float = 1e-4
+    l1_weight: float = 0.0  # VAE time-domain L1 (off in the reference configs)
     adversarial_weight: float = 0.1
     feature_matching_weight: float = 5.0
     disc_filters: int = 64
@@ -266,8 +267,9 @@ class Trainer:
             zero = audio.new_zeros(())
             gen = (generator_losses(self.ddp_disc(audio), self.ddp_disc(out["audio"])) if self.adversarial else
                    {"loss/adversarial": zero, "loss/feature_matching": zero})
-            losses = {"loss/mrstft": stereo_mrstft_loss(out["audio"], audio), "loss/kl": out["loss/kl"], **gen}
-            weights = {"loss/mrstft": 1.0, "loss/kl": self.cfg.kl_weight,
+            losses = {"loss/mrstft": stereo_mrstft_loss(out["audio"], audio), "loss/kl": out["loss/kl"],
+                      "loss/l1": (out["audio"] - audio).abs().mean(), **gen}
+            weights = {"loss/mrstft": 1.0, "loss/kl": self.cfg.kl_weight, "loss/l1": self.cfg.l1_weight,
                        "loss/adversarial": self.cfg.adversarial_weight,
                        "loss/feature_matching": self.cfg.feature_matching_weight}
             losses["loss"] = sum(weights[k] * v for k, v in losses.items())
@@ -303,7 +305,7 @@ class Trainer:
         return log
 
     LOG_COLUMNS = {"diffusion": ["step", "elapsed_s", "loss"],
-                   "vae": ["step", "elapsed_s", "loss", "loss/mrstft", "loss/kl", "loss/adversarial",
+                   "vae": ["step", "elapsed_s", "loss", "loss/mrstft", "loss/kl", "loss/l1", "loss/adversarial",
                            "loss/feature_matching"]}  # VAE rows without loss/mrstft are discriminator steps
 
     def _log(self, row: dict[str, float], elapsed: float) -> None:

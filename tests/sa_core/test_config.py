@@ -44,3 +44,12 @@ def test_info_cli_prints_paper_parameter_counts(capsys):
     sa1 = json.loads(capsys.readouterr().out)
     assert round(sa1["parameters"]["backbone"] / 1e6) == 907 and sa1["max_seconds"] == pytest.approx(95.1, abs=0.1)
     assert info_main(["nonsense"]) == 2
+
+
+def test_public_entry_points():
+    import metrics
+    import sa_core
+    from sa_core.model import load_model
+
+    assert sa_core.load_model is load_model
+    assert metrics.frechet_distance([0.0], [[1.0]], [1.0], [[1.0]]) == pytest.approx(1.0)
