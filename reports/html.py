@@ -65,6 +65,24 @@ def metric_table(runs: list[tuple[str, dict[str, Any]]]) -> str:
     return f"<table><tr><th>metric (value [95% CI] n)</th>{head}</tr>{''.join(rows)}</table>"
 
 
+def published(runs: list[tuple[str, dict[str, Any]]]) -> str:
+    """The papers' numbers for the runs' benchmarks, with each run's own values as the first rows."""
+    table = json.loads((Path(__file__).with_name("paper_numbers.json")).read_text())
+    parts = []
+    for bench in sorted({r.get("benchmark") for _, r in runs} & set(table)):
+        ours = [(label, r["metrics"]) for label, r in runs if r.get("benchmark") == bench]
+        rows = [f'<tr><td class="l"><b>{html.escape(label)}</b> (this run)</td>'
+                + "".join(f"<td>{_fmt((m.get(k) or {}).get('value'))}</td>" for k in ("fd", "kl", "clap"))
+                + "<td class='l'>measured here</td></tr>" for label, m in ours]
+        rows += [f'<tr><td class="l">{html.escape(p["model"])}</td><td>{p["fd"]}</td><td>{p["kl"]}</td>'
+                 f'<td>{p["clap"]}</td><td class="l">{html.escape(p["source"])}</td></tr>' for p in table[bench]]
+        parts.append(f"<h3>{html.escape(bench)}</h3><table><tr><th>model</th><th>FD_openl3 ↓</th><th>KL_passt ↓</th>"
+                     f"<th>CLAP ↑</th><th>source</th></tr>{''.join(rows)}</table>")
+    if not parts:
+        return ""
+    return "<h2>Published numbers</h2><p>" + html.escape(table["_source"]) + "</p>" + "".join(parts)
+
+
 def timing_figure(runs: list[tuple[str, dict[str, Any]]]) -> str:
     import matplotlib
 
@@ -147,7 +165,7 @@ def examples(run_dir: Path, r: dict[str, Any], k: int = 3) -> str:
 def write_report(run_dirs: list[Path], out: Path) -> Path:
     runs = [(d.name, json.loads((d / "results.json").read_text())) for d in run_dirs]
     parts = [f"<h1>sa-bench report</h1><p>{len(runs)} run(s): {', '.join(html.escape(n) for n, _ in runs)}</p>",
-             "<h2>Metrics</h2>", metric_table(runs)]
+             "<h2>Metrics</h2>", metric_table(runs), published(runs)]
     for label, r in runs:
         if r["skipped_metrics"]:
             parts.append(f"<h3>{html.escape(label)}: skipped metrics</h3><ul>" + "".join(
