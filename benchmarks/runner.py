@@ -74,9 +74,12 @@ def git_commit() -> str:
 def run_benchmark(name: str, prompts: list[Prompt], out: Path, *, ckpt: str | Path | None = None,
                   gen_dir: Path | None = None, sampler: SamplerConfig = SamplerConfig(), seed: int = 0,
                   batch_size: int = 8, device: str = "cpu", metrics_cfg: dict[str, Any] | None = None,
-                  extra: Callable[[Path, list[Prompt]], dict[str, Any]] | None = None,
+                  extra: Callable[[Path, list[Prompt], dict[str, Any]], dict[str, Any]] | None = None,
                   progress: bool = True) -> dict[str, Any]:
-    """Generate (unless ``gen_dir`` holds audio from another model), evaluate, write results and the report."""
+    """Generate (unless ``gen_dir`` holds audio from another model), evaluate, write results and the report.
+
+    ``extra(audio_dir, prompts, metrics)`` returns more metric entries (dataset-specific scores) to merge in.
+    """
     out.mkdir(parents=True, exist_ok=True)
     write_prompts(out / "prompts.csv", prompts)
     audio_dir = gen_dir or out / "audio"
@@ -89,7 +92,7 @@ def run_benchmark(name: str, prompts: list[Prompt], out: Path, *, ckpt: str | Pa
                    checkpoint_sha256=checkpoint_id(ckpt) if ckpt else None, git_commit=git_commit(),
                    sampler=asdict(sampler), seed=seed, generation=generation)
     if extra is not None:
-        results["metrics"].update(extra(audio_dir, prompts))
+        results["metrics"].update(extra(audio_dir, prompts, results["metrics"]))
     write_results(out / "results.json", results)
     write_item_table(out / "items.csv", results)
     from reports.html import write_report

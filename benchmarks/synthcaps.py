@@ -82,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
     results = run_benchmark("synthcaps", prompts, args.out, ckpt=args.ckpt, sampler=sampler, seed=args.seed,
                             batch_size=args.batch_size, device=args.device,
                             metrics_cfg={"weights_dir": args.weights_dir, "ref": reference},
-                            extra=lambda audio_dir, _: adherence(audio_dir, test), progress=not args.no_progress)
+                            extra=lambda audio_dir, _prompts, _metrics: adherence(audio_dir, test), progress=not args.no_progress)
     m = results["metrics"]
     t = m.get("timing", {})
     print(f"timing: within ±0.5 s {t.get('within_0.5s', float('nan')):.1%}, MAE {t.get('mae_s', float('nan')):.3f} s"
