@@ -1,0 +1,138 @@
+"""Generation speed: one denoiser call, a full 100-step CFG generation, VAE decode of the window, text encoding.
+
+``pytest --benchmark-only benchmarks/test_generation_speed.py --benchmark-json out.json``. CPU cases use the
+``tiny`` preset; GPU cases (skipped without CUDA) use ``stable-audio-1.0`` (95 s window) and
+``stable-audio-open-1.0`` (47 s) with random weights at batch 1 and 8 in bf16. Each result carries device, dtype,
+steps, seconds of audio and, where a FLOP count applies, achieved TFLOP/s; the sampler cases also record the
+real-time factor and ms per step. ``eager_two_calls`` is the straightforward loop (conditional and unconditional
+passes as two separate fp32 calls per step) that our doubled-batch sampler is compared against side by side.
+"""
+from __future__ import annotations
+
+import pytest
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+from sa_core.config import preset
+from sa_core.diffusion import VDenoiser, cfg_velocity
+from sa_core.model import build_model
+from sa_core.sampling import get_sigmas_polyexponential, sample_dpmpp_2m
+
+CUDA = torch.cuda.is_available()
+CASES = [("tiny", 1, "cpu", torch.float32)] + [
+    (name, batch, "cuda", torch.bfloat16) for name in ("stable-audio-1.0", "stable-audio-open-1.0") for batch in (1, 8)]
+STEPS = 100
+
+
+def case_id(case: tuple) -> str:
+    return f"{case[0]}-b{case[1]}-{case[2]}"
+
+
+@pytest.fixture(scope="module", params=CASES, ids=case_id)
+def setup(request):
+    name, batch, device, dtype = request.param
+    if device == "cuda" and not CUDA:
+        pytest.skip("no CUDA device")
+    torch.manual_seed(0)
+    cfg = preset(name)
+    model = build_model(cfg).to(device, dtype).eval()
+    text_len = cfg.conditioning.text.max_length
+    tokens = torch.randn(batch, text_len, cfg.conditioning.text.dim, device=device)
+    mask = torch.ones(batch, text_len, dtype=torch.bool, device=device)
+    seconds = torch.full((batch,), cfg.max_seconds, device=device)
+    cond = model.conditioner.embed(tokens, mask, torch.zeros(batch, device=device), seconds)
+    x = torch.randn(batch, cfg.autoencoder.latent_dim, cfg.latent_length, device=device)
+    return {"name": name, "batch": batch, "device": device, "dtype": dtype, "model": model, "cond": cond, "x": x,
+            "seconds": cfg.max_seconds * batch}
+
+
+def sync(device: str) -> None:
+    if device == "cuda":
+        torch.cuda.synchronize()
+
+
+def flops_of(fn) -> int:
+    with FlopCounterMode(display=False) as counter:
+        fn()
+    return counter.get_total_flops()
+
+
+def record(benchmark, s, flops: int | None = None, steps: int | None = None) -> None:
+    benchmark.extra_info.update({"preset": s["name"], "batch": s["batch"], "device": s["device"],
+                                 "gpu": torch.cuda.get_device_name() if s["device"] == "cuda" else None,
+                                 "dtype": str(s["dtype"]), "torch": torch.__version__,
+                                 "seconds_of_audio": s["seconds"], "steps": steps})
+    median = benchmark.stats.stats.median if benchmark.stats else None
+    if median and flops:
+        benchmark.extra_info["achieved_tflops"] = flops / median / 1e12
+    if median and steps:
+        benchmark.extra_info["ms_per_step"] = 1000 * median / steps
+        benchmark.extra_info["real_time_factor"] = s["seconds"] / median
+
+
+def test_denoiser_call_cfg(benchmark, setup):
+    s = setup
+    velocity = cfg_velocity(s["model"].velocity, s["model"].null_conditioning(s["cond"]), 7.0)
+    denoiser = VDenoiser(velocity)
+    sigma = torch.full((s["batch"],), 1.0, device=s["device"])
+
+    def call():
+        with torch.no_grad():
+            denoiser(s["x"], sigma, cond=s["cond"])
+        sync(s["device"])
+
+    call()
+    benchmark.group = f"denoiser call {case_id((s['name'], s['batch'], s['device']))}"
+    benchmark.pedantic(call, rounds=5, warmup_rounds=1)
+    record(benchmark, s, flops_of(call))
+
+
+@pytest.mark.parametrize("loop", ["ours_doubled_batch", "eager_two_calls"])
+def test_generation_100_steps(benchmark, setup, loop):
+    s = setup
+    model, cond = s["model"], s["cond"]
+    uncond = model.null_conditioning(cond)
+    sigmas = get_sigmas_polyexponential(STEPS, 0.3, 500.0, device=s["device"])
+    if loop == "ours_doubled_batch":
+        denoiser = VDenoiser(cfg_velocity(model.velocity, uncond, 7.0))
+    else:  # the straightforward loop: two separate calls per step, fp32 mixing
+        def two_calls(x, t, cond):
+            c, u = model.velocity(x, t, cond).float(), model.velocity(x, t, uncond).float()
+            return u + (c - u) * 7.0
+        denoiser = VDenoiser(two_calls)
+
+    def run():
+        x = sample_dpmpp_2m(denoiser, s["x"] * sigmas[0], sigmas, extra_args={"cond": cond})
+        with torch.no_grad():
+            model.autoencoder.decode(x.to(s["dtype"]), chunk=128)
+        sync(s["device"])
+
+    benchmark.group = f"100-step generation with CFG + decode {case_id((s['name'], s['batch'], s['device']))}"
+    benchmark.pedantic(run, rounds=5, warmup_rounds=1)
+    record(benchmark, s, steps=STEPS)
+
+
+def test_vae_decode_window(benchmark, setup):
+    s = setup
+
+    def decode():
+        with torch.no_grad():
+            s["model"].autoencoder.decode(s["x"].to(s["dtype"]), chunk=128)
+        sync(s["device"])
+
+    decode()
+    benchmark.group = f"VAE decode of the window {case_id((s['name'], s['batch'], s['device']))}"
+    benchmark.pedantic(decode, rounds=3, warmup_rounds=0)
+    record(benchmark, s)
+
+
+def test_text_encoding_minilm(benchmark):
+    from sa_core.config import TextConfig
+    from sa_core.text_encoders import build_text_encoder
+
+    encoder = build_text_encoder(TextConfig(kind="minilm", max_length=32, dim=384))
+    prompts = ["a warm analog synth pad with slow attack"] * 8
+    encoder.encode(prompts)
+    benchmark.group = "text encoding"
+    benchmark.pedantic(lambda: encoder.encode(prompts), rounds=5, warmup_rounds=1)
+    benchmark.extra_info.update({"encoder": "minilm", "batch": 8, "device": "cpu"})
