@@ -61,3 +61,29 @@ def test_errors_are_one_line(tiny_ckpt, tmp_path, capsys):
     ok.write_text("ytid,caption\nabc,x\n")
     assert main("musiccaps", ["--captions", str(ok), "--ckpt", str(tmp_path / "nope"), "--out", str(tmp_path / "o")]) == 2
     assert "does not exist" in capsys.readouterr().err
+
+
+def test_torchrun_sharded_generation_equals_one_process(tiny_ckpt, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    import soundfile as sf
+
+    captions = tmp_path / "c.csv"
+    captions.write_text("ytid,caption\n" + "".join(f"id{k},a tone number {k}\n" for k in range(4)))
+    outs = {}
+    for n, port in ((1, 29651), (2, 29652)):
+        out = tmp_path / f"run{n}"
+        cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", str(n), "--master-port", str(port),
+               "-m", "benchmarks.musiccaps", "--captions", str(captions), "--ckpt", str(tiny_ckpt), "--out", str(out),
+               "--steps", "2", "--sampler", "dpmpp-2m", "--sigma-max", "20", "--seconds-total", "1",
+               "--weights-dir", str(tmp_path / "none"), "--results-table", str(tmp_path / "t.jsonl"), "--no-progress"]
+        r = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"},
+                           timeout=600)
+        assert r.returncode == 0, r.stderr[-2000:]
+        outs[n] = {p.name: sf.read(p)[0] for p in sorted((out / "audio").glob("*.wav"))}
+        assert json.loads((out / "results.json").read_text())["metrics"]["timing"]["n"] == 4
+    assert list(outs[1]) == list(outs[2]) == [f"id{k}.wav" for k in range(4)]
+    for name in outs[1]:
+        np.testing.assert_allclose(outs[1][name], outs[2][name], atol=1e-5)
