@@ -26,9 +26,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from benchmarks.runner import Prompt, generate_missing, run_benchmark
+from benchmarks.runner import Prompt, add_generation_arguments, generate_missing, run_benchmark, sampler_from_args
 from metrics.ids import IdError, check_id, read_id_list, read_table
-from sa_core.generate import SamplerConfig
 
 
 @dataclass(frozen=True)
@@ -104,19 +103,9 @@ def main(dataset: str, argv: list[str] | None = None) -> int:
     p.add_argument("--ref-stats", type=Path, action="append", default=[], help=".npz (FD) / .pkl (KL)")
     p.add_argument("--weights-dir", type=Path)
     p.add_argument("--results-table", type=Path, default=Path("runs/results.jsonl"))
-    d = SamplerConfig()
-    p.add_argument("--steps", type=int, default=d.steps)
-    p.add_argument("--cfg-scale", type=float, default=d.cfg_scale)
-    p.add_argument("--sampler", default=d.sampler)
-    p.add_argument("--sigma-min", type=float, default=d.sigma_min)
-    p.add_argument("--sigma-max", type=float, default=d.sigma_max)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--batch-size", type=int, default=4)
-    p.add_argument("--device", default="cpu")
-    p.add_argument("--no-progress", action="store_true")
+    add_generation_arguments(p)
     args = p.parse_args(argv)
-    sampler = SamplerConfig(steps=args.steps, cfg_scale=args.cfg_scale, sampler=args.sampler,
-                            sigma_min=args.sigma_min, sigma_max=args.sigma_max)
+    sampler = sampler_from_args(args)
     try:
         prompts = read_prompts(spec, args.captions, args.text_col, args.seconds_total, args.limit)
         if args.ckpt and not args.ckpt.exists():

@@ -6,6 +6,7 @@ Every dataset runner (``benchmarks.synthcaps``; MusicCaps/AudioCaps use the same
 """
 from __future__ import annotations
 
+import argparse
 import csv
 import hashlib
 import subprocess
@@ -25,6 +26,25 @@ class Prompt:
     id: str
     caption: str
     seconds_total: float
+
+
+def add_generation_arguments(p: argparse.ArgumentParser) -> None:
+    """The sampling and device flags every generating benchmark takes (defaults: ``SamplerConfig``)."""
+    d = SamplerConfig()
+    p.add_argument("--steps", type=int, default=d.steps)
+    p.add_argument("--cfg-scale", type=float, default=d.cfg_scale)
+    p.add_argument("--sampler", default=d.sampler)
+    p.add_argument("--sigma-min", type=float, default=d.sigma_min)
+    p.add_argument("--sigma-max", type=float, default=d.sigma_max)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--batch-size", type=int, default=4)
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--no-progress", action="store_true")
+
+
+def sampler_from_args(args: argparse.Namespace) -> SamplerConfig:
+    return SamplerConfig(steps=args.steps, cfg_scale=args.cfg_scale, sampler=args.sampler,
+                         sigma_min=args.sigma_min, sigma_max=args.sigma_max)
 
 
 def write_prompts(path: Path, prompts: list[Prompt]) -> None:

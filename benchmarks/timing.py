@@ -15,9 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.runner import Prompt, run_benchmark
+from benchmarks.runner import Prompt, add_generation_arguments, run_benchmark, sampler_from_args
 from metrics.ids import read_table
-from sa_core.generate import SamplerConfig
 
 DEFAULT_PROMPTS = ("An upbeat electronic dance track with a driving beat", "Solo piano, slow and melancholic",
                    "Rain falling on a tin roof", "A dog barking in the distance", "Orchestral strings swelling")
@@ -42,13 +41,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seconds", default="1,5,10,20,30,47", help="comma-separated seconds_total values")
     p.add_argument("--prompts-csv", type=Path)
     p.add_argument("--out", type=Path, default=Path("runs/timing"))
-    d = SamplerConfig()
-    p.add_argument("--steps", type=int, default=d.steps)
-    p.add_argument("--cfg-scale", type=float, default=d.cfg_scale)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--batch-size", type=int, default=4)
-    p.add_argument("--device", default="cpu")
-    p.add_argument("--no-progress", action="store_true")
+    add_generation_arguments(p)
     args = p.parse_args(argv)
     try:
         seconds = [float(s) for s in args.seconds.split(",") if s.strip()]
@@ -58,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
             raise FileNotFoundError(f"no checkpoint at {args.ckpt}")
         captions = list(read_table(args.prompts_csv, "id", "caption").values()) if args.prompts_csv else list(
             DEFAULT_PROMPTS)
-        sampler = SamplerConfig(steps=args.steps, cfg_scale=args.cfg_scale)
+        sampler = sampler_from_args(args)
         results = run_benchmark("timing-sweep", grid(captions, seconds), args.out, ckpt=args.ckpt, sampler=sampler,
                                 seed=args.seed, batch_size=args.batch_size, device=args.device,
                                 metrics_cfg={"metrics": ("timing",)}, progress=not args.no_progress,
