@@ -26,8 +26,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from benchmarks.runner import Prompt, add_generation_arguments, generate_missing, run_benchmark, sampler_from_args
+from benchmarks.runner import (Prompt, add_generation_arguments, benchmark_config, generate_missing, run_benchmark,
+                               sampler_from_args, write_prompts)
 from metrics.ids import IdError, check_id, read_id_list, read_table
+from metrics.run import warm_cache
+from sa_core.generate import SamplerConfig
 
 
 @dataclass(frozen=True)
@@ -74,6 +77,27 @@ def excluded_ids(spec: CaptionSet, csv_path: Path, unavailable: Path | None, out
     return path
 
 
+def shard_work(args: argparse.Namespace, spec: CaptionSet, prompts: list[Prompt], sampler: SamplerConfig,
+               metrics_cfg: dict[str, Any], rank: int, world: int) -> bool:
+    """This rank's share of generation and embedding under torchrun; True on ranks other than 0 (they are done)."""
+    import torch.distributed as dist
+
+    dist.init_process_group("nccl" if args.device.startswith("cuda") else "gloo")
+    device = f"cuda:{int(os.environ['LOCAL_RANK'])}" if args.device.startswith("cuda") else args.device
+    audio_dir = args.gen_dir or args.out / "audio"
+    if args.ckpt:
+        generate_missing(args.ckpt, prompts[rank::world], audio_dir, sampler, args.seed, args.batch_size, device,
+                         progress=not args.no_progress and rank == 0, text_path=args.text_path)
+    dist.barrier()  # every file exists before anyone embeds
+    if rank == 0:
+        write_prompts(args.out / "prompts.csv", prompts)
+    dist.barrier()
+    warm_cache(benchmark_config(args.out, audio_dir, device, False, metrics_cfg), rank, world)
+    dist.barrier()
+    dist.destroy_process_group()
+    return rank != 0
+
+
 def append_row(table: Path, results: dict[str, Any]) -> None:
     """One JSON line per run: what ran, on what, with which settings, and every metric with its CI."""
     row = {k: results.get(k) for k in ("benchmark", "created", "git_commit", "checkpoint", "checkpoint_sha256",
@@ -110,25 +134,16 @@ def main(dataset: str, argv: list[str] | None = None) -> int:
         prompts = read_prompts(spec, args.captions, args.text_col, args.seconds_total, args.limit)
         if args.ckpt and not args.ckpt.exists():
             raise FileNotFoundError(f"--ckpt {args.ckpt} does not exist")
-        world, rank = int(os.environ.get("WORLD_SIZE", "1")), int(os.environ.get("RANK", "0"))
-        if world > 1 and args.ckpt:  # sharded generation, then rank 0 evaluates
-            import torch.distributed as dist
-
-            dist.init_process_group("nccl" if args.device.startswith("cuda") else "gloo")
-            device = f"cuda:{int(os.environ['LOCAL_RANK'])}" if args.device.startswith("cuda") else args.device
-            shard = prompts[rank::world]
-            generate_missing(args.ckpt, shard, args.out / "audio", sampler, args.seed, args.batch_size,
-                             device, progress=not args.no_progress and rank == 0)
-            dist.barrier()
-            dist.destroy_process_group()
-            if rank:
-                return 0
         excluded = excluded_ids(spec, args.captions, args.unavailable, args.out)
         metrics_cfg = {"ref": args.ref, "ref_stats": args.ref_stats, "weights_dir": args.weights_dir,
                        "exclude_ids": excluded, "openl3_content": spec.openl3_content}
+        world, rank = int(os.environ.get("WORLD_SIZE", "1")), int(os.environ.get("RANK", "0"))
+        if world > 1:  # each rank generates and embeds every world-th item; rank 0 then evaluates from the cache
+            if shard_work(args, spec, prompts, sampler, metrics_cfg, rank, world):
+                return 0
         results = run_benchmark(dataset, prompts, args.out, ckpt=args.ckpt, gen_dir=args.gen_dir, sampler=sampler,
                                 seed=args.seed, batch_size=args.batch_size, device=args.device,
-                                metrics_cfg=metrics_cfg, progress=not args.no_progress)
+                                metrics_cfg=metrics_cfg, progress=not args.no_progress, text_path=args.text_path)
     except (OSError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -40,6 +40,7 @@ def add_generation_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--batch-size", type=int, default=4)
     p.add_argument("--device", default="cpu")
     p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--text-path", help="local text-encoder files (T5 folder for stable-audio-open-1.0 checkpoints)")
 
 
 def sampler_from_args(args: argparse.Namespace) -> SamplerConfig:
@@ -56,7 +57,8 @@ def write_prompts(path: Path, prompts: list[Prompt]) -> None:
 
 
 def generate_missing(ckpt: str | Path, prompts: list[Prompt], audio_dir: Path, sampler: SamplerConfig, seed: int,
-                     batch_size: int, device: str, progress: bool = True) -> dict[str, Any]:
+                     batch_size: int, device: str, progress: bool = True,
+                     text_path: str | None = None) -> dict[str, Any]:
     """Generate every prompt whose ``<id>.wav`` is missing; returns timing figures. A prompt's noise seed is
     ``seed + crc32(id)``, so its audio does not depend on sharding, ``--limit`` or batch composition."""
     from tqdm import tqdm
@@ -66,7 +68,7 @@ def generate_missing(ckpt: str | Path, prompts: list[Prompt], audio_dir: Path, s
     todo = [(k, p) for k, p in enumerate(prompts) if not (audio_dir / f"{check_id(p.id)}.wav").exists()]
     if not todo:
         return {"generated": 0, "seconds": 0.0}
-    model = load_model(ckpt).to(device)
+    model = load_model(ckpt, text_path=text_path).to(device)
     started = time.time()
     for start in tqdm(range(0, len(todo), batch_size), disable=not progress, desc="generating", unit="batch"):
         batch = todo[start:start + batch_size]
@@ -91,11 +93,22 @@ def git_commit() -> str:
         return "unknown"
 
 
+DEFAULT_CACHE = Path("~/.cache/sa-bench/embeddings").expanduser()
+
+
+def benchmark_config(out: Path, audio_dir: Path, device: str, progress: bool,
+                     metrics_cfg: dict[str, Any] | None) -> RunConfig:
+    """The evaluation settings of a run folder (``prompts.csv`` ids, captions and lengths; the shared cache)."""
+    settings = {"cache_dir": DEFAULT_CACHE, **(metrics_cfg or {})}
+    return RunConfig(gen=audio_dir, captions=out / "prompts.csv", id_col="id", text_col="caption",
+                     seconds_col="seconds_total", device=device, progress=progress, **settings)
+
+
 def run_benchmark(name: str, prompts: list[Prompt], out: Path, *, ckpt: str | Path | None = None,
                   gen_dir: Path | None = None, sampler: SamplerConfig = SamplerConfig(), seed: int = 0,
                   batch_size: int = 8, device: str = "cpu", metrics_cfg: dict[str, Any] | None = None,
                   extra: Callable[[Path, list[Prompt], dict[str, Any]], dict[str, Any]] | None = None,
-                  progress: bool = True) -> dict[str, Any]:
+                  progress: bool = True, text_path: str | None = None) -> dict[str, Any]:
     """Generate (unless ``gen_dir`` holds audio from another model), evaluate, write results and the report.
 
     ``extra(audio_dir, prompts, metrics)`` returns more metric entries (dataset-specific scores) to merge in.
@@ -104,10 +117,8 @@ def run_benchmark(name: str, prompts: list[Prompt], out: Path, *, ckpt: str | Pa
     write_prompts(out / "prompts.csv", prompts)
     audio_dir = gen_dir or out / "audio"
     generation = {"source": str(gen_dir)} if gen_dir else generate_missing(
-        ckpt, prompts, audio_dir, sampler, seed, batch_size, device, progress)
-    cfg = RunConfig(gen=audio_dir, captions=out / "prompts.csv", id_col="id", text_col="caption",
-                    seconds_col="seconds_total", device=device, progress=progress, **(metrics_cfg or {}))
-    results = run(cfg, strict=False)
+        ckpt, prompts, audio_dir, sampler, seed, batch_size, device, progress, text_path)
+    results = run(benchmark_config(out, audio_dir, device, progress, metrics_cfg), strict=False)
     results.update(benchmark=name, checkpoint=str(ckpt) if ckpt else None,
                    checkpoint_sha256=checkpoint_id(ckpt) if ckpt else None, git_commit=git_commit(),
                    sampler=asdict(sampler), seed=seed, generation=generation)

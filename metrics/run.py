@@ -106,12 +106,15 @@ def default_workers(cfg: RunConfig) -> int:
 
 
 class Runner:
-    def __init__(self, cfg: RunConfig):
+    def __init__(self, cfg: RunConfig, shard: tuple[int, int] | None = None):
         self.cfg = cfg
         self.cache = EmbeddingCache(cfg.cache_dir)
         self.skipped_files: list[dict[str, str]] = []
+        self.shard = shard  # (rank, world): embed only every world-th file (see warm_cache)
 
     def embed(self, embedder: Embedder, paths: list[str], metric: str) -> EmbedResult:
+        if self.shard is not None:
+            paths = paths[self.shard[0]::self.shard[1]]
         res = embed_files(embedder, paths, cache=self.cache, workers=default_workers(self.cfg),
                           files_per_batch=self.cfg.files_per_batch, progress=self.cfg.progress)
         self.skipped_files += [{"metric": metric, "file": p, "reason": r} for p, r in sorted(res.skipped.items())]
@@ -197,6 +200,26 @@ class Runner:
         return timing_result(detected, requested, items.ids, n_boot=cfg.bootstrap, seed=cfg.seed)
 
 
+def metric_calls(runner: Runner, items: Items) -> dict[str, Callable[[], dict[str, Any]]]:
+    return {"fd": runner.fd, "kl": lambda: runner.kl(items), "clap": lambda: runner.clap(items),
+            "timing": lambda: runner.timing(items)}
+
+
+def warm_cache(cfg: RunConfig, rank: int, world: int) -> None:
+    """Multi-process evaluation: embed this rank's share (every ``world``-th file) of every metric's inputs into the
+    shared cache, so that the full run that follows on one rank only reads cached outputs. The partial aggregates
+    computed on the way are discarded."""
+    if cfg.cache_dir is None:
+        raise UsageError("sharded evaluation needs a cache folder shared by all ranks")
+    runner = Runner(cfg, shard=(rank, world))
+    calls = metric_calls(runner, collect_items(cfg, cfg.gen, _ids(cfg)))
+    for name in cfg.metrics:
+        try:
+            calls[name]()
+        except (UsageError, MissingWeights, ValueError):
+            pass  # the full run reports why a metric cannot run; too few items in a share is expected here
+
+
 def run(cfg: RunConfig, strict: bool) -> dict[str, Any]:
     """Run ``cfg.metrics``. ``strict``: a metric that cannot run raises; otherwise it is listed as skipped."""
     if not cfg.gen.is_dir():
@@ -210,9 +233,7 @@ def run(cfg: RunConfig, strict: bool) -> dict[str, Any]:
         cfg.save_ref_stats.mkdir(parents=True, exist_ok=True)
     runner = Runner(cfg)
     items = collect_items(cfg, cfg.gen, _ids(cfg))
-    calls: dict[str, Callable[[], dict[str, Any]]] = {
-        "fd": runner.fd, "kl": lambda: runner.kl(items), "clap": lambda: runner.clap(items),
-        "timing": lambda: runner.timing(items)}
+    calls = metric_calls(runner, items)
     results: dict[str, Any] = {}
     skipped_metrics: dict[str, str] = {}
     for name in cfg.metrics:

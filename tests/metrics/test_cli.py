@@ -107,3 +107,21 @@ def test_weights_cli(tmp_path):
     r = subprocess.run([sys.executable, "-m", "metrics.weights", "verify", "clap-630k-audioset-fusion",
                         "--weights-dir", tmp_path], capture_output=True, text=True)
     assert r.returncode == 1 and "not found" in r.stdout
+
+
+def test_sharded_cache_warming_then_full_run_reads_only_the_cache(tmp_path, weights_dir):
+    from metrics.run import RunConfig, run, warm_cache
+
+    for side in ("gen", "ref"):
+        for k in range(4):
+            write_wav(tmp_path / side / f"x{k}.wav", tone(1.0, 44100, 200 + 50 * k + (7 if side == "ref" else 0)))
+    cfg = RunConfig(gen=tmp_path / "gen", ref=tmp_path / "ref", metrics=("fd",), weights_dir=weights_dir,
+                    cache_dir=tmp_path / "cache", fd_bootstrap=0, progress=False)
+    warm_cache(cfg, 0, 2)
+    assert len(list((tmp_path / "cache").rglob("*.npy"))) == 4  # rank 0: 2 generated + 2 reference files
+    warm_cache(cfg, 1, 2)
+    assert len(list((tmp_path / "cache").rglob("*.npy"))) == 8
+    sharded = run(cfg, strict=True)["metrics"]["fd"]["value"]
+    assert len(list((tmp_path / "cache").rglob("*.npy"))) == 8  # nothing new: every output came from the cache
+    uncached = run(RunConfig(**{**cfg.__dict__, "cache_dir": None}), strict=True)["metrics"]["fd"]["value"]
+    assert sharded == pytest.approx(uncached, rel=1e-6)

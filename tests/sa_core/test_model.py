@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from sa_core.autoencoder import Autoencoder, WNConv1d, WNConvTranspose1d
-from sa_core.config import AutoencoderConfig, ModelConfig, override, preset, to_dict
+from sa_core.config import AutoencoderConfig, override, preset, to_dict
 from sa_core.model import (MissingCheckpoint, build_model, load_model, ours_to_sao, sao_state_dict, save_model)
 from tests.conftest import SHARED_DATA
 

@@ -2,7 +2,6 @@ import csv
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -10,7 +9,6 @@ import soundfile as sf
 import torch
 
 from sa_core.config import ConfigError
-from sa_core.diffusion import VDenoiser
 from sa_core.train import GlobalDraws, Trainer, latents_for, read_config
 
 FAST = ["optim.lr=0.002", "optim.warmup=0.0", "log_every=1", "batch_size=4",
