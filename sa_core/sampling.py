@@ -69,13 +69,14 @@ def sample_dpmpp_2m(denoiser: Denoiser, x: torch.Tensor, sigmas: torch.Tensor, *
     extra_args = extra_args or {}
     s_in = x.new_ones(x.shape[0])
     work = torch.promote_types(x.dtype, torch.float32)  # updates in at least fp32, whatever the network runs in
+    last = [v == 0 for v in sigmas[1:].tolist()]
     old_denoised, h_last = None, None
     for i in _steps(len(sigmas) - 1, disable_progress):
         sigma, sigma_next = sigmas[i], sigmas[i + 1]
         denoised = denoiser(x, sigma * s_in, **extra_args).to(work)
         if callback is not None:
             callback({"i": i, "x": x, "sigma": sigma, "denoised": denoised})
-        if sigma_next == 0:
+        if last[i]:  # the step to sigma = 0 (checked on the host once, not synced every step)
             x = denoised
             break
         h = sigma.log() - sigma_next.log()  # t_next - t with t = -log sigma
@@ -102,13 +103,14 @@ def sample_dpmpp_3m_sde(denoiser: Denoiser, x: torch.Tensor, sigmas: torch.Tenso
     extra_args = extra_args or {}
     s_in = x.new_ones(x.shape[0])
     d_1 = d_2 = h_1 = h_2 = None
+    last = [v == 0 for v in sigmas[1:].tolist()]
     x = x.to(torch.promote_types(x.dtype, torch.float32))
     for i in _steps(len(sigmas) - 1, disable_progress):
         sigma, sigma_next = sigmas[i], sigmas[i + 1]
         denoised = denoiser(x, sigma * s_in, **extra_args).to(x.dtype)
         if callback is not None:
             callback({"i": i, "x": x, "sigma": sigma, "denoised": denoised})
-        if sigma_next == 0:
+        if last[i]:  # the step to sigma = 0 (checked on the host once, not synced every step)
             x = denoised
             break
         h = sigma.log() - sigma_next.log()
