@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import hashlib
 import subprocess
 import time
 import zlib
@@ -16,6 +15,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Callable
 
+from metrics.cache import file_sha256
 from metrics.ids import check_id
 from metrics.run import RunConfig, run, write_results
 from sa_core.generate import SamplerConfig, generate, write_wav
@@ -82,7 +82,7 @@ def generate_missing(ckpt: str | Path, prompts: list[Prompt], audio_dir: Path, s
 def checkpoint_id(ckpt: str | Path) -> str:
     path = Path(ckpt)
     weights = path / "model.safetensors" if path.is_dir() else path
-    return hashlib.sha256(weights.read_bytes()).hexdigest()[:16] if weights.is_file() else "unknown"
+    return file_sha256(weights)[:16] if weights.is_file() else "unknown"
 
 
 def git_commit() -> str:

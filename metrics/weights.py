@@ -18,12 +18,11 @@ import gzip
 import os
 import shutil
 import sys
-import tempfile
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from metrics.cache import file_sha256 as sha256_file
+from metrics.cache import atomic_write, file_sha256 as sha256_file
 
 ENV_VAR = "SA_BENCH_WEIGHTS"
 DEFAULT_DIR = Path("~/.cache/sa-bench/weights")
@@ -94,12 +93,11 @@ def resolve(name: str, explicit_path: str | Path | None = None, directory: str |
 
 def _fetch(url: str, dest: Path) -> None:
     """Download ``url`` to ``dest`` atomically, gunzipping ``.gz`` sources."""
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile(dir=dest.parent, delete=False, suffix=".part") as tmp:
-        with urllib.request.urlopen(url, timeout=60) as response:  # noqa: S310 (fixed https URLs)
-            stream = gzip.GzipFile(fileobj=response) if url.endswith(".gz") else response
-            shutil.copyfileobj(stream, tmp)
-    os.replace(tmp.name, dest)
+    def copy(tmp: str) -> None:
+        with urllib.request.urlopen(url, timeout=60) as response, open(tmp, "wb") as out:  # noqa: S310
+            shutil.copyfileobj(gzip.GzipFile(fileobj=response) if url.endswith(".gz") else response, out)
+
+    atomic_write(dest, copy, suffix=".part")
 
 
 def download(name: str, directory: Path, expected_sha256: str | None = None) -> list[Path]:

@@ -9,15 +9,14 @@ same device and dtype.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from metrics.cache import atomic_write
 from sa_core.diffusion import VDenoiser, cfg_velocity
 from sa_core.model import StableAudio, load_model
 from sa_core.sampling import SAMPLERS, SCHEDULES
@@ -74,15 +73,7 @@ def write_wav(path: Path, audio: np.ndarray, sample_rate: int) -> None:
     """Atomic float WAV write (``[C, T]``)."""
     import soundfile as sf
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".wav")
-    os.close(fd)
-    try:
-        sf.write(tmp, audio.T, sample_rate, subtype="FLOAT")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write(path, lambda tmp: sf.write(tmp, audio.T, sample_rate, subtype="FLOAT"), suffix=".wav")
 
 
 def read_prompts(args: argparse.Namespace) -> list[tuple[str, str, float]]:

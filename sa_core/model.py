@@ -9,14 +9,13 @@ strictly: every key present, every shape equal. Nothing is unpickled: safetensor
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
 
+from metrics.cache import atomic_write
 from sa_core.autoencoder import Autoencoder
 from sa_core.conditioning import Conditioner, Conditioning
 from sa_core.config import (AutoencoderConfig, ConditioningConfig, ConfigError, DiTConfig, ModelConfig, TextConfig,
@@ -208,17 +207,6 @@ def load_model(path: str | Path, weights: str | Path | None = None, *, text_enco
     return model.eval()
 
 
-def _atomic_write(path: Path, write: Any) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def save_model(model: StableAudio, folder: str | Path) -> Path:
     """Write ``model_config.json`` + ``model.safetensors`` atomically into ``folder``."""
     from safetensors.torch import save_file
@@ -226,7 +214,7 @@ def save_model(model: StableAudio, folder: str | Path) -> Path:
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
-    _atomic_write(folder / "model.safetensors", lambda tmp: save_file(state, tmp))
+    atomic_write(folder / "model.safetensors", lambda tmp: save_file(state, tmp))
     text = json.dumps(to_dict(model.cfg), indent=2)
-    _atomic_write(folder / "model_config.json", lambda tmp: Path(tmp).write_text(text))
+    atomic_write(folder / "model_config.json", lambda tmp: Path(tmp).write_text(text))
     return folder

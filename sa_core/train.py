@@ -37,7 +37,8 @@ from sa_core.autoencoder import vae_sample
 from sa_core.diffusion import VDenoiser
 from sa_core.losses import (MultiScaleSTFTDiscriminator, discriminator_hinge_loss, generator_losses,
                             stereo_mrstft_loss)
-from sa_core.model import StableAudio, _atomic_write, build_model, load_model, save_model
+from metrics.cache import atomic_write
+from sa_core.model import StableAudio, build_model, load_model, save_model
 
 
 @dataclass(frozen=True)
@@ -236,7 +237,7 @@ class Trainer:
             return
         self.out.mkdir(parents=True, exist_ok=True)
         (self.out / "train_config.json").write_text(json.dumps(to_dict(self.cfg), indent=2))
-        _atomic_write(self.out / "train_state.pt", lambda tmp: torch.save(self.state(), tmp))
+        atomic_write(self.out / "train_state.pt", lambda tmp: torch.save(self.state(), tmp))
         exported = build_model(self.mcfg)
         exported.load_state_dict(self.model.state_dict())
         if self.kind == "vae":
@@ -332,7 +333,7 @@ def encode_folder(ckpt: str, data: Path, out: Path, device: str = "cpu") -> Path
             latents[str(i)] = z[0].cpu()
             meta.append({"caption": clip.caption, "seconds": clip.audio.shape[-1] / model.cfg.sample_rate})
     out.mkdir(parents=True, exist_ok=True)
-    _atomic_write(out / "latents.pt", lambda tmp: torch.save(latents, tmp))
+    atomic_write(out / "latents.pt", lambda tmp: torch.save(latents, tmp))
     (out / "latents.json").write_text(json.dumps(meta, indent=1))
     return out
 

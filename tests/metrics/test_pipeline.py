@@ -1,4 +1,6 @@
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -97,3 +99,20 @@ def test_id_symlink_out_of_folder_is_rejected(tmp_path):
         id_path(tmp_path / "gen", "x")
     write_wav(tmp_path / "gen" / "-kssA-FOzU.wav", tone(0.1))
     assert id_path(tmp_path / "gen", "-kssA-FOzU") == (tmp_path / "gen" / "-kssA-FOzU.wav").resolve()
+
+
+def test_atomic_write_leaves_old_file_or_nothing_on_failure(tmp_path):
+    from metrics.cache import atomic_write
+
+    target = tmp_path / "f.bin"
+    target.write_bytes(b"old")
+
+    def broken(tmp):
+        Path(tmp).write_bytes(b"partial")
+        raise RuntimeError("killed mid-write")
+
+    with pytest.raises(RuntimeError):
+        atomic_write(target, broken)
+    assert target.read_bytes() == b"old" and [p.name for p in tmp_path.iterdir()] == ["f.bin"]
+    atomic_write(target, lambda tmp: Path(tmp).write_bytes(b"new"))
+    assert target.read_bytes() == b"new"
