@@ -120,15 +120,26 @@ def render(item: Item) -> np.ndarray:
     return out
 
 
-def write_split(folder: Path, split: str, n: int, seed: int = 0) -> list[Item]:
-    """Training files (each cut to its sounding length, so the trainer's padding and ``seconds_total`` come from the
-    file as for any dataset), ``captions.csv`` (file, caption) and ``items.csv`` (every attribute)."""
+def write_split(folder: Path, split: str, n: int, seed: int = 0, full_window: bool = False,
+                dither_db: float | None = None) -> list[Item]:
+    """Training files, ``captions.csv`` (file, caption) and ``items.csv`` (every attribute).
+
+    Diffusion data (the default): each file cut to its sounding length, so the trainer's padding and
+    ``seconds_total`` come from the file as for any dataset. Autoencoder data: ``full_window`` keeps the silence after
+    the sound (random crops then see silence as often as the benchmark does) and ``dither_db`` adds independent
+    Gaussian noise at that RMS level (dBFS) to both channels: a recording's noise floor, which keeps the
+    log-magnitude term of the STFT loss from charging every bin of exact digital silence.
+    """
     import soundfile as sf
 
     folder.mkdir(parents=True, exist_ok=True)
     chosen = items(split, n, seed)
     for item in chosen:
-        sf.write(folder / f"{item.id}.wav", render(item)[:, :int(item.seconds * SR)].T, SR, subtype="FLOAT")
+        audio = render(item) if full_window else render(item)[:, :int(item.seconds * SR)]
+        if dither_db is not None:
+            noise = np.random.default_rng([item.seed, 1]).standard_normal(audio.shape)
+            audio = (audio + 10 ** (dither_db / 20) * noise).astype(np.float32)
+        sf.write(folder / f"{item.id}.wav", audio.T, SR, subtype="FLOAT")
     with open(folder / "captions.csv", "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=["file", "caption"])
         w.writeheader()
@@ -142,3 +153,23 @@ def write_items(path: Path, chosen: list[Item]) -> None:
         w = csv.DictWriter(f, fieldnames=list(asdict(chosen[0])))
         w.writeheader()
         w.writerows(asdict(i) for i in chosen)
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    p = argparse.ArgumentParser(prog="python -m benchmarks.synthcaps_data", description=write_split.__doc__.splitlines()[0])
+    p.add_argument("--split", choices=["train", "test"], default="train")
+    p.add_argument("--n", type=int, default=400, help="items (cycling through the split's captions)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--full-window", action="store_true", help="keep the silence after the sound (autoencoder data)")
+    p.add_argument("--dither-db", type=float, help="add a noise floor at this RMS level in dBFS, e.g. -70")
+    args = p.parse_args(argv)
+    chosen = write_split(args.out, args.split, args.n, args.seed, args.full_window, args.dither_db)
+    print(f"{len(chosen)} items ({len(set(i.caption for i in chosen))} captions) -> {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -114,7 +114,7 @@ class Encoder(nn.Module):
         super().__init__()
         ch = [cfg.channels * m for m in (1, *cfg.c_mults)]
         self.layers = nn.Sequential(
-            WNConv1d(cfg.io_channels, ch[0], 7, padding=3),
+            WNConv1d(cfg.io_channels * cfg.patch_size, ch[0], 7, padding=3),
             *(EncoderBlock(ch[i], ch[i + 1], s, cfg.use_snake) for i, s in enumerate(cfg.strides)),
             activation(ch[-1], cfg.use_snake), WNConv1d(ch[-1], 2 * cfg.latent_dim, 3, padding=1))
 
@@ -131,11 +131,24 @@ class Decoder(nn.Module):
         self.layers = nn.Sequential(
             WNConv1d(cfg.latent_dim, ch[0], 7, padding=3),
             *(DecoderBlock(ch[i], ch[i + 1], s, cfg.use_snake) for i, s in enumerate(cfg.strides[::-1])),
-            activation(ch[-1], cfg.use_snake), WNConv1d(ch[-1], cfg.io_channels, 7, padding=3, bias=False),
+            activation(ch[-1], cfg.use_snake),
+            WNConv1d(ch[-1], cfg.io_channels * cfg.patch_size, 7, padding=3, bias=False),
             nn.Tanh() if cfg.final_tanh else nn.Identity())
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         return self.layers(z)
+
+
+def patch(audio: torch.Tensor, size: int) -> torch.Tensor:
+    """``[B, C, T]`` -> ``[B, C * size, T / size]``: "b c (l h) -> b (c h) l"."""
+    B, C, T = audio.shape
+    return audio.reshape(B, C, T // size, size).transpose(2, 3).reshape(B, C * size, T // size)
+
+
+def unpatch(x: torch.Tensor, channels: int) -> torch.Tensor:
+    """Inverse of :func:`patch`: ``[B, C * size, L]`` -> ``[B, C, L * size]``."""
+    B, CH, L = x.shape
+    return x.reshape(B, channels, CH // channels, L).transpose(2, 3).reshape(B, channels, -1)
 
 
 def vae_sample(moments: torch.Tensor, deterministic: bool = False, generator: torch.Generator | None = None,
@@ -169,7 +182,12 @@ class Autoencoder(nn.Module):
 
     def encode_moments(self, audio: torch.Tensor) -> torch.Tensor:
         """``[B, C, T]`` -> ``[B, 2D, ceil(T / ratio)]`` (mean, scale); T is right-padded to a multiple of the ratio."""
-        return self.encoder(F.pad(audio, (0, (-audio.shape[-1]) % self.downsampling_ratio)))
+        return self.encoder(patch(F.pad(audio, (0, (-audio.shape[-1]) % self.downsampling_ratio)),
+                                  self.cfg.patch_size))
+
+    def decode_frames(self, latents: torch.Tensor) -> torch.Tensor:
+        """Unscaled latents ``[B, D, L]`` -> audio ``[B, C, L * ratio]`` (one pass, no chunking)."""
+        return unpatch(self.decoder(latents), self.cfg.io_channels)
 
     def encode(self, audio: torch.Tensor, deterministic: bool = False,
                generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
@@ -184,14 +202,14 @@ class Autoencoder(nn.Module):
         latents = latents * self.cfg.latent_scale
         L = latents.shape[-1]
         if chunk is None or L <= chunk:
-            return self.decoder(latents)
+            return self.decode_frames(latents)
         if overlap >= chunk:
             raise ValueError(f"overlap ({overlap}) must be smaller than chunk ({chunk})")
         ratio, hop, half = self.downsampling_ratio, chunk - overlap, overlap // 2
         pieces = []
         for start in range(0, L, hop):
             lo, hi = max(0, start - half), min(L, start + hop + half)
-            audio = self.decoder(latents[..., lo:hi])
+            audio = self.decode_frames(latents[..., lo:hi])
             keep_lo = (start - lo) * ratio
             pieces.append(audio[..., keep_lo:keep_lo + (min(start + hop, L) - start) * ratio])
             if start + hop >= L:
@@ -201,4 +219,4 @@ class Autoencoder(nn.Module):
     def forward(self, audio: torch.Tensor, noise: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         """Reconstruction pass for training: ``{"audio", "latents", "loss/kl"}`` (``noise``: the bottleneck draw)."""
         z, kl = vae_sample(self.encode_moments(audio), noise=noise)
-        return {"audio": self.decoder(z)[..., :audio.shape[-1]], "latents": z, "loss/kl": kl}
+        return {"audio": self.decode_frames(z)[..., :audio.shape[-1]], "latents": z, "loss/kl": kl}

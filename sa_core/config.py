@@ -26,7 +26,9 @@ class AutoencoderConfig:
     io_channels: int = 2
     channels: int = 128
     c_mults: tuple[int, ...] = (1, 2, 4, 8, 16)
-    strides: tuple[int, ...] = (2, 4, 4, 8, 8)  # product = downsampling ratio (2048 for SAO, 1024 for SA1)
+    strides: tuple[int, ...] = (2, 4, 4, 8, 8)  # product x patch_size = downsampling ratio (SAO 2048, SA1 1024)
+    patch_size: int = 1  # >1: fold that many samples into channels before the encoder (stable-audio-tools'
+    # "patched" pretransform, "b c (l h) -> b (c h) l"), so no convolution runs at the audio rate
     latent_dim: int = 64  # the encoder emits 2 * latent_dim (mean, scale)
     use_snake: bool = True
     final_tanh: bool = False
@@ -34,7 +36,7 @@ class AutoencoderConfig:
 
     @property
     def downsampling_ratio(self) -> int:
-        ratio = 1
+        ratio = self.patch_size
         for s in self.strides:
             ratio *= s
         return ratio
@@ -198,8 +200,10 @@ PRESETS: dict[str, ModelConfig] = {
         backbone="unet", dit=None, unet=UNetConfig()),
     "tiny": ModelConfig(
         name="tiny", sample_size=163840,  # 3.72 s at 44.1 kHz = 160 latents: the SynthCaps window
-        autoencoder=AutoencoderConfig(channels=16, c_mults=(1, 2, 4, 8), strides=(4, 4, 8, 8), latent_dim=16),
-        conditioning=ConditioningConfig(cond_dim=128, text=TextConfig(kind="minilm", max_length=32, dim=384)),
+        autoencoder=AutoencoderConfig(channels=32, c_mults=(1, 2, 4), strides=(4, 4, 4), patch_size=16,
+                                      latent_dim=16),  # 16 x 64 = 1024x; no convolution at the audio rate
+        conditioning=ConditioningConfig(cond_dim=128, text=TextConfig(kind="minilm", max_length=32, dim=384),
+                                        timing_max=8),  # seconds: the 3.72 s window, finely resolved
         dit=DiTConfig(io_channels=16, embed_dim=128, depth=4, num_heads=2, cond_token_dim=128,
                       global_cond_dim=256)),
 }

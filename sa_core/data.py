@@ -30,8 +30,9 @@ AUDIO = (".wav", ".flac", ".ogg", ".mp3")
 
 @dataclass
 class Clip:
-    audio: np.ndarray  # [C, T] float32 at the model rate
+    audio: np.ndarray  # [C, T] float32 at the model rate (or [D, L] latents)
     caption: str
+    seconds: float | None = None  # sounding length when ``audio`` carries silence after it; None: all of it
 
 
 def _captions(folder: Path) -> dict[str, str]:
@@ -84,7 +85,8 @@ def crop(clip: Clip, sample_size: int, rng: np.random.Generator,
     mask = np.zeros(sample_size, bool)
     mask[:window.shape[-1]] = True
     window = np.pad(window, ((0, 0), (0, sample_size - window.shape[-1])))
-    return window, math.floor(offset / sample_rate), length / sample_rate, mask
+    total = clip.seconds if clip.seconds is not None else length / sample_rate
+    return window, math.floor(offset / sample_rate), total, mask
 
 
 def batch_for_step(clips: list[Clip], step: int, global_batch: int, sample_size: int, sample_rate: float, seed: int,

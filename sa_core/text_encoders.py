@@ -43,14 +43,26 @@ class HFEncoder(TextEncoder):
         self.dim = self.model.config.hidden_size if hasattr(self.model.config, "hidden_size") else \
             self.model.config.d_model
 
+    MEMO_SIZE = 4096  # captions remembered: training revisits a dataset's captions every epoch
+
     @torch.no_grad()
     def encode(self, texts: list[str], device: torch.device | str = "cpu") -> tuple[torch.Tensor, torch.Tensor]:
-        self.model.to(device)
-        enc = self.tokenizer(texts, truncation=True, max_length=self.max_length, padding="max_length",
-                             return_tensors="pt").to(device)
-        hidden = self.model(input_ids=enc["input_ids"], attention_mask=enc["attention_mask"]).last_hidden_state
-        mask = enc["attention_mask"].bool()
-        return hidden.float() * mask[..., None], mask
+        """Each distinct text runs through the frozen model once; repeats come from a memo (first in, first out)."""
+        memo: dict[str, tuple[torch.Tensor, torch.Tensor]] = self.__dict__.setdefault("_memo", {})
+        new = list(dict.fromkeys(t for t in texts if t not in memo))
+        fresh = {}
+        if new:
+            self.model.to(device)
+            enc = self.tokenizer(new, truncation=True, max_length=self.max_length, padding="max_length",
+                                 return_tensors="pt").to(device)
+            hidden = self.model(input_ids=enc["input_ids"], attention_mask=enc["attention_mask"]).last_hidden_state
+            mask = enc["attention_mask"].bool()
+            fresh = {text: (h, m) for text, h, m in zip(new, hidden.float() * mask[..., None], mask)}
+        rows = [fresh[t] if t in fresh else memo[t] for t in texts]
+        memo.update(fresh)
+        while len(memo) > self.MEMO_SIZE:
+            del memo[next(iter(memo))]
+        return (torch.stack([h for h, _ in rows]).to(device), torch.stack([m for _, m in rows]).to(device))
 
 
 def _folder(path: str | None, env: str, what: str, source: str) -> Path:

@@ -65,7 +65,10 @@ class TrainConfig:
     ema_power: float = 0.75  # EMA decay = min(beta, 1 - (1 + step)^-power)
     cfg_dropout: float = 0.1
     kl_weight: float = 1e-4
+    mrstft_weight: float = 1.0
     l1_weight: float = 0.0  # VAE time-domain L1 (off in the reference configs)
+    l2_weight: float = 0.0  # VAE time-domain MSE: learns pitch and phase in hundreds of steps where the
+    # log-magnitude MR-STFT term alone needs many thousands (measured on SynthCaps; off in the reference configs)
     adversarial_weight: float = 0.1
     feature_matching_weight: float = 5.0
     disc_filters: int = 64
@@ -195,7 +198,7 @@ class Trainer:
         if self.cfg.latents:
             blob = torch.load(Path(self.cfg.latents) / "latents.pt", weights_only=True)
             meta = json.loads((Path(self.cfg.latents) / "latents.json").read_text())
-            return [Clip(blob[str(i)].numpy(), m["caption"]) for i, m in enumerate(meta)]
+            return [Clip(blob[str(i)].numpy(), m["caption"], m["seconds"]) for i, m in enumerate(meta)]
         return load_clips(data, self.mcfg.sample_rate, self.mcfg.autoencoder.io_channels)
 
     def _batch(self) -> Batch:
@@ -269,8 +272,10 @@ class Trainer:
             gen = (generator_losses(self.ddp_disc(audio), self.ddp_disc(out["audio"])) if self.adversarial else
                    {"loss/adversarial": zero, "loss/feature_matching": zero})
             losses = {"loss/mrstft": stereo_mrstft_loss(out["audio"], audio), "loss/kl": out["loss/kl"],
-                      "loss/l1": (out["audio"] - audio).abs().mean(), **gen}
-            weights = {"loss/mrstft": 1.0, "loss/kl": self.cfg.kl_weight, "loss/l1": self.cfg.l1_weight,
+                      "loss/l1": (out["audio"] - audio).abs().mean(), "loss/l2": (out["audio"] - audio).pow(2).mean(),
+                      **gen}
+            weights = {"loss/mrstft": self.cfg.mrstft_weight, "loss/kl": self.cfg.kl_weight,
+                       "loss/l1": self.cfg.l1_weight, "loss/l2": self.cfg.l2_weight,
                        "loss/adversarial": self.cfg.adversarial_weight,
                        "loss/feature_matching": self.cfg.feature_matching_weight}
             losses["loss"] = sum(weights[k] * v for k, v in losses.items())
@@ -306,7 +311,7 @@ class Trainer:
         return log
 
     LOG_COLUMNS = {"diffusion": ["step", "elapsed_s", "loss"],
-                   "vae": ["step", "elapsed_s", "loss", "loss/mrstft", "loss/kl", "loss/l1", "loss/adversarial",
+                   "vae": ["step", "elapsed_s", "loss", "loss/mrstft", "loss/kl", "loss/l1", "loss/l2", "loss/adversarial",
                            "loss/feature_matching"]}  # VAE rows without loss/mrstft are discriminator steps
 
     def _log(self, row: dict[str, float], elapsed: float) -> None:
@@ -320,15 +325,23 @@ class Trainer:
             writer.writerow({**row, "elapsed_s": round(elapsed, 2)})
 
 
-def encode_folder(ckpt: str, data: Path, out: Path, device: str = "cpu") -> Path:
+def encode_folder(ckpt: str, data: Path, out: Path, device: str = "cpu", window: int | None = None) -> Path:
     """Pre-encode every clip of ``data`` with the autoencoder of ``ckpt``: the deterministic mean latents, unscaled
-    (the diffusion run divides by its own ``autoencoder.latent_scale``)."""
+    (the diffusion run divides by its own ``autoencoder.latent_scale``).
+
+    A clip shorter than the model window is encoded with silence after it, up to the window: the latent crops past
+    its end are then the autoencoder's own code for silence (as when the trainer pads audio and encodes), not
+    zeros; ``seconds`` keeps the clip's real length for ``seconds_total``. ``window``: the diffusion model's window
+    in samples (default: the checkpoint's ``sample_size``)."""
     model = load_model(ckpt).to(device)
+    window = window or model.cfg.sample_size
     clips = load_clips(data, model.cfg.sample_rate, model.cfg.autoencoder.io_channels)
     latents, meta = {}, []
     with torch.no_grad():
         for i, clip in enumerate(clips):
-            moments = model.autoencoder.encode_moments(torch.from_numpy(clip.audio)[None].to(device))
+            audio = torch.from_numpy(clip.audio)[None].to(device)
+            audio = torch.nn.functional.pad(audio, (0, max(0, window - audio.shape[-1])))
+            moments = model.autoencoder.encode_moments(audio)
             z, _ = vae_sample(moments, deterministic=True)
             latents[str(i)] = z[0].cpu()
             meta.append({"caption": clip.caption, "seconds": clip.audio.shape[-1] / model.cfg.sample_rate})
@@ -361,6 +374,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--data", type=Path, required=True)
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--ckpt", help="encode: the checkpoint whose autoencoder encodes")
+    p.add_argument("--window", type=int, help="encode: pad short clips to this many samples (default: the "
+                   "checkpoint's sample_size; give the diffusion model's when the autoencoder trained on crops)")
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     p.add_argument("--no-progress", action="store_true")
     args = p.parse_args(argv)
@@ -368,7 +383,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.kind == "encode":
             if not args.ckpt:
                 raise ConfigError("encode needs --ckpt")
-            print(encode_folder(args.ckpt, args.data, args.out, args.device))
+            print(encode_folder(args.ckpt, args.data, args.out, args.device, args.window))
             return 0
         cfg = read_config(args.config, args.set)
         if int(os.environ.get("WORLD_SIZE", "1")) > 1:

@@ -56,8 +56,21 @@ def test_vae_round_trip_shapes_for_odd_lengths(length):
     torch.testing.assert_close(mean1, mean2)
 
 
-def test_chunked_decode_matches_whole_decode():
-    vae = Autoencoder(AutoencoderConfig(channels=8, c_mults=(1, 2), strides=(2, 4), latent_dim=4)).eval()
+def test_patch_is_the_reference_rearrange_and_unpatch_inverts_it():
+    from sa_core.autoencoder import patch, unpatch
+
+    x = torch.randn(2, 2, 48)
+    p = patch(x, 16)  # "b c (l h) -> b (c h) l"
+    assert p.shape == (2, 32, 3)
+    for c, h, l in [(0, 0, 0), (1, 5, 2), (0, 15, 1), (1, 0, 1)]:
+        assert p[1, c * 16 + h, l] == x[1, c, l * 16 + h]
+    assert torch.equal(unpatch(p, 2), x)
+
+
+@pytest.mark.parametrize("patch_size", [1, 4])
+def test_chunked_decode_matches_whole_decode(patch_size):
+    vae = Autoencoder(AutoencoderConfig(channels=8, c_mults=(1, 2), strides=(2, 4), latent_dim=4,
+                                        patch_size=patch_size)).eval()
     z = torch.randn(1, 4, 200)
     with torch.no_grad():
         whole = vae.decode(z)

@@ -67,3 +67,18 @@ def test_clap_text_penultimate_layer(weights_dir):
         out = branch(input_ids=torch.tensor([[0, 68, 2]]), attention_mask=torch.ones(1, 3, dtype=torch.long),
                      output_hidden_states=True)
     assert len(out["hidden_states"]) == 13  # embeddings + 12 layers; we take index -2 (layer 11)
+
+
+def test_minilm_memo_runs_each_caption_once_and_matches(minilm, monkeypatch):
+    texts = ["a plucked string playing A3, panned left", "a sine tone playing C4, in the centre"]
+    fresh = build_text_encoder(TextConfig(kind="minilm", max_length=32, dim=384))
+    expected, expected_mask = fresh.encode(texts)
+    calls = []
+    forward = fresh.model.forward
+    monkeypatch.setattr(fresh.model, "forward", lambda *a, **k: calls.append(1) or forward(*a, **k))
+    tokens, mask = fresh.encode([texts[1], texts[0], texts[1]])  # all remembered: the model does not run
+    assert calls == []
+    assert torch.equal(mask, expected_mask[[1, 0, 1]])
+    assert torch.allclose(tokens, expected[[1, 0, 1]], atol=1e-5)
+    fresh.encode(texts + ["a new caption"])
+    assert len(calls) == 1  # only the new caption ran

@@ -1,4 +1,5 @@
 import csv
+import json
 import os
 import subprocess
 import sys
@@ -119,3 +120,23 @@ def test_json_sidecar_captions_and_crop_timing(tmp_path):
     (tmp_path / "a.json").unlink()
     with pytest.raises(ValueError, match="no captions.csv"):
         load_clips(tmp_path, 44100, 2)
+
+
+def test_encode_pads_short_clips_to_the_window_and_keeps_their_length(data, tiny_ckpt, tmp_path):
+    """Latent crops past a clip's end are the autoencoder's code for silence, and seconds_total stays the clip's."""
+    from sa_core.model import load_model
+    from sa_core.train import encode_folder
+
+    out = encode_folder(str(tiny_ckpt), data, tmp_path / "lat", window=16384)
+    latents = torch.load(out / "latents.pt", weights_only=True)
+    meta = [m["seconds"] for m in json.loads((out / "latents.json").read_text())]
+    assert meta == pytest.approx([0.3, 0.5, 0.2, 0.4], abs=1e-4)
+    assert all(v.shape == (16, 16) for v in latents.values())  # 16384 samples / 1024 = 16 frames, not ceil(len)
+    clip = torch.from_numpy(sf.read(data / "c2.wav", dtype="float32")[0].T.copy())
+    padded = torch.nn.functional.pad(clip, (0, 16384 - clip.shape[-1]))[None]
+    expected = load_model(str(tiny_ckpt)).autoencoder.encode(padded, deterministic=True)[0][0]
+    assert torch.allclose(latents["2"], expected, atol=1e-5)  # the 0.2 s clip, encoded with silence after it
+    trainer = Trainer("diffusion", cfg(f"latents={out}", steps=1), data, tmp_path / "run", "cpu")
+    batch = trainer._batch()
+    assert batch.audio.shape == (4, 16, 16)
+    assert sorted(set(batch.seconds_total.tolist())) <= pytest.approx([0.2, 0.3, 0.4, 0.5], abs=1e-4)
