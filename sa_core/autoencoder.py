@@ -107,32 +107,47 @@ class DecoderBlock(nn.Module):
         return self.layers(x)
 
 
+def streams(cfg: AutoencoderConfig) -> int:
+    """How many networks' worth of audio one item is: each channel alone (``per_channel``) or all together."""
+    return cfg.io_channels if cfg.per_channel else 1
+
+
+def stream_channels(cfg: AutoencoderConfig) -> int:
+    return cfg.io_channels // streams(cfg)
+
+
+def stream_latents(cfg: AutoencoderConfig) -> int:
+    if cfg.latent_dim % streams(cfg):
+        raise ValueError(f"per_channel: latent_dim {cfg.latent_dim} is not divisible by {cfg.io_channels} channels")
+    return cfg.latent_dim // streams(cfg)
+
+
 class Encoder(nn.Module):
-    """``[B, io, T] -> [B, 2 * latent_dim, T / ratio]`` (mean and scale)."""
+    """One stream ``[N, stream_channels * patch, T / patch] -> [N, 2 * stream_latents, T / ratio]`` (mean, scale)."""
 
     def __init__(self, cfg: AutoencoderConfig):
         super().__init__()
         ch = [cfg.channels * m for m in (1, *cfg.c_mults)]
         self.layers = nn.Sequential(
-            WNConv1d(cfg.io_channels * cfg.patch_size, ch[0], 7, padding=3),
+            WNConv1d(stream_channels(cfg) * cfg.patch_size, ch[0], 7, padding=3),
             *(EncoderBlock(ch[i], ch[i + 1], s, cfg.use_snake) for i, s in enumerate(cfg.strides)),
-            activation(ch[-1], cfg.use_snake), WNConv1d(ch[-1], 2 * cfg.latent_dim, 3, padding=1))
+            activation(ch[-1], cfg.use_snake), WNConv1d(ch[-1], 2 * stream_latents(cfg), 3, padding=1))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.layers(x)
 
 
 class Decoder(nn.Module):
-    """``[B, latent_dim, L] -> [B, io, L * ratio]``."""
+    """One stream ``[N, stream_latents, L] -> [N, stream_channels * patch, L * ratio / patch]``."""
 
     def __init__(self, cfg: AutoencoderConfig):
         super().__init__()
         ch = [cfg.channels * m for m in (1, *cfg.c_mults)][::-1]
         self.layers = nn.Sequential(
-            WNConv1d(cfg.latent_dim, ch[0], 7, padding=3),
+            WNConv1d(stream_latents(cfg), ch[0], 7, padding=3),
             *(DecoderBlock(ch[i], ch[i + 1], s, cfg.use_snake) for i, s in enumerate(cfg.strides[::-1])),
             activation(ch[-1], cfg.use_snake),
-            WNConv1d(ch[-1], cfg.io_channels * cfg.patch_size, 7, padding=3, bias=False),
+            WNConv1d(ch[-1], stream_channels(cfg) * cfg.patch_size, 7, padding=3, bias=False),
             nn.Tanh() if cfg.final_tanh else nn.Identity())
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
@@ -182,12 +197,17 @@ class Autoencoder(nn.Module):
 
     def encode_moments(self, audio: torch.Tensor) -> torch.Tensor:
         """``[B, C, T]`` -> ``[B, 2D, ceil(T / ratio)]`` (mean, scale); T is right-padded to a multiple of the ratio."""
-        return self.encoder(patch(F.pad(audio, (0, (-audio.shape[-1]) % self.downsampling_ratio)),
-                                  self.cfg.patch_size))
+        audio = F.pad(audio, (0, (-audio.shape[-1]) % self.downsampling_ratio))
+        B, S = audio.shape[0], streams(self.cfg)
+        moments = self.encoder(patch(audio.reshape(B * S, -1, audio.shape[-1]), self.cfg.patch_size))
+        # [B*S, (mean, scale) x D/S, L] -> [B, (mean, scale) x D, L], streams in order within each half
+        return moments.reshape(B, S, 2, -1, moments.shape[-1]).transpose(1, 2).reshape(B, -1, moments.shape[-1])
 
     def decode_frames(self, latents: torch.Tensor) -> torch.Tensor:
         """Unscaled latents ``[B, D, L]`` -> audio ``[B, C, L * ratio]`` (one pass, no chunking)."""
-        return unpatch(self.decoder(latents), self.cfg.io_channels)
+        B, S = latents.shape[0], streams(self.cfg)
+        audio = unpatch(self.decoder(latents.reshape(B * S, -1, latents.shape[-1])), stream_channels(self.cfg))
+        return audio.reshape(B, self.cfg.io_channels, -1)
 
     def encode(self, audio: torch.Tensor, deterministic: bool = False,
                generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:

@@ -29,6 +29,8 @@ class AutoencoderConfig:
     strides: tuple[int, ...] = (2, 4, 4, 8, 8)  # product x patch_size = downsampling ratio (SAO 2048, SA1 1024)
     patch_size: int = 1  # >1: fold that many samples into channels before the encoder (stable-audio-tools'
     # "patched" pretransform, "b c (l h) -> b (c h) l"), so no convolution runs at the audio rate
+    per_channel: bool = False  # code each audio channel with one mono network, as DAC codes stereo; latent_dim
+    # counts all channels' latents (latent_dim / io_channels each), so left/right levels are kept by construction
     latent_dim: int = 64  # the encoder emits 2 * latent_dim (mean, scale)
     use_snake: bool = True
     final_tanh: bool = False
@@ -201,7 +203,7 @@ PRESETS: dict[str, ModelConfig] = {
     "tiny": ModelConfig(
         name="tiny", sample_size=163840,  # 3.72 s at 44.1 kHz = 160 latents: the SynthCaps window
         autoencoder=AutoencoderConfig(channels=32, c_mults=(1, 2, 4), strides=(4, 4, 4), patch_size=16,
-                                      latent_dim=16),  # 16 x 64 = 1024x; no convolution at the audio rate
+                                      latent_dim=16, per_channel=True),  # 16 x 64 = 1024x; 8 latents per channel
         conditioning=ConditioningConfig(cond_dim=128, text=TextConfig(kind="minilm", max_length=32, dim=384),
                                         timing_max=8),  # seconds: the 3.72 s window, finely resolved
         dit=DiTConfig(io_channels=16, embed_dim=128, depth=4, num_heads=2, cond_token_dim=128,

@@ -67,6 +67,24 @@ def test_patch_is_the_reference_rearrange_and_unpatch_inverts_it():
     assert torch.equal(unpatch(p, 2), x)
 
 
+def test_per_channel_autoencoder_codes_each_channel_alone():
+    cfg = AutoencoderConfig(channels=8, c_mults=(1, 2), strides=(2, 4), latent_dim=6, patch_size=4, per_channel=True)
+    vae = Autoencoder(cfg).eval()
+    x = torch.randn(2, 2, 640)
+    quiet_right = x.clone()
+    quiet_right[:, 1] = 0
+    with torch.no_grad():
+        z, _ = vae.encode(x, deterministic=True)
+        z_quiet, _ = vae.encode(quiet_right, deterministic=True)
+        y, y_quiet = vae.decode(z), vae.decode(z_quiet)
+    assert z.shape == (2, 6, 20) and y.shape == x.shape
+    torch.testing.assert_close(z[:, :3], z_quiet[:, :3])  # the left channel's latents ignore the right channel
+    torch.testing.assert_close(y[:, 0], y_quiet[:, 0])
+    assert not torch.allclose(z[:, 3:], z_quiet[:, 3:])
+    with pytest.raises(ValueError, match="not divisible"):
+        Autoencoder(AutoencoderConfig(channels=8, c_mults=(1,), strides=(2,), latent_dim=5, per_channel=True))
+
+
 @pytest.mark.parametrize("patch_size", [1, 4])
 def test_chunked_decode_matches_whole_decode(patch_size):
     vae = Autoencoder(AutoencoderConfig(channels=8, c_mults=(1, 2), strides=(2, 4), latent_dim=4,
