@@ -58,9 +58,11 @@ def write_prompts(path: Path, prompts: list[Prompt]) -> None:
 
 def generate_missing(ckpt: str | Path, prompts: list[Prompt], audio_dir: Path, sampler: SamplerConfig, seed: int,
                      batch_size: int, device: str, progress: bool = True,
-                     text_path: str | None = None) -> dict[str, Any]:
+                     text_path: str | None = None, trim: bool = True) -> dict[str, Any]:
     """Generate every prompt whose ``<id>.wav`` is missing; returns timing figures. A prompt's noise seed is
-    ``seed + crc32(id)``, so its audio does not depend on sharding, ``--limit`` or batch composition."""
+    ``seed + crc32(id)``, so its audio does not depend on sharding, ``--limit`` or batch composition. ``trim``: cut
+    each file at its ``seconds_total`` (the caption benchmarks' protocol); off, the whole window is kept, so the
+    timing metric sees whether the audio really stops."""
     from tqdm import tqdm
 
     from sa_core.model import load_model
@@ -73,7 +75,7 @@ def generate_missing(ckpt: str | Path, prompts: list[Prompt], audio_dir: Path, s
     for start in tqdm(range(0, len(todo), batch_size), disable=not progress, desc="generating", unit="batch"):
         batch = todo[start:start + batch_size]
         audio = generate(model, [p.caption for _, p in batch], [p.seconds_total for _, p in batch],
-                         [(seed + zlib.crc32(p.id.encode())) % 2**63 for _, p in batch], sampler, device)
+                         [(seed + zlib.crc32(p.id.encode())) % 2**63 for _, p in batch], sampler, device, trim)
         for (_, p), a in zip(batch, audio):
             write_wav(audio_dir / f"{p.id}.wav", a, model.cfg.sample_rate)
     return {"generated": len(todo), "seconds": time.time() - started}
@@ -108,7 +110,7 @@ def run_benchmark(name: str, prompts: list[Prompt], out: Path, *, ckpt: str | Pa
                   gen_dir: Path | None = None, sampler: SamplerConfig = SamplerConfig(), seed: int = 0,
                   batch_size: int = 8, device: str = "cpu", metrics_cfg: dict[str, Any] | None = None,
                   extra: Callable[[Path, list[Prompt], dict[str, Any]], dict[str, Any]] | None = None,
-                  progress: bool = True, text_path: str | None = None) -> dict[str, Any]:
+                  progress: bool = True, text_path: str | None = None, trim: bool = True) -> dict[str, Any]:
     """Generate (unless ``gen_dir`` holds audio from another model), evaluate, write results and the report.
 
     ``extra(audio_dir, prompts, metrics)`` returns more metric entries (dataset-specific scores) to merge in.
@@ -117,8 +119,10 @@ def run_benchmark(name: str, prompts: list[Prompt], out: Path, *, ckpt: str | Pa
     write_prompts(out / "prompts.csv", prompts)
     audio_dir = gen_dir or out / "audio"
     generation = {"source": str(gen_dir)} if gen_dir else generate_missing(
-        ckpt, prompts, audio_dir, sampler, seed, batch_size, device, progress, text_path)
+        ckpt, prompts, audio_dir, sampler, seed, batch_size, device, progress, text_path, trim)
     results = run(benchmark_config(out, audio_dir, device, progress, metrics_cfg), strict=False)
+    if not gen_dir:
+        generation["trimmed_to_seconds_total"] = trim
     results.update(benchmark=name, checkpoint=str(ckpt) if ckpt else None,
                    checkpoint_sha256=checkpoint_id(ckpt) if ckpt else None, git_commit=git_commit(),
                    sampler=asdict(sampler), seed=seed, generation=generation)

@@ -80,9 +80,10 @@ def main(argv: list[str] | None = None) -> int:
     sampler = SamplerConfig(steps=args.steps, cfg_scale=args.cfg_scale, sigma_min=0.03, sigma_max=80.0,
                             sampler="dpmpp-2m", schedule="karras", rho=7.0)
     results = run_benchmark("synthcaps", prompts, args.out, ckpt=args.ckpt, sampler=sampler, seed=args.seed,
-                            batch_size=args.batch_size, device=args.device,
+                            batch_size=args.batch_size, device=args.device, trim=False,  # timing sees the window
                             metrics_cfg={"weights_dir": args.weights_dir, "ref": reference},
-                            extra=lambda audio_dir, _prompts, _metrics: adherence(audio_dir, test), progress=not args.no_progress)
+                            extra=lambda audio_dir, _prompts, _metrics: adherence(audio_dir, test),
+                            progress=not args.no_progress)
     m = results["metrics"]
     t = m.get("timing", {})
     print(f"timing: within ±0.5 s {t.get('within_0.5s', float('nan')):.1%}, MAE {t.get('mae_s', float('nan')):.3f} s"

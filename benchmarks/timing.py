@@ -55,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
         results = run_benchmark("timing-sweep", grid(captions, seconds), args.out, ckpt=args.ckpt, sampler=sampler,
                                 seed=args.seed, batch_size=args.batch_size, device=args.device,
                                 metrics_cfg={"metrics": ("timing",)}, progress=not args.no_progress,
-                                text_path=args.text_path,
+                                text_path=args.text_path, trim=False,
                                 extra=lambda _dir, _prompts, m: {"timing_by_length": {
                                     "value": None, "per_length": per_length(m["timing"])}})
     except (OSError, ValueError) as exc:

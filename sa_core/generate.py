@@ -60,13 +60,15 @@ def generate_latents(model: StableAudio, prompts: list[str], seconds_total: list
 
 @torch.no_grad()
 def generate(model: StableAudio, prompts: list[str], seconds_total: list[float], seeds: list[int],
-             cfg: SamplerConfig = SamplerConfig(), device: torch.device | str = "cpu") -> list[np.ndarray]:
-    """Audio per prompt, ``[channels, samples]`` float32, trimmed to its ``seconds_total``."""
+             cfg: SamplerConfig = SamplerConfig(), device: torch.device | str = "cpu",
+             trim: bool = True) -> list[np.ndarray]:
+    """Audio per prompt, ``[channels, samples]`` float32, trimmed to its ``seconds_total`` (``trim``) or the whole
+    window (what a timing evaluation needs: a file cut at ``seconds_total`` cannot show that it runs long)."""
     latents = generate_latents(model, prompts, seconds_total, seeds, cfg, device=device)
     ae = model.autoencoder
     audio = ae.decode(latents.to(next(ae.parameters()).dtype), chunk=cfg.decode_chunk).float().cpu().numpy()
     sr = model.cfg.sample_rate
-    return [a[:, :min(a.shape[-1], int(round(s * sr)))] for a, s in zip(audio, seconds_total)]
+    return [a[:, :min(a.shape[-1], int(round(s * sr)))] if trim else a for a, s in zip(audio, seconds_total)]
 
 
 def write_wav(path: Path, audio: np.ndarray, sample_rate: int) -> None:

@@ -17,6 +17,13 @@ def test_main_job_runs_end_to_end_and_resumes(tiny_ckpt, tmp_path, capsys):
     page = (tmp_path / "run" / "report.html").read_text()
     assert page.count("<img") >= 2 and "<audio" in page and "skipped" in page
     assert (tmp_path / "run" / "items.csv").read_text().count("\n") == 5
+    import soundfile as sf
+
+    from benchmarks.synthcaps_data import WINDOW
+
+    # the whole window is kept: a file cut at seconds_total could never show that the model runs long
+    assert {sf.info(f).frames for f in (tmp_path / "run" / "audio").glob("*.wav")} == {WINDOW}
+    assert results["generation"]["trimmed_to_seconds_total"] is False
     # a rerun generates nothing new
     assert main(args) == 0
     results = json.loads((tmp_path / "run" / "results.json").read_text())

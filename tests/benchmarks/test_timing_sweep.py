@@ -18,5 +18,6 @@ def test_timing_sweep_end_to_end(tiny_ckpt, tmp_path, capsys):
     res = json.loads((tmp_path / "t" / "results.json").read_text())
     assert res["metrics"]["timing"]["n"] == 10 and set(res["metrics"]["timing_by_length"]["per_length"]) == {"1", "2.5"}
     assert set(res["skipped_metrics"]) == set()  # only timing was asked for
+    assert res["generation"]["trimmed_to_seconds_total"] is False  # detection sees the whole window
     assert main(["--ckpt", str(tmp_path), "--out", str(tmp_path / "x")]) == 2
     assert main(["--ckpt", str(tiny_ckpt), "--seconds", "0,-1", "--out", str(tmp_path / "x")]) == 2
