@@ -167,7 +167,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--dither-db", type=float, help="add a noise floor at this RMS level in dBFS, e.g. -70")
     args = p.parse_args(argv)
     chosen = write_split(args.out, args.split, args.n, args.seed, args.full_window, args.dither_db)
-    print(f"{len(chosen)} items ({len(set(i.caption for i in chosen))} captions) -> {args.out}")
+    print(f"{len(chosen)} items ({len({i.caption for i in chosen})} captions) -> {args.out}")
     return 0
 
 
