@@ -43,21 +43,23 @@ class HFEncoder(TextEncoder):
         self.dim = self.model.config.hidden_size if hasattr(self.model.config, "hidden_size") else \
             self.model.config.d_model
 
+    def _encode_one(self, text: str, device: torch.device | str) -> tuple[torch.Tensor, torch.Tensor]:
+        """(tokens ``[S, dim]``, mask ``[S]``) of one text."""
+        self.model.to(device)
+        enc = self.tokenizer([text], truncation=True, max_length=self.max_length, padding="max_length",
+                             return_tensors="pt").to(device)
+        hidden = self.model(input_ids=enc["input_ids"], attention_mask=enc["attention_mask"]).last_hidden_state
+        mask = enc["attention_mask"].bool()[0]
+        return hidden[0].float() * mask[:, None], mask
+
     MEMO_SIZE = 4096  # captions remembered: training revisits a dataset's captions every epoch
 
     @torch.no_grad()
     def encode(self, texts: list[str], device: torch.device | str = "cpu") -> tuple[torch.Tensor, torch.Tensor]:
-        """Each distinct text runs through the frozen model once; repeats come from a memo (first in, first out)."""
+        """Each distinct text runs through the frozen model once, alone (so its embedding never depends on which
+        texts shared its batch: a resumed training run sees the same numbers); repeats come from a memo."""
         memo: dict[str, tuple[torch.Tensor, torch.Tensor]] = self.__dict__.setdefault("_memo", {})
-        new = list(dict.fromkeys(t for t in texts if t not in memo))
-        fresh = {}
-        if new:
-            self.model.to(device)
-            enc = self.tokenizer(new, truncation=True, max_length=self.max_length, padding="max_length",
-                                 return_tensors="pt").to(device)
-            hidden = self.model(input_ids=enc["input_ids"], attention_mask=enc["attention_mask"]).last_hidden_state
-            mask = enc["attention_mask"].bool()
-            fresh = {text: (h, m) for text, h, m in zip(new, hidden.float() * mask[..., None], mask)}
+        fresh = {text: self._encode_one(text, device) for text in dict.fromkeys(texts) if text not in memo}
         rows = [fresh[t] if t in fresh else memo[t] for t in texts]
         memo.update(fresh)
         while len(memo) > self.MEMO_SIZE:
