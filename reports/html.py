@@ -60,7 +60,10 @@ def metric_table(runs: list[tuple[str, dict[str, Any]]]) -> str:
                 continue
             ci = res.get("ci95") or [None, None]
             chance = f" (chance {_fmt(res['chance'])})" if "chance" in res else ""
-            cells.append(f"<td>{_fmt(res.get('value'))} [{_fmt(ci[0])}, {_fmt(ci[1])}] n={_fmt(res.get('n', res.get('n_files')))}{chance}</td>")
+            within = ("; within ±0.5 s: " + _fmt(res["within_0.5s"]) + ", ±1 s: " + _fmt(res.get("within_1s"))
+                      if "within_0.5s" in res else "")  # timing: value is the MAE in seconds
+            cells.append(f"<td>{_fmt(res.get('value'))} [{_fmt(ci[0])}, {_fmt(ci[1])}] "
+                         f"n={_fmt(res.get('n', res.get('n_files')))}{chance}{within}</td>")
         rows.append(f'<tr><td class="l">{html.escape(m)}</td>{"".join(cells)}</tr>')
     return f"<table><tr><th>metric (value [95% CI] n)</th>{head}</tr>{''.join(rows)}</table>"
 

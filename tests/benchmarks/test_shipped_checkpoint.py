@@ -27,3 +27,6 @@ def test_shipped_checkpoint_follows_text_and_timing(tmp_path, capsys):
     assert m["pitch"]["value"] >= PITCH_FLOOR > 2 * m["pitch"]["chance"]
     assert m["position"]["value"] >= POSITION_FLOOR > 2 * m["position"]["chance"]
     assert "chance" in capsys.readouterr().out
+    page = (out / "report.html").read_text()
+    assert "(chance 0.125)" in page and "(chance 0.3333)" in page  # the report states chance beside the scores
+    assert f"within ±0.5 s: {m['timing']['within_0.5s']:.4g}" in page
