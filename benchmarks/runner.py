@@ -69,7 +69,7 @@ def generate_missing(ckpt: str | Path, prompts: list[Prompt], audio_dir: Path, s
 
     todo = [(k, p) for k, p in enumerate(prompts) if not (audio_dir / f"{check_id(p.id)}.wav").exists()]
     if not todo:
-        return {"generated": 0, "seconds": 0.0}
+        return {"generated": 0, "seconds": 0.0, "trimmed_to_seconds_total": trim}
     model = load_model(ckpt, text_path=text_path).to(device)
     started = time.time()
     for start in tqdm(range(0, len(todo), batch_size), disable=not progress, desc="generating", unit="batch"):
@@ -78,7 +78,7 @@ def generate_missing(ckpt: str | Path, prompts: list[Prompt], audio_dir: Path, s
                          [(seed + zlib.crc32(p.id.encode())) % 2**63 for _, p in batch], sampler, device, trim)
         for (_, p), a in zip(batch, audio):
             write_wav(audio_dir / f"{p.id}.wav", a, model.cfg.sample_rate)
-    return {"generated": len(todo), "seconds": time.time() - started}
+    return {"generated": len(todo), "seconds": time.time() - started, "trimmed_to_seconds_total": trim}
 
 
 def checkpoint_id(ckpt: str | Path) -> str:
@@ -121,8 +121,6 @@ def run_benchmark(name: str, prompts: list[Prompt], out: Path, *, ckpt: str | Pa
     generation = {"source": str(gen_dir)} if gen_dir else generate_missing(
         ckpt, prompts, audio_dir, sampler, seed, batch_size, device, progress, text_path, trim)
     results = run(benchmark_config(out, audio_dir, device, progress, metrics_cfg), strict=False)
-    if not gen_dir:
-        generation["trimmed_to_seconds_total"] = trim
     results.update(benchmark=name, checkpoint=str(ckpt) if ckpt else None,
                    checkpoint_sha256=checkpoint_id(ckpt) if ckpt else None, git_commit=git_commit(),
                    sampler=asdict(sampler), seed=seed, generation=generation)

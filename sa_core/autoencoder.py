@@ -209,10 +209,15 @@ class Autoencoder(nn.Module):
         audio = unpatch(self.decoder(latents.reshape(B * S, -1, latents.shape[-1])), stream_channels(self.cfg))
         return audio.reshape(B, self.cfg.io_channels, -1)
 
-    def encode(self, audio: torch.Tensor, deterministic: bool = False,
-               generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-        """``[B, C, T]`` -> (latents ``[B, D, ceil(T / ratio)]`` / latent_scale, kl). Samples, as the reference."""
-        z, kl = vae_sample(self.encode_moments(audio), deterministic, generator)
+    def latent_shape(self, audio_shape: torch.Size) -> torch.Size:
+        """The latents' shape ``[B, D, ceil(T / ratio)]`` for audio ``[B, C, T]``."""
+        return torch.Size((audio_shape[0], self.cfg.latent_dim, -(-audio_shape[-1] // self.downsampling_ratio)))
+
+    def encode(self, audio: torch.Tensor, deterministic: bool = False, generator: torch.Generator | None = None,
+               noise: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """``[B, C, T]`` -> (latents ``[B, D, ceil(T / ratio)]`` / latent_scale, kl). Samples, as the reference
+        (``noise``: the bottleneck's N(0, I) draw, shape :meth:`latent_shape`)."""
+        z, kl = vae_sample(self.encode_moments(audio), deterministic, generator, noise)
         return z / self.cfg.latent_scale, kl
 
     def decode(self, latents: torch.Tensor, chunk: int | None = None, overlap: int = 32) -> torch.Tensor:

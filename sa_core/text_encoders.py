@@ -40,6 +40,7 @@ class HFEncoder(TextEncoder):
         self.tokenizer = AutoTokenizer.from_pretrained(str(folder), local_files_only=True)
         self.model = model_cls(str(folder), local_files_only=True).to(dtype).eval().requires_grad_(False)
         self.max_length = max_length
+        self.memo: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}  # text -> (tokens, mask), first in first out
         self.dim = self.model.config.hidden_size if hasattr(self.model.config, "hidden_size") else \
             self.model.config.d_model
 
@@ -58,12 +59,11 @@ class HFEncoder(TextEncoder):
     def encode(self, texts: list[str], device: torch.device | str = "cpu") -> tuple[torch.Tensor, torch.Tensor]:
         """Each distinct text runs through the frozen model once, alone (so its embedding never depends on which
         texts shared its batch: a resumed training run sees the same numbers); repeats come from a memo."""
-        memo: dict[str, tuple[torch.Tensor, torch.Tensor]] = self.__dict__.setdefault("_memo", {})
-        fresh = {text: self._encode_one(text, device) for text in dict.fromkeys(texts) if text not in memo}
-        rows = [fresh[t] if t in fresh else memo[t] for t in texts]
-        memo.update(fresh)
-        while len(memo) > self.MEMO_SIZE:
-            del memo[next(iter(memo))]
+        fresh = {text: self._encode_one(text, device) for text in dict.fromkeys(texts) if text not in self.memo}
+        rows = [fresh[t] if t in fresh else self.memo[t] for t in texts]
+        self.memo.update(fresh)
+        while len(self.memo) > self.MEMO_SIZE:
+            del self.memo[next(iter(self.memo))]
         return (torch.stack([h for h, _ in rows]).to(device), torch.stack([m for _, m in rows]).to(device))
 
 

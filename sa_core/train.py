@@ -142,12 +142,11 @@ class GlobalDraws:
 
 
 def latents_for(model: StableAudio, batch: Batch, draws: GlobalDraws, device: torch.device) -> torch.Tensor:
-    """Sampled VAE latents of the batch (frozen autoencoder)."""
+    """Sampled VAE latents of the batch (frozen autoencoder), divided by ``latent_scale`` as the backbone sees them."""
+    audio = batch.audio.to(device)
     with torch.no_grad():
-        moments = model.autoencoder.encode_moments(batch.audio.to(device))
-        noise = draws.normal(torch.Size((moments.shape[0], moments.shape[1] // 2, moments.shape[2])), device)
-        z, _ = vae_sample(moments, noise=noise)
-    return z / model.cfg.autoencoder.latent_scale
+        return model.autoencoder.encode(audio, noise=draws.normal(model.autoencoder.latent_shape(audio.shape),
+                                                                  device))[0]
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -261,10 +260,8 @@ class Trainer:
                 losses = self.ddp(latents, batch, draws)
             return self._update(self.opt, self.sched, self.trained, losses)
         audio = batch.audio.to(self.device)
-        z_shape = torch.Size((audio.shape[0], self.mcfg.autoencoder.latent_dim,
-                              -(-audio.shape[-1] // self.mcfg.autoencoder.downsampling_ratio)))
         with autocast:
-            out = self.ddp(audio, noise=draws.normal(z_shape, self.device))
+            out = self.ddp(audio, noise=draws.normal(self.model.autoencoder.latent_shape(audio.shape), self.device))
             if self.adversarial and self.step % 2 == 1:  # discriminator step
                 losses = {"loss": discriminator_hinge_loss(self.ddp_disc(audio), self.ddp_disc(out["audio"].detach()))}
                 return self._update(self.d_opt, self.d_sched, self.disc, losses, ema=False)
