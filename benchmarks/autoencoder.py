@@ -5,6 +5,11 @@ mean latents, decoded, trimmed); reports FD_openl3 of the reconstructions agains
 upper bound on a generator using this VAE: the Stable Audio paper's 101.47 real vs 117.52 autoencoded on its
 training data), and per item the multi-resolution STFT distance, a multi-scale mel distance and SI-SDR, with
 bootstrap CIs, in the same results/report format as the other benchmarks.
+
+``--synthcaps N`` instead of ``--ref-dir``: the references are the first N SynthCaps test renders (whole window,
+silence after the sound), and the reconstructions are also scored for pitch, stereo position and timing against
+the known content, as ``benchmarks.synthcaps`` scores generations: how much of a generator's error budget the VAE
+alone already spends.
 """
 from __future__ import annotations
 
@@ -16,11 +21,15 @@ from typing import Any
 import numpy as np
 import torch
 
+from benchmarks.synthcaps import adherence
+from benchmarks.synthcaps_data import SR, items, render
 from metrics.audio import AudioError, read_audio, resample_soxr
+from metrics.evaluate import timing_result
 from metrics.pipeline import paths_in
 from metrics.reconstruction import mel_distance, si_sdr
 from metrics.run import RunConfig, run, write_results
 from metrics.stats import bootstrap_ci
+from metrics.timing import detect_end
 from sa_core.generate import write_wav
 from sa_core.losses import stereo_mrstft_loss
 from sa_core.model import load_model
@@ -38,16 +47,21 @@ def reconstruct(model: Any, audio: np.ndarray, chunk: int | None) -> np.ndarray:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m benchmarks.autoencoder", description=__doc__.splitlines()[0])
     p.add_argument("--ckpt", type=Path, required=True)
-    p.add_argument("--ref-dir", type=Path, required=True)
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--ref-dir", type=Path)
+    src.add_argument("--synthcaps", type=int, metavar="N", help="the first N SynthCaps test items as references")
     p.add_argument("--out", type=Path, default=Path("runs/autoencoder"))
     p.add_argument("--limit", type=int)
     p.add_argument("--decode-chunk", type=int, default=128)
     p.add_argument("--weights-dir", type=Path, help="OpenL3 weights for FD (skipped, with the reason, if missing)")
     p.add_argument("--device", default="cpu")
     args = p.parse_args(argv)
+    test = items("test", args.synthcaps) if args.synthcaps else []
+    for it in test:
+        write_wav(args.out / "synthcaps" / f"{it.id}.wav", render(it), SR)
     try:
         model = load_model(args.ckpt).to(args.device)
-        files = paths_in(args.ref_dir)[:args.limit]
+        files = paths_in(args.out / "synthcaps" if test else args.ref_dir)[:args.limit]
     except (OSError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -76,15 +90,25 @@ def main(argv: list[str] | None = None) -> int:
         v = np.array(list(per.values()))
         results["metrics"][metric] = {"value": float(v.mean()) if len(v) else None, "n": len(v),
                                       "ci95": list(bootstrap_ci(v)), "per_item": per}
+    if test:
+        results["metrics"].update(adherence(recon_dir, test))
+        detected = {it.id: detect_end(read_audio(recon_dir / f"{it.id}.wav").samples, sr) for it in test
+                    if (recon_dir / f"{it.id}.wav").exists()}
+        results["metrics"]["timing"] = timing_result(detected, {it.id: it.seconds for it in test},
+                                                     [it.id for it in test])
     results.update(benchmark="autoencoder", checkpoint=str(args.ckpt))
     results["skipped_files"] += skipped
     write_results(args.out / "results.json", results)
     from reports.html import write_report
 
     write_report([args.out], args.out / "report.html")
-    for m in ("fd", "mrstft", "mel_distance", "si_sdr"):
+    for m in ("fd", "mrstft", "mel_distance", "si_sdr", "pitch", "position"):
         if m in results["metrics"]:
             print(f"{m}: {results['metrics'][m]['value']}")
+    if "timing" in results["metrics"]:
+        t = results["metrics"]["timing"]
+        print(f"timing: within ±0.5 s {t['within_0.5s']:.1%}, median |error| {t['median_abs_error_s']:.3f} s, "
+              f"bias {t['bias_s']:+.3f} s (n={t['n']})")
     for m, why in results["skipped_metrics"].items():
         print(f"{m}: skipped: {why}")
     return 0

@@ -29,3 +29,14 @@ def test_autoencoder_fidelity_end_to_end(tiny_ckpt, tmp_path, weights_dir, capsy
     assert set(res["metrics"]["mrstft"]["per_item"]) == {"a", "b"}
     assert any(s["file"].endswith("silent.wav") for s in res["skipped_files"])
     assert (tmp_path / "run" / "report.html").is_file()
+
+
+def test_autoencoder_on_synthcaps_scores_content_and_timing(tiny_ckpt, tmp_path, capsys):
+    assert main(["--ckpt", str(tiny_ckpt), "--synthcaps", "2", "--out", str(tmp_path / "run"),
+                 "--weights-dir", str(tmp_path / "none")]) == 0
+    res = json.loads((tmp_path / "run" / "results.json").read_text())
+    timing = res["metrics"]["timing"]
+    assert timing["n"] == 2 and res["metrics"]["position"]["n"] == 2 and res["metrics"]["si_sdr"]["n"] == 2
+    # requested lengths are the items' own, and a random VAE's output is judged against them
+    assert {row["requested_s"] for row in timing["per_item"].values()} <= {1.0, 1.5, 2.0, 2.5, 3.0}
+    assert "timing: within ±0.5 s" in capsys.readouterr().out
