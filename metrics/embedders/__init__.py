@@ -1,0 +1,1 @@
+"""Evaluator models behind the :class:`metrics.embedder.Embedder` interface, one module per model family."""
