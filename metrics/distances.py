@@ -244,7 +244,8 @@ def fad_inf(evaluated: np.ndarray, mu_ref: np.ndarray, sigma_ref: np.ndarray, *,
         draws: optional injected draws, one index array ``[n_k]`` per size (overrides ``seed`` and ``replace``).
     Returns:
         ``{"value": FAD-inf (intercept), "slope", "r2", "points": [[n, FD], ...], "n_frames": N, "seed",
-        "replace"}`` (seed and replace None when the draws were injected). Cost: ``steps`` x (O(n D^2) statistics + one D x D ``eigvalsh``).
+        "replace"}`` (seed and replace None when the draws were injected).
+    Cost: ``steps`` x (O(n D^2) statistics + one D x D ``eigvalsh``); memory O(N + D^2) beyond the frames.
     """
     frames = np.asarray(evaluated)
     ref = ReferenceGaussian.from_stats(mu_ref, sigma_ref)
