@@ -181,13 +181,21 @@ def random_spd(rng: np.random.Generator, d: int, ridge: float) -> np.ndarray:
     return a @ a.T / d + ridge * np.eye(d)
 
 
-@pytest.mark.parametrize("d", [128, 256])
-def test_reference_gaussian_fd_equals_frechet_distance(fadtk, d):
+def fd_case(d: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     rng = np.random.default_rng(d)
-    mu_g, mu_r = rng.standard_normal(d), rng.standard_normal(d)
-    sigma_g, sigma_r = random_spd(rng, d, 0.1), random_spd(rng, d, 0.05)
+    return rng.standard_normal(d), random_spd(rng, d, 0.1), rng.standard_normal(d), random_spd(rng, d, 0.05)
+
+
+@pytest.mark.parametrize("d", [128, 256])
+def test_reference_gaussian_fd_equals_frechet_distance(d):
+    mu_g, sigma_g, mu_r, sigma_r = fd_case(d)
     fast = ReferenceGaussian.from_stats(mu_r, sigma_r).frechet_distance(mu_g, sigma_g)
     assert fast == pytest.approx(frechet_distance(mu_g, sigma_g, mu_r, sigma_r), rel=1e-6)
+
+
+def test_reference_gaussian_fd_equals_fadtks(fadtk):
+    mu_g, sigma_g, mu_r, sigma_r = fd_case(128)
+    fast = ReferenceGaussian.from_stats(mu_r, sigma_r).frechet_distance(mu_g, sigma_g)
     assert fast == pytest.approx(fadtk["calc_frechet_distance"](mu_r, sigma_r, mu_g, sigma_g), rel=1e-6)
 
 
@@ -202,15 +210,27 @@ def test_reference_gaussian_rejects_mismatched_shapes():
 # --- per-item FD (fadtk --indiv) --------------------------------------------------------------------------------
 
 
-def test_per_item_fd_matches_fadtk_and_leaves_out_single_frame_items(fadtk):
+def per_item_case() -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
     rng = np.random.default_rng(5)
     d = 24
     mu_r, sigma_r = rng.standard_normal(d) * 0.1, random_spd(rng, d, 0.2)
     items = {f"song{i}": rng.standard_normal((n, d)).astype(np.float32) * 1.3 for i, n in enumerate((2, 9, 40, 300))}
     items["blip"] = rng.standard_normal((1, d)).astype(np.float32)
+    return items, mu_r, sigma_r
+
+
+def test_per_item_fd_scores_each_item_and_leaves_out_single_frame_items():
+    items, mu_r, sigma_r = per_item_case()
     scores = per_item_fd(items, mu_r, sigma_r)
     assert list(scores) == ["song0", "song1", "song2", "song3"]
-    for key, value in scores.items():  # fadtk's _find_z_helper: statistics, then FD against the background
+    for key, value in scores.items():
+        f = items[key].astype(np.float64)
+        assert value == pytest.approx(frechet_distance(f.mean(0), np.cov(f, rowvar=False), mu_r, sigma_r), rel=1e-6)
+
+
+def test_per_item_fd_matches_fadtk(fadtk):
+    items, mu_r, sigma_r = per_item_case()
+    for key, value in per_item_fd(items, mu_r, sigma_r).items():  # fadtk's _find_z_helper: statistics, then FD
         mu, cov = fadtk["calc_embd_statistics"](items[key])
         assert value == pytest.approx(fadtk["calc_frechet_distance"](mu_r, sigma_r, mu, cov), rel=1e-6)
     with pytest.raises(AssertionError, match="at least two embedding window frames"):  # why fadtk drops it
