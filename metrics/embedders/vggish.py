@@ -10,14 +10,15 @@ Default protocol ``fadtk`` (fadtk 1.1.0 ``VGGishModel(use_pca=False, use_activat
   converted file as a PCM_S16 wav and reads it back as int16 / 32768) -> zero-padded at the end to 1 s if shorter
   -> VGGish log-mel examples -> network without the final ReLU, no PCA -> embeddings rounded to float16 (fadtk
   stores them as float16 .npy). Every example of every file is pooled for the FD.
-  Resampler choice: the brief and fadtk's README say SoX/ffmpeg convert the audio first, but fadtk 1.1.0's
-  ``fad.py`` hard-codes ``TORCHAUDIO_RESAMPLING = True``, so the SoX/ffmpeg branch never runs; the code wins.
-  torchvggish's own resampy step then sees 16 kHz and is skipped.
+  Resampler choice: fadtk's ``fad.py`` still holds a SoX/ffmpeg conversion (``sox -r 16000 -c 1 -b 16``, which
+  dithers), but 1.1.0 hard-codes ``TORCHAUDIO_RESAMPLING = True``, so that branch never runs; we follow the code
+  that runs. torchvggish's own resampy step then sees 16 kHz and does nothing.
   16-bit step: we round to nearest (x * 32768, clipped), as ffmpeg/TorchCodec write it; libsndfile 1.2.2 (the
   soundfile backend) floors instead. Either way the difference is one LSB (3e-5), about -90 dBFS.
 
-Preset ``frechet-audio-distance`` (gudgud96/frechet-audio-distance 0.3.x, = torchvggish's own input pipeline
-``waveform_to_examples(x, sr)``): read as float32, channel mean, resampy ``kaiser_best`` to 16 kHz (resampy 0.2.2 as
+Preset ``frechet-audio-distance`` (gudgud96/frechet-audio-distance 0.3.x; the same steps as torchvggish's own
+``wavfile_to_examples`` / ``waveform_to_examples(x, sr)`` and audioldm_eval 0.0.3's FAD, which read int16 / 32768 in
+float64 instead): read as float32, channel mean, resampy ``kaiser_best`` to 16 kHz (resampy 0.2.2 as
 pinned here; resampy >= 0.4 changed that filter), no padding, no 16-bit step, float32 embeddings. A file shorter
 than 0.975 s gives no example there and is silently dropped (and one shorter than 25 ms raises inside torchvggish);
 here both are skipped with a one-line reason.
@@ -35,10 +36,11 @@ PCA (``pca=True``; the AudioSet release embeddings): (E - means) @ V.T, clipped 
 
 How MusicGen's reported FAD differs (audiocraft ``metrics/fad.py`` -> google-research ``frechet_audio_distance``,
 TensorFlow ``vggish_model.ckpt``): audio goes through julius ``resample_frac`` to 16 kHz mono, is written as wav
-with audiocraft's peak normalisation, then read with scipy and divided by max(0.1, max(x)) (the largest *positive*
-sample); it is cut into 1 s windows every 0.5 s (``model_step_size`` 8000 samples) and each window gives one
-example (its first 0.96 s), so windows overlap by half and files shorter than 1 s give nothing; the network is the
-TF graph (same fc2 without ReLU, no PCA); the FD uses the TF tool's float64 mean/covariance accumulators.
+with audiocraft's peak normalisation, then read with scipy as raw int16 and divided by max(0.1, max(x)), so the
+largest *positive* sample becomes 1; it is cut into 1 s windows every 0.5 s (``model_step_size`` 8000 samples)
+and each window gives one example (its first 0.96 s), so windows overlap by half and files shorter than 1 s give
+nothing; the network is the TF graph (same fc2 without ReLU, no PCA); the FD uses the TF tool's float64
+mean/covariance accumulators.
 None of those steps are reproduced here; the network weights are the same up to the conversion.
 """
 from __future__ import annotations
