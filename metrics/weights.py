@@ -64,6 +64,13 @@ REGISTRY: dict[str, WeightFile] = {w.name: w for w in [
                tuple(_ROBERTA.format(f) for f in ("tokenizer.json", "config.json", "vocab.json", "merges.txt")),
                "CLAP text tokenizer", "--roberta-dir",
                members=("tokenizer.json", "config.json", "vocab.json", "merges.txt")),
+    # PANNs (Kong et al.), Zenodo record 3987831: the files audioldm_eval's CNN14 loads
+    WeightFile("panns-cnn14-16k", "Cnn14_16k_mAP=0.438.pth",
+               ("https://zenodo.org/record/3987831/files/Cnn14_16k_mAP%3D0.438.pth?download=1",),
+               "PANNs CNN14 FD/KL/IS (audioldm_eval protocol, 16 kHz)", "--panns-weights"),
+    WeightFile("panns-cnn14-32k", "Cnn14_mAP=0.431.pth",
+               ("https://zenodo.org/record/3987831/files/Cnn14_mAP%3D0.431.pth?download=1",),
+               "PANNs CNN14 FD/KL/IS (audioldm_eval protocol, 32 kHz)", "--panns-weights"),
 ]}
 
 
