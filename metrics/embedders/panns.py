@@ -24,6 +24,10 @@ Cached per-file output (one forward): a float32 vector ``[2575]`` = ``[embedding
 
 Batching: CNN14 pools over time, so zero-padding a file up to a longer batch-mate would change its output.
 ``embed`` puts files of exactly equal prepared length in one device batch and never pads files together.
+
+Where we differ from audioldm_eval on purpose: decoding is libsndfile (``metrics.audio.read_audio``), not
+``torchaudio.load``; an unreadable, empty or silent file is an error recorded for that file, where audioldm_eval's
+dataset silently substitutes the next file in the folder.
 """
 from __future__ import annotations
 
@@ -174,7 +178,8 @@ class LogMel(nn.Module):
 
 
 class ConvBlock(nn.Module):
-    """(3x3 conv, BN, ReLU) x 2 then ``pool`` x ``pool`` average pooling: ``[B, C_in, t, f] -> [B, C_out, t/p, f/p]``."""
+    """(3x3 conv, BN, ReLU) x 2 then ``pool`` x ``pool`` average pooling:
+    ``[B, C_in, t, f] -> [B, C_out, t/p, f/p]``."""
 
     def __init__(self, c_in: int, c_out: int, pool: int):
         super().__init__()
