@@ -44,6 +44,7 @@ class Case:
     floor_power: float  # mean square of the floor per channel (0 for digital silence)
     floor_colour: str
     truth_s: float
+    floor_wobble_db: float = 0.0  # the floor's level swings this much either way, slowly (0.2-1 Hz)
 
     def mix(self) -> np.ndarray:
         """``[C, T]`` float64: content + clicks + floor."""
@@ -51,7 +52,13 @@ class Case:
         if self.clicks is not None:
             x += self.clicks
         if self.floor_power > 0:
-            x += np.sqrt(self.floor_power) * noise(x.shape, np.random.default_rng([self.seed, 7]), self.floor_colour)
+            rng = np.random.default_rng([self.seed, 7])
+            floor = np.sqrt(self.floor_power) * noise(x.shape, rng, self.floor_colour)
+            if self.floor_wobble_db:
+                t = np.arange(x.shape[-1]) / self.sample_rate
+                floor *= 10 ** (self.floor_wobble_db / 20 * np.sin(2 * np.pi * rng.uniform(0.2, 1) * t
+                                                                    + rng.uniform(0, 2 * np.pi)))
+            x += floor
         return x
 
     def render(self, gain_db: float = 0.0, mix: np.ndarray | None = None) -> np.ndarray:
@@ -88,16 +95,22 @@ def envelope(n: int, sr: int, attack_s: float = 0.005, release_s: float = 0.01, 
 
 def note(f0: float, dur_s: float, sr: int, rng: np.random.Generator, timbre: str = "sine", attack_s: float = 0.005,
          release_s: float = 0.01, t60_s: float | None = None) -> np.ndarray:
-    """``[n]`` additive tone: sine, odd harmonics (square-like) or all harmonics (saw-like), partial k at 1/k, up to
-    10 partials below 0.45 x the rate; with ``t60_s`` partial k decays ``1 + 0.4 (k - 1)`` times faster than the
-    fundamental, like a string (each partial computed until it is 120 dB down)."""
+    """``[n]`` additive tone: sine, odd harmonics (square-like) or all harmonics (saw-like), partial k at 1/k below
+    0.45 x the rate. Steady: up to 10 partials, read from a one-period table. With ``t60_s``: up to 6 partials, partial
+    k decaying ``1 + 0.4 (k - 1)`` times faster than the fundamental, like a string, each until it is 120 dB down."""
     n = max(1, int(dur_s * sr))
     ks = [1] if timbre == "sine" else [k for k in range(1, 20) if k * f0 < 0.45 * sr and (timbre == "saw" or k % 2)]
+    phases = rng.uniform(0, 2 * np.pi, len(ks))
+    if t60_s is None:
+        grid = np.arange(4097) / 4096
+        table = sum(np.sin(2 * np.pi * k * grid + p) / k for k, p in zip(ks[:10], phases))
+        return np.interp((f0 / sr * np.arange(n)) % 1.0, grid, table) * envelope(n, sr, attack_s, release_s)
     out = np.zeros(n)
-    for k in ks[:10]:
-        m = n if t60_s is None else min(n, int(2 * t60_s / (1 + 0.4 * (k - 1)) * sr) + 1)
-        decay = 1.0 if t60_s is None else np.exp(-3.0 * np.log(10) * (1 + 0.4 * (k - 1)) / t60_s / sr * np.arange(m))
-        out[:m] += np.sin(2 * np.pi * k * f0 / sr * np.arange(m) + rng.uniform(0, 2 * np.pi)) / k * decay
+    for k, p in zip(ks[:6], phases):
+        rate = 3.0 * np.log(10) * (1 + 0.4 * (k - 1)) / t60_s / sr  # per sample, in nepers
+        m = min(n, int(6.0 * np.log(10) / rate) + 1)
+        i = np.arange(m)
+        out[:m] += np.sin(2 * np.pi * k * f0 / sr * i + p) / k * np.exp(-rate * i)
     return out * envelope(n, sr, attack_s, release_s)
 
 
@@ -363,8 +376,9 @@ def true_end(clean: np.ndarray, sr: int, floor_power: float, rule: EndDetector =
     return min((last + 10) * step / sr, length), loud
 
 
-def build(kind: str, floor_db: float | None, seed: int) -> Case:
-    """One case: content of ``kind`` drawn from ``seed``, panned (or mono), peak 0.9, with its floor and truth."""
+def build(kind: str, floor_db: float | None, seed: int, floor_wobble_db: float = 0.0) -> Case:
+    """One case: content of ``kind`` drawn from ``seed``, panned (or mono), peak 0.9, with its floor and truth. A
+    wobbling floor's truth takes the floor at its loudest."""
     rng = np.random.default_rng(seed)
     sr = 44100 if kind == "short_in_long" else int(rng.choice(RATES))
     mono, extra = KINDS[kind](rng, sr)
@@ -379,13 +393,14 @@ def build(kind: str, floor_db: float | None, seed: int) -> Case:
     extra_c = None if extra is None else np.repeat(extra[None] * scale, len(pan), 0)
     _, loud = true_end(clean, sr, 0.0)
     floor_power = 0.0 if floor_db is None else 10 ** ((loud + floor_db) / 10)
-    truth, _ = true_end(clean, sr, floor_power)
-    return Case(kind, floor_db, seed, sr, clean, extra_c, floor_power, str(rng.choice(["white", "pink"])), truth)
+    truth, _ = true_end(clean, sr, floor_power * 10 ** (floor_wobble_db / 10))
+    return Case(kind, floor_db, seed, sr, clean, extra_c, floor_power, str(rng.choice(["white", "pink"])), truth,
+                floor_wobble_db)
 
 
 def grid(variants: int = 3, kinds: tuple[str, ...] = tuple(KINDS)) -> Iterator[Case]:
     """Every kind x floor x ``variants`` seeds (deterministic)."""
-    for k, kind in enumerate(kinds):
+    for kind in kinds:
         for f, floor_db in enumerate(FLOORS_DB):
             for v in range(variants):
                 yield build(kind, floor_db, 10000 * list(KINDS).index(kind) + 100 * f + v)
@@ -399,6 +414,7 @@ class Row:
     seed: int
     truth_s: float
     detected_s: float
+    length_s: float
 
     @property
     def error_s(self) -> float:
@@ -410,8 +426,8 @@ def evaluate(cases: Iterator[Case], gains: tuple[float, ...] = GAINS_DB, detecto
     rows = []
     for c in cases:
         mix = c.mix()
-        rows += [Row(c.kind, c.floor_db, g, c.seed, c.truth_s, detect_end(c.render(g, mix), c.sample_rate, detector))
-                 for g in gains]
+        rows += [Row(c.kind, c.floor_db, g, c.seed, c.truth_s, detect_end(c.render(g, mix), c.sample_rate, detector),
+                     c.clean.shape[-1] / c.sample_rate) for g in gains]
     return rows
 
 
