@@ -20,17 +20,18 @@ from __future__ import annotations
 import argparse
 import sys
 from dataclasses import dataclass
-from typing import Callable, Iterator
+from typing import Callable, Iterable, Iterator
 
 import numpy as np
 
-from metrics.timing import (EndDetector, _block_energy, _last_run_end, _windowed, detect_end, end_threshold,
-                            sustained_max)
+from metrics.timing import (EndDetector, block_energy, detect_end, end_threshold, last_run_end, sustained_max,
+                            windowed_sums)
 
 GAINS_DB = (0.0, -20.0, -40.0, -60.0)
 FLOORS_DB = (None, -80.0, -70.0, -60.0, -50.0, -40.0)  # floor power in dB under the content's loud level
 RATES = (16000, 22050, 32000, 44100, 48000)
 TOLERANCE_S = 0.1
+TRUTH_WINDOW_S, TRUTH_STEP_S, TRUTH_HOLD_S = 0.02, 0.001, 0.1  # truth level: 20 ms windows every 1 ms; loud held 0.1 s
 
 
 @dataclass(frozen=True)
@@ -82,14 +83,12 @@ def noise(shape: tuple[int, ...], rng: np.random.Generator, colour: str = "white
     return x / max(1e-30, float(np.sqrt((x ** 2).mean())))
 
 
-def envelope(n: int, sr: int, attack_s: float = 0.005, release_s: float = 0.01, t60_s: float | None = None
-             ) -> np.ndarray:
-    """``[n]`` amplitude: raised-cosine attack and release, exponential decay (-60 dB per ``t60_s``) in between."""
-    env = np.ones(n) if t60_s is None else np.exp(-3.0 * np.log(10) / t60_s / sr * np.arange(n))
-    a, r = min(n, max(1, int(attack_s * sr))), min(n, max(1, int(release_s * sr)))
-    env[:a] *= 0.5 - 0.5 * np.cos(np.pi * np.arange(a) / max(1, int(attack_s * sr)))
-    env[n - r:] *= (0.5 + 0.5 * np.cos(np.pi * np.arange(1, max(1, int(release_s * sr)) + 1)
-                                       / max(1, int(release_s * sr))))[-r:]
+def envelope(n: int, sr: int, attack_s: float = 0.005, release_s: float = 0.01) -> np.ndarray:
+    """``[n]`` amplitude 1 with raised-cosine attack and release ramps (cut short when ``n`` is shorter)."""
+    a, r = max(1, int(attack_s * sr)), max(1, int(release_s * sr))
+    env = np.ones(n)
+    env[:min(a, n)] *= (0.5 - 0.5 * np.cos(np.pi * np.arange(a) / a))[:n]
+    env[max(0, n - r):] *= (0.5 + 0.5 * np.cos(np.pi * np.arange(1, r + 1) / r))[max(0, r - n):]
     return env
 
 
@@ -144,31 +143,40 @@ def add(track: np.ndarray, x: np.ndarray, at_s: float, sr: int) -> None:
 
 
 def scale_chord(rng: np.random.Generator, low: float = 180.0, high: float = 900.0, n: int = 3) -> list[float]:
-    """``n`` distinct notes of a major or minor triad stack (equal temperament) starting between ``low`` and ``high``."""
+    """``n`` notes of a major or minor triad plus octave (equal temperament) on a root drawn (log-uniform) from the
+    lower half of ``low``-``high``."""
     root = low * (high / low) ** rng.uniform(0, 0.5)
     steps = [0, 4, 7, 12] if rng.random() < 0.5 else [0, 3, 7, 12]
     return [root * 2 ** (s / 12) for s in steps[:n]]
 
 
-# -- content kinds: (rng, sample rate) -> (mono content [T], clicks [T] or None) ------------------------------------------
+# -- content kinds: (rng, sample rate) -> (mono content [T], clicks [T] or None) ------------------------------------
 
 Content = tuple[np.ndarray, "np.ndarray | None"]
 
 
-def _source(rng: np.random.Generator, dur_s: float, sr: int) -> np.ndarray:
-    """A steady tone or noise burst of ``dur_s`` with a short attack and release."""
-    if rng.random() < 0.6:
-        return note(110 * 2 ** rng.uniform(-1, 3.5), dur_s, sr, rng, str(rng.choice(["sine", "odd", "saw"])),
-                    rng.uniform(0.002, 0.05), rng.uniform(0.005, 0.05))
+def _tonal(rng: np.random.Generator, dur_s: float, sr: int) -> np.ndarray:
+    """A steady tone of ``dur_s`` (55-1250 Hz, sine, square-like or saw-like) with a short attack and release."""
+    return note(110 * 2 ** rng.uniform(-1, 3.5), dur_s, sr, rng, str(rng.choice(["sine", "odd", "saw"])),
+                rng.uniform(0.002, 0.05), rng.uniform(0.005, 0.05))
+
+
+def _burst(rng: np.random.Generator, dur_s: float, sr: int, max_release_s: float = 0.2) -> np.ndarray:
+    """White or pink noise for ``dur_s``, 5 ms attack, a release of up to ``max_release_s``."""
     n = int(dur_s * sr)
-    return noise((n,), rng, str(rng.choice(["white", "pink"]))) * envelope(n, sr, 0.005, rng.uniform(0.005, 0.2))
+    return noise((n,), rng, str(rng.choice(["white", "pink"]))) * envelope(n, sr, 0.005,
+                                                                          rng.uniform(0.005, max_release_s))
+
+
+def _source(rng: np.random.Generator, dur_s: float, sr: int) -> np.ndarray:
+    """A steady tone (60 %) or a noise burst."""
+    return _tonal(rng, dur_s, sr) if rng.random() < 0.6 else _burst(rng, dur_s, sr)
 
 
 def tone(rng: np.random.Generator, sr: int) -> Content:
     dur, lead, tail = rng.uniform(0.5, 6), rng.uniform(0, 1), rng.uniform(0.5, 4)
     x = np.zeros(int((lead + dur + tail) * sr))
-    add(x, note(110 * 2 ** rng.uniform(-1, 3.5), dur, sr, rng, str(rng.choice(["sine", "odd", "saw"])),
-                rng.uniform(0.002, 0.05), rng.uniform(0.005, 0.05)), lead, sr)
+    add(x, _tonal(rng, dur, sr), lead, sr)
     return x, None
 
 
@@ -181,10 +189,8 @@ def short_in_long(rng: np.random.Generator, sr: int) -> Content:
 
 def noise_burst(rng: np.random.Generator, sr: int) -> Content:
     dur, lead, tail = rng.uniform(0.3, 5), rng.uniform(0, 1), rng.uniform(0.5, 4)
-    n = int(dur * sr)
     x = np.zeros(int((lead + dur + tail) * sr))
-    add(x, noise((n,), rng, str(rng.choice(["white", "pink"]))) * envelope(n, sr, 0.005, rng.uniform(0.005, 0.3)),
-        lead, sr)
+    add(x, _burst(rng, dur, sr, 0.3), lead, sr)
     return x, None
 
 
@@ -248,6 +254,7 @@ def music(rng: np.random.Generator, sr: int, to_the_end: bool = False) -> Conten
     end = intro + body + pause
     ending = "cut" if to_the_end else str(rng.choice(["stop", "ring", "fade"]))
     ring_t60 = rng.uniform(0.5, 2)
+    fade = rng.uniform(0.5, min(3.0, body - 1)) if ending == "fade" else 0.0
     total = end if to_the_end else end + (2 * ring_t60 if ending == "ring" else 0) + rng.uniform(0.5, 2.5)
     n = int(total * sr)
     x = np.zeros(n)
@@ -265,10 +272,10 @@ def music(rng: np.random.Generator, sr: int, to_the_end: bool = False) -> Conten
         at += dur + rng.uniform(0, 0.2)
     gate = [(0.0, 1.0)]
     if pause:
-        p0 = rng.uniform(intro + 0.5, end - pause - 0.5)
+        p0 = rng.uniform(intro + 0.5, end - pause - max(0.5, fade))  # the pause ends before any fade-out
         gate += [(p0, 1.0), (p0 + 0.02, 0.0), (p0 + pause, 0.0), (p0 + pause + 0.01, 1.0)]
     if ending == "fade":
-        gate += [(end - rng.uniform(0.5, 3), 1.0), (end, 0.0)]
+        gate += [(end - fade, 1.0), (end, 0.0)]
     elif ending != "cut":
         gate += [(end - rng.uniform(0.02, 0.1), 1.0), (end, 0.0)]
     x *= _gate(n, sr, sorted(gate))
@@ -322,8 +329,8 @@ def clicks(rng: np.random.Generator, sr: int) -> Content:
     peak = np.abs(x).max()
     extra = np.zeros_like(x)
     at = lead + dur + 0.15
-    for _ in range(int(rng.integers(1, 5))):
-        at += rng.uniform(0.1, (lead + dur + tail - at) / 2)
+    for _ in range(int(rng.integers(1, 5))):  # at least 0.1 s apart
+        at += rng.uniform(0.1, max(0.1, (lead + dur + tail - at) / 2))
         width = int(rng.integers(1, 101))
         add(extra, rng.uniform(0.1, 2) * peak * rng.choice([-1, 1], width), at, sr)
     return x, extra
@@ -358,22 +365,21 @@ KINDS: dict[str, Callable[[np.random.Generator, int], Content]] = {
 
 def true_end(clean: np.ndarray, sr: int, floor_power: float, rule: EndDetector = EndDetector()) -> tuple[float, float]:
     """(truth seconds, loud level dB) of ``clean`` ``[C, T]`` over a floor of ``floor_power`` per channel (0: none),
-    by the rule of the module docstring: 20 ms windows every ~1 ms, loud held 0.1 s, stretches of >= 50 ms."""
-    step = max(1, int(round(sr / 1000)))
-    energy, count = _block_energy(clean, step)
-    e, c = _windowed(energy, count, 20, 1)
+    by the rule of the module docstring."""
+    step = max(1, int(round(TRUTH_STEP_S * sr)))
+    width = int(round(TRUTH_WINDOW_S / TRUTH_STEP_S))
+    e, c = windowed_sums(*block_energy(clean, step), width, 1)
     power = e / c  # [C, W]
-    clean_db = 10 * np.log10(np.maximum(power.max(0), 1e-30))
-    loud = sustained_max(clean_db, int(round(0.1 * sr / step)))
+    loud = sustained_max(10 * np.log10(np.maximum(power.max(0), 1e-30)), int(round(TRUTH_HOLD_S * sr / step)))
     line = end_threshold(loud, 10 * np.log10(floor_power) if floor_power > 0 else None, rule)
     level = 10 * np.log10(np.maximum((power + floor_power).max(0), 1e-30))
-    last = _last_run_end(level > line, int(round(rule.min_event_s * sr / step)))
+    last = last_run_end(level > line, int(round(rule.min_event_s * sr / step)))
     length = clean.shape[-1] / sr
     if last < 0:
         return 0.0, loud
-    if last == len(level) - 1:
+    if last == len(level) - 1:  # sounding in the last window: to the end
         return length, loud
-    return min((last + 10) * step / sr, length), loud
+    return min((last + width / 2) * step / sr, length), loud
 
 
 def build(kind: str, floor_db: float | None, seed: int, floor_wobble_db: float = 0.0) -> Case:
@@ -399,7 +405,7 @@ def build(kind: str, floor_db: float | None, seed: int, floor_wobble_db: float =
 
 
 def grid(variants: int = 3, kinds: tuple[str, ...] = tuple(KINDS)) -> Iterator[Case]:
-    """Every kind x floor x ``variants`` seeds (deterministic)."""
+    """Every kind x floor x ``variants`` cases, each from its own fixed seed."""
     for kind in kinds:
         for f, floor_db in enumerate(FLOORS_DB):
             for v in range(variants):
@@ -421,8 +427,9 @@ class Row:
         return self.detected_s - self.truth_s
 
 
-def evaluate(cases: Iterator[Case], gains: tuple[float, ...] = GAINS_DB, detector: EndDetector = EndDetector()
+def evaluate(cases: Iterable[Case], gains: tuple[float, ...] = GAINS_DB, detector: EndDetector = EndDetector()
              ) -> list[Row]:
+    """``detect_end`` on every case at every gain."""
     rows = []
     for c in cases:
         mix = c.mix()

@@ -4,7 +4,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from metrics.timing import _last_run_end, detect_end, frame_db, timing_errors, timing_summary
+from metrics.timing import detect_end, frame_db, last_run_end, timing_errors, timing_summary
 
 SR = 44100
 
@@ -98,7 +98,7 @@ def test_any_rate(rate):
     assert detect_end(np.stack([x, 0.5 * x]), rate) == pytest.approx(1.7, abs=0.03)
 
 
-# -- documented limits (metrics/timing.py docstring) ------------------------------------------------------------------
+# -- documented limits (metrics/timing.py docstring, those marked *) ------------------------------------------------
 
 def test_limit_a_floor_under_025_s_is_not_seen():
     # the file is sound but for its last 0.15 s of hiss and holds no other quiet stretch: reads as the file length
@@ -108,6 +108,18 @@ def test_limit_a_floor_under_025_s_is_not_seen():
 
 def test_limit_a_floor_20_db_under_the_content_is_sound():
     assert detect_end(signal([(0, 2.0)], 5, -33), SR) == pytest.approx(5.0, abs=1e-6)  # hiss 20 dB under the tone
+
+
+def test_limit_a_soft_steady_sound_at_the_end_reads_as_floor():
+    x = signal([(0, 2.0)], 4)
+    x[:, 2 * SR:] = 10 ** (-35 / 20) * 0.3 * np.sin(2 * np.pi * 200 * np.arange(2 * SR) / SR)
+    assert detect_end(x, SR) == pytest.approx(2.0, abs=0.03)
+
+
+def test_limit_one_floor_per_file():
+    x = signal([(1.0, 2.0)], 4, -60)
+    x[:, :SR] = 0.0  # digital silence first: the hiss of the tail counts as sound
+    assert detect_end(x, SR) == pytest.approx(4.0, abs=1e-6)
 
 
 # -- any input: no NaN, no crash -------------------------------------------------------------------------------------
@@ -162,7 +174,7 @@ def test_last_run_end_matches_a_loop(active, min_len):
         run = run + 1 if a else 0
         if run >= min_len:
             expected = i
-    assert _last_run_end(np.array(active, bool), min_len) == expected
+    assert last_run_end(np.array(active, bool), min_len) == expected
 
 
 @pytest.mark.parametrize("frame,hop", [(2048, 512), (1000, 300), (7, 7)])
@@ -172,3 +184,4 @@ def test_frame_db_is_the_rms_of_each_frame(frame, hop):
     for f in (0, 3, len(db) - 1):
         window = x[:, f * hop:f * hop + frame]
         assert db[f] == pytest.approx(10 * np.log10((window ** 2).mean(-1).max()), abs=1e-9)
+
