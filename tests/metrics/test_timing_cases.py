@@ -81,3 +81,8 @@ def test_wandering_floor():
     errors = [tc.evaluate([tc.build(kind, floor, 900 + k, floor_wobble_db=4.0)], (0.0,))[0].error_s
               for k, kind in enumerate(tc.KINDS) for floor in (-40.0, -60.0)]
     assert max(map(abs, errors)) <= 0.5 and np.mean(np.abs(errors) <= 0.1) >= 0.75
+
+
+def test_cli_misuse(capsys):
+    assert tc.main(["--variants", "0"]) == 2
+    assert capsys.readouterr().err.strip() == "error: --variants must be >= 1"
