@@ -87,9 +87,12 @@ def main(argv: list[str] | None = None) -> int:
             skipped[value] = str(exc)
             print(f"{key}={value}: skipped: {exc}", file=sys.stderr)
             continue
-        synthcaps(["--ckpt", str(run / "model"), "--out", str(run / "eval"), "--n", str(args.n_test),
-                   "--steps", str(args.eval_steps), "--device", args.device] + (["--no-progress"]
-                                                                                 if args.no_progress else []))
+        code = synthcaps(["--ckpt", str(run / "model"), "--out", str(run / "eval"), "--n", str(args.n_test),
+                          "--steps", str(args.eval_steps), "--device", args.device]
+                         + (["--no-progress"] if args.no_progress else []))
+        if code != 0:  # its one-line reason is already on stderr
+            skipped[value] = f"evaluation failed (exit {code})"
+            continue
         done.append(run / "eval")
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "sweep.json").write_text(json.dumps({"key": key, "values": list(configs), "steps": args.steps,

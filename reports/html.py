@@ -215,7 +215,7 @@ def examples(run_dir: Path, r: dict[str, Any], k: int = 3) -> str:
         with open(prompts, newline="", encoding="utf-8") as f:
             captions = {row.get("id"): row.get("caption") or "" for row in csv.DictReader(f)}
     out = []
-    for title, ids in (("best", ranked[:k]), ("worst", ranked[-k:][::-1])):
+    for title, ids in (("best", ranked[:k]), ("worst", ranked[max(k, len(ranked) - k):][::-1])):  # no repeats
         for i in ids:
             path = next((folder / f"{i}{ext}" for ext in AUDIO_EXTENSIONS if (folder / f"{i}{ext}").is_file()), None)
             if path is None:

@@ -10,7 +10,7 @@ import argparse
 import functools
 import os
 import sys
-from typing import Callable
+from typing import Callable, NoReturn
 
 Main = Callable[..., int]
 
@@ -18,7 +18,7 @@ Main = Callable[..., int]
 class ArgumentParser(argparse.ArgumentParser):
     """argparse with its errors (unknown flags, bad types, missing required flags) on one line, exit 2."""
 
-    def error(self, message: str) -> None:  # type: ignore[override]
+    def error(self, message: str) -> NoReturn:
         self.exit(2, f"error: {message} (see {self.prog} --help)\n")
 
 
