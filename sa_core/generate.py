@@ -96,8 +96,8 @@ def check_seconds_total(seconds: dict[str, float], window_s: float | None) -> No
 
 
 def trimmed_frames(seconds_total: float, sample_rate: int, window: int) -> int:
-    """Samples a trimmed output keeps: ``round(seconds_total * sample_rate)``, at most the window."""
-    return min(window, int(round(seconds_total * sample_rate)))
+    """Samples a trimmed output keeps: ``round(seconds_total * sample_rate)``, at least 1, at most the window."""
+    return min(window, max(1, int(round(seconds_total * sample_rate))))
 
 
 def sigmas_for(cfg: SamplerConfig, device: torch.device | str) -> torch.Tensor:

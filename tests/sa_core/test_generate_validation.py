@@ -14,7 +14,7 @@ import pytest
 import soundfile as sf
 
 import sa_core.generate as gen
-from sa_core.generate import SamplerConfig, SettingsError, check_seconds_total, verify_audio
+from sa_core.generate import SamplerConfig, SettingsError, check_seconds_total, trimmed_frames, verify_audio
 
 TINY_WINDOW_S = 163840 / 44100  # the tiny preset's window: 3.715 s
 
@@ -49,6 +49,8 @@ def test_requested_length_bounds():
     check_seconds_total({"long": 1e4}, None)  # audio from another model: no window to check against
     with pytest.raises(SettingsError, match="must be a finite number > 0, got nan"):
         check_seconds_total({"x": math.nan}, None)
+    assert (trimmed_frames(1e-6, 44100, 163840), trimmed_frames(0.5, 44100, 163840)) == (1, 22050)  # never empty
+    assert trimmed_frames(TINY_WINDOW_S, 44100, 163840) == 163840
 
 
 def test_the_library_refuses_bad_lengths_before_sampling(tiny_ckpt):
