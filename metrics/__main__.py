@@ -26,8 +26,8 @@ DEFAULT_CACHE = Path("~/.cache/sa-bench/embeddings")
 
 def add_run_arguments(p: argparse.ArgumentParser) -> None:
     io = p.add_argument_group("inputs")
-    io.add_argument("--gen", type=Path, help="folder of generated audio, one <id>.wav per prompt")
-    io.add_argument("--ref", type=Path, help="folder of reference audio (FD: every file; KL: <id>.wav)")
+    io.add_argument("--gen", type=Path, help="folder of generated audio, one <id>.<ext> per prompt (wav, flac, ogg, opus, mp3, ...; links out of the folder and duplicate stems are reported and left out)")
+    io.add_argument("--ref", type=Path, help="folder of reference audio (FD: every file; KL: <id>.<ext>)")
     io.add_argument("--ref-stats", type=Path, action="append", default=[],
                     help="reference statistics instead of audio: .npz (FD: mu_ref, sigma_ref) or .pkl (KL "
                          "probabilities), as stable-audio-metrics ships them; repeatable")

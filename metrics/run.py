@@ -1,7 +1,9 @@
-"""One evaluation run: resolve inputs and weights, run the requested metrics, write one results JSON.
+"""One evaluation run: check every input (:mod:`metrics.inputs`), run the requested metrics, write one results JSON.
 
 The CLI (``python -m metrics``) parses flags into :class:`RunConfig` and calls :func:`run`; the benchmark
-runners call :func:`run` directly.
+runners call :func:`run` directly. Every metric reads the same files of the run (:func:`metrics.ids.audio_files`):
+FD all of them (the protocol's whole folder), the per-id metrics each id's file. A metric that fails while
+computing is listed under ``skipped_metrics`` with its reason, and the others' results are kept.
 """
 from __future__ import annotations
 

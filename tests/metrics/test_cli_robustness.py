@@ -335,8 +335,8 @@ def messy(tmp_path):
     """a.wav + a.flac, B.WAV, c.opus, a link out of the folder, a FIFO, a hidden file, a text file."""
     gen = tmp_path / "gen"
     for name, freq in (("a.wav", 220), ("a.flac", 330), ("B.WAV", 440)):
-        write_wav(gen / name, clip(1.0, freq), SR)
-    sf.write(gen / "c.opus", clip(1.0, 550), 48000, format="OGG", subtype="OPUS")
+        write_wav(gen / name, clip(0.5, freq), SR)
+    sf.write(gen / "c.opus", clip(0.5, 550), 48000, format="OGG", subtype="OPUS")
     write_wav(tmp_path / "outside.wav", clip(1.0), SR)
     (gen / "link.wav").symlink_to(tmp_path / "outside.wav")
     os.mkfifo(tmp_path / "pipe")
