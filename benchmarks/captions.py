@@ -31,10 +31,10 @@ from typing import Any
 from benchmarks.runner import (Prompt, add_generation_arguments, benchmark_config, check_prompts, fmt,
                                generate_missing, run_benchmark, run_dirs, sampler_from_args, window_seconds,
                                write_prompts)
-from metrics.ids import IdError, read_id_list, read_table
+from metrics.ids import IdError, check_id, read_id_list, read_table
 from metrics.run import warm_cache
 from sa_core.cli import ArgumentParser, guarded, positive_int
-from sa_core.generate import SamplerConfig, check_item_id
+from sa_core.generate import SamplerConfig
 
 
 @dataclass(frozen=True)
@@ -61,7 +61,7 @@ def read_prompts(spec: CaptionSet, csv_path: Path, text_col: str, seconds: float
     bad = {}
     for i in captions:
         try:
-            check_item_id(i)
+            check_id(i)
         except IdError as exc:
             bad[i] = str(exc)
     if bad:

@@ -27,9 +27,10 @@ from pathlib import Path
 from typing import Any, Callable
 
 from metrics.cache import file_sha256
+from metrics.ids import check_id
 from metrics.run import RunConfig, run, write_results
 from sa_core.cli import first_reasons, positive_int
-from sa_core.generate import (SamplerConfig, SettingsError, check_item_id, check_seconds_total, generate,
+from sa_core.generate import (SamplerConfig, SettingsError, check_seconds_total, generate,
                               trimmed_frames, verify_audio, write_audio)
 from sa_core.model import read_model_config
 
@@ -77,7 +78,7 @@ def check_prompts(prompts: list[Prompt], window_s: float | None) -> None:
         raise SettingsError("no prompts to run")
     seen: set[str] = set()
     for p in prompts:
-        check_item_id(p.id)
+        check_id(p.id)
         if p.id in seen:
             raise SettingsError(f"id {p.id!r} appears twice; each prompt needs its own file")
         seen.add(p.id)

@@ -92,8 +92,9 @@ def main(argv: list[str] | None = None) -> int:
                             extra=lambda audio_dir, _prompts, _metrics: adherence(audio_dir, test),
                             progress=not args.no_progress)
     m = results["metrics"]
-    t = m.get("timing", {})
-    print(f"timing: within ±0.5 s {fmt(t.get('within_0.5s'), '.1%')}, MAE {fmt(t.get('mae_s'))} s (n={t.get('n')})")
+    if "timing" in m:  # otherwise listed below with the reason it was skipped
+        t = m["timing"]
+        print(f"timing: within ±0.5 s {fmt(t['within_0.5s'], '.1%')}, MAE {fmt(t['mae_s'])} s (n={t['n']})")
     print(f"pitch: {fmt(m['pitch']['value'], '.1%')} within ±50 cents (chance {m['pitch']['chance']:.1%}, "
           f"n={m['pitch']['n']})")
     print(f"position: {fmt(m['position']['value'], '.1%')} (chance {m['position']['chance']:.1%}, "

@@ -20,6 +20,7 @@ import numpy as np
 import torch
 
 from metrics.cache import atomic_write
+from metrics.ids import MAX_NAME_BYTES, check_id
 from sa_core.cli import ArgumentParser, first_reasons, guarded, positive_int
 from sa_core.diffusion import VDenoiser, cfg_velocity
 from sa_core.model import StableAudio, load_model, read_model_config
@@ -147,7 +148,6 @@ AUDIO_FORMATS: dict[str, tuple[str, str]] = {  # extension -> (soundfile format,
     ".ogg": ("OGG", "VORBIS"),
     ".mp3": ("MP3", "MPEG_LAYER_III"),
 }
-NAME_MAX = 255  # bytes in one file name (ext4, xfs, btrfs, APFS)
 
 
 def audio_format(path: Path) -> tuple[str, str]:
@@ -163,20 +163,8 @@ def check_output_path(path: Path) -> None:
     if path.is_dir():
         raise SettingsError(f"{path} is a folder; give a file name such as {path / 'out.wav'}")
     audio_format(path)
-    if len(path.name.encode()) > NAME_MAX:
-        raise SettingsError(f"{path.name[:40]}...: file names are limited to {NAME_MAX} bytes")
-
-
-def check_item_id(item_id: str, suffix: str = ".flac") -> str:
-    """``item_id`` if ``<id><suffix>`` can name a file inside an output folder (no separators, '..', leading dot or
-    NUL; at most NAME_MAX bytes with the longest extension we write); IdError (a ValueError) otherwise."""
-    from metrics.ids import IdError, check_id
-
-    check_id(item_id)
-    if len(f"{item_id}{suffix}".encode()) > NAME_MAX:
-        raise IdError(f"id {item_id[:40]!r}... is {len(item_id.encode())} bytes; ids are limited to "
-                      f"{NAME_MAX - len(suffix.encode())} bytes (a file name holds {NAME_MAX})")
-    return item_id
+    if len(path.name.encode()) > MAX_NAME_BYTES:
+        raise SettingsError(f"{path.name[:40]}...: file names are limited to {MAX_NAME_BYTES} bytes")
 
 
 def write_audio(path: Path, audio: np.ndarray, sample_rate: int) -> None:
@@ -217,7 +205,7 @@ def read_prompts(args: argparse.Namespace) -> list[tuple[str, str, float]]:
 
     texts = read_table(args.prompts_csv, args.id_col, args.text_col)
     seconds = read_table(args.prompts_csv, args.id_col, args.seconds_col) if args.seconds_col else {}
-    return [(check_item_id(i), t, _seconds(seconds.get(i, args.seconds_total), i)) for i, t in texts.items()]
+    return [(check_id(i), t, _seconds(seconds.get(i, args.seconds_total), i)) for i, t in texts.items()]
 
 
 def _seconds(value: str | float, item_id: str) -> float:

@@ -104,7 +104,7 @@ def test_cli_refuses_bad_output_paths_and_ids(tiny_ckpt, tmp_path, capsys, no_mo
     assert gen.main(base + ["--prompt", "x", "--out", str(tmp_path / "o.aiff")]) == 2
     assert "unknown audio extension '.aiff'" in one_error_line(capsys)
     table = tmp_path / "p.csv"
-    for rows, message in (([["a" * 251, "x", "1"]], "ids are limited to 250 bytes"),
+    for rows, message in (([["a" * 251, "x", "1"]], "ids longer than 250 bytes cannot name a file"),
                           ([["a1", "x", "abc"]], "seconds_total of 'a1' is not a number: 'abc'"),
                           ([["a1", "x", "nan"]], "seconds_total of 'a1' must be a finite number")):
         with open(table, "w", newline="") as f:
