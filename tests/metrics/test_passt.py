@@ -100,3 +100,15 @@ def test_shortest_accepted_inputs_run_and_short_files_cost_only_themselves(tmp_p
 def test_prepared_signal_holds_each_sample_once():
     x = np.ones(60 * 32000, np.float32)  # 60 s: 11 windows of 10 s overlapping by half
     assert passt_signal(x).nbytes < 1.1 * x.nbytes and passt_windows(x).shape == (11, 320000)
+
+
+def test_fused_attention_is_hear21passt_attention():
+    from hear21passt.models.passt import Attention
+
+    from metrics.passt import FusedAttention
+
+    torch.manual_seed(0)
+    attn = Attention(768, num_heads=12, qkv_bias=True).eval()
+    x = torch.randn(3, 200, 768)
+    with torch.no_grad():
+        torch.testing.assert_close(FusedAttention(attn)(x), attn(x), rtol=1e-5, atol=1e-6)
