@@ -98,10 +98,10 @@ def read_header(path: str | Path, rules: InputRules = AUDIO_RULES) -> Any:
         info = sf.info(str(path))
     except Exception as exc:  # libsndfile raises several types; the message is what matters
         raise AudioError(f"unreadable audio ({one_line(exc)})") from exc
-    check_header(info.samplerate, info.channels, info.frames, rules)
     claimed = wav_claimed_frames(path)
     if claimed is not None and claimed > info.frames:
         raise AudioError(f"truncated: header says {claimed} frames, file holds {info.frames}")
+    check_header(info.samplerate, info.channels, info.frames, rules)
     return info
 
 

@@ -95,6 +95,11 @@ def test_truncated_wav_is_refused(tmp_path):
         cut.write_bytes(full.read_bytes()[:full.stat().st_size // 2])
         with pytest.raises(AudioError, match=r"truncated: header says 44100 frames, file holds \d+"):
             read_audio(cut)
+    header_only = tmp_path / "header_only.wav"
+    raw = full.read_bytes()
+    header_only.write_bytes(raw[:raw.index(b"data") + 8])  # everything up to the samples
+    with pytest.raises(AudioError, match="truncated: header says 44100 frames, file holds 0"):
+        read_audio(header_only)
     flac = write_wav(tmp_path / "full.flac", tone(1.0, 44100), 44100)
     (tmp_path / "cut.flac").write_bytes(flac.read_bytes()[:flac.stat().st_size // 2])
     with pytest.raises(AudioError, match="truncated|unreadable"):
