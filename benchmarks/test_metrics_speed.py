@@ -46,7 +46,7 @@ def clips(tmp_path_factory: pytest.TempPathFactory) -> list[str]:
 
 
 def make(name: str, w: Path, device: str = DEVICE, batch_size: int | None = None) -> Embedder:
-    """A random-weight evaluator from folder ``w``; ``batch_size`` None: 64 OpenL3 frames, 16 PaSST windows, 32 clips."""
+    """A random-weight evaluator in ``w``; ``batch_size`` None: 64 OpenL3 frames, 16 PaSST windows, 32 clips."""
     if name == "openl3":
         return OpenL3Embedder(w / "openl3_audio_mel256_music.h5", device, batch_size=batch_size or 64)
     if name == "passt":

@@ -117,8 +117,9 @@ def check_header(sample_rate: int, channels: int, frames: int, rules: InputRules
     if seconds > rules.max_seconds:
         raise AudioError(f"{seconds / 60:.1f} min: longer than the maximum of {rules.max_seconds / 60:g} min")
     if frames * channels > rules.max_samples:
+        longest = rules.max_samples / channels / sample_rate / 60
         raise AudioError(f"{frames * channels:,} samples: more than the maximum of {rules.max_samples:,} "
-                         f"({rules.max_samples / rules.max_channels / sample_rate / 60:.1f} min at {sample_rate} Hz)")
+                         f"({longest:.1f} min of {channels} channels at {sample_rate} Hz)")
     if rules.model_samples(frames, sample_rate) < rules.min_samples:
         raise AudioError(too_short(seconds, rules))
 
