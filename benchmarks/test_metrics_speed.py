@@ -45,12 +45,14 @@ def clips(tmp_path_factory: pytest.TempPathFactory) -> list[str]:
     return paths
 
 
-def make(name: str, w: Path) -> Embedder:
+def make(name: str, w: Path, device: str = DEVICE, batch_size: int | None = None) -> Embedder:
+    """A random-weight evaluator in ``w``; ``batch_size`` None: 64 OpenL3 frames, 16 PaSST windows, 32 clips."""
     if name == "openl3":
-        return OpenL3Embedder(w / "openl3_audio_mel256_music.h5", DEVICE, batch_size=64)
+        return OpenL3Embedder(w / "openl3_audio_mel256_music.h5", device, batch_size=batch_size or 64)
     if name == "passt":
-        return PasstEmbedder(w / "passt-s-f128-p16-s10-ap.476-swa.pt", DEVICE, batch_size=16)
-    return ClapEmbedder(w / "630k-audioset-fusion-best.pt", DEVICE, batch_size=32, roberta_dir=w / "roberta-base")
+        return PasstEmbedder(w / "passt-s-f128-p16-s10-ap.476-swa.pt", device, batch_size=batch_size or 16)
+    return ClapEmbedder(w / "630k-audioset-fusion-best.pt", device, batch_size=batch_size or 32,
+                        roberta_dir=w / "roberta-base")
 
 
 def one_at_a_time(embedder: Embedder, paths: list[str]) -> list[np.ndarray]:

@@ -13,10 +13,13 @@ the reference never seeds (its scores move between runs); we seed it per file fr
 run seed, and restore the global RNG state afterwards, so scores are reproducible and independent of batching.
 The shrunk global mel uses ``torchvision.transforms.Resize``, whose default became antialiased in torchvision 0.17;
 the protocol's torchvision 0.16 resized tensors without antialiasing, so we resize that way (``protocol_resize``).
+Any input of at least one sample at 48 kHz can be embedded (repeat-padded to 10 s); ``embed`` takes ``batch_size``
+files per forward.
 """
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import zlib
 from dataclasses import dataclass
@@ -26,11 +29,12 @@ from typing import Any, Iterator
 import numpy as np
 import torch
 
-from metrics.audio import int16_roundtrip, load_mono
-from metrics.embedder import Embedder
+from metrics.audio import AUDIO_RULES, int16_roundtrip, load_mono
+from metrics.embedder import Embedder, load_checkpoint, load_state_strict
 
 SR = 48000
 TEXT_BATCH = 64  # stable-audio-metrics embeds captions 64 at a time
+RULES = dataclasses.replace(AUDIO_RULES, model="CLAP", min_samples=1, model_rate=SR)
 
 ROBERTA_BASE = dict(vocab_size=50265, hidden_size=768, num_hidden_layers=12, num_attention_heads=12,
                     intermediate_size=3072, max_position_embeddings=514, type_vocab_size=1, layer_norm_eps=1e-5,
@@ -111,11 +115,13 @@ def protocol_resize() -> Iterator[None]:
         transforms.Resize = original
 
 
-def load_clap_state_dict(path: Path) -> dict[str, torch.Tensor]:
+def load_clap_state_dict(path: Path, expected: str = "a laion_clap checkpoint") -> dict[str, torch.Tensor]:
     """Official laion_clap checkpoint -> model state dict (``weights_only``; 'module.' and position_ids dropped)."""
-    ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    ckpt = load_checkpoint(path, expected)
     state = ckpt["state_dict"] if isinstance(ckpt, dict) and "state_dict" in ckpt else ckpt
-    state = {(k[7:] if k.startswith("module.") else k): v for k, v in state.items()}
+    if not isinstance(state, dict):
+        raise ValueError(f"{path}: holds a {type(state).__name__}, not a state dict; expected {expected}")
+    state = {(k[7:] if isinstance(k, str) and k.startswith("module.") else k): v for k, v in state.items()}
     state.pop("text_branch.embeddings.position_ids", None)  # a buffer, not a parameter, in transformers >= 4.31
     return state
 
@@ -124,6 +130,7 @@ class ClapEmbedder(Embedder):
     """``prepare`` -> ``[T]`` 48 kHz int16-quantised mono; ``embed`` -> ``[512]`` unit audio embedding per file."""
 
     sample_rate = SR
+    input_rules = RULES
 
     def __init__(self, weights_path: Path | None, device: str = "cpu", batch_size: int = 32, *,
                  checkpoint: str = "630k-audioset-fusion", roberta_dir: Path | None = None, seed: int = 0,
@@ -140,7 +147,7 @@ class ClapEmbedder(Embedder):
                 "amodel": self.checkpoint.amodel, "seed": self.seed}
 
     def prepare(self, path: str) -> np.ndarray:
-        return int16_roundtrip(load_mono(path, SR))
+        return int16_roundtrip(load_mono(path, SR, self.input_rules))
 
     def build(self) -> Any:
         if self.roberta_dir is None:
@@ -153,7 +160,12 @@ class ClapEmbedder(Embedder):
                                             device=self.device)
         module.tokenize = tokenizer
         if self.weights_path is not None:
-            module.model.load_state_dict(load_clap_state_dict(self.weights_path), strict=True)
+            from metrics.weights import REGISTRY
+
+            expected = (f"the laion_clap checkpoint {REGISTRY[self.checkpoint.weights].filename} "
+                        f"({self.checkpoint.amodel}, {'fusion' if self.checkpoint.fusion else 'no fusion'})")
+            load_state_strict(module.model, load_clap_state_dict(self.weights_path, expected), self.weights_path,
+                              expected)
         return module.eval()
 
     def audio_features(self, wave: np.ndarray) -> dict[str, torch.Tensor]:

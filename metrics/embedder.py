@@ -7,6 +7,9 @@ An embedder has two halves:
   ``load()`` builds the model on first use; heavy packages are imported there, never at import time.
 
 ``settings()`` lists everything that changes the output; with the weights' identity it forms the cache key.
+``input_rules`` states, as data, what the model can take (rates, channels, shortest and longest input); ``prepare``
+enforces them (metrics.audio checks the header before decoding and the length after resampling), so the model never
+sees an input it cannot take.
 """
 from __future__ import annotations
 
@@ -14,14 +17,20 @@ import hashlib
 import json
 from abc import ABC, abstractmethod
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
+
+from metrics.audio import AUDIO_RULES, InputRules, one_line
+
+if TYPE_CHECKING:
+    import torch
 
 
 class Embedder(ABC):
     name: str  # cache namespace, e.g. "openl3-mel256-music"
     sample_rate: int  # the rate ``prepare`` delivers
+    input_rules: InputRules = AUDIO_RULES  # what ``prepare`` accepts; each model states its own minimum
 
     def __init__(self, weights_path: Path | None, device: str = "cpu", batch_size: int = 32):
         self.weights_path = weights_path  # None only for injected in-memory models (tests)
@@ -70,6 +79,83 @@ class Embedder(ABC):
         state = self.__dict__.copy()
         state["_model"] = None  # workers only run ``prepare``; never ship the model to them
         return state
+
+
+def embed_windows(model: Callable[[torch.Tensor], torch.Tensor], segments: list[torch.Tensor], batch_size: int,
+                  device: str) -> list[torch.Tensor]:
+    """``model`` over the rows of every segment (``[n_i, W]``; strided views such as ``unfold`` are fine), in device
+    batches of at most ``batch_size`` rows taken across segments in order. Only one device batch of windows is ever
+    copied, however long the files, so memory is bounded by ``batch_size``.
+
+    Returns:
+        per segment, its ``[n_i, D]`` float32 outputs on the CPU.
+    """
+    import torch
+
+    outputs: list[list[torch.Tensor]] = [[] for _ in segments]
+    pending: list[tuple[int, torch.Tensor]] = []  # (segment index, rows) of the next device batch
+
+    def run() -> None:
+        out = model(torch.cat([rows for _, rows in pending]).to(device)).float().cpu()
+        for (i, rows), part in zip(pending, out.split([len(rows) for _, rows in pending])):
+            outputs[i].append(part)
+        pending.clear()
+
+    filled = 0
+    for i, seg in enumerate(segments):
+        start = 0
+        while start < len(seg):
+            rows = seg[start:start + batch_size - filled]
+            pending.append((i, rows))
+            filled += len(rows)
+            start += len(rows)
+            if filled == batch_size:
+                run()
+                filled = 0
+    if pending:
+        run()
+    return [torch.cat(parts) if parts else torch.empty(0) for parts in outputs]
+
+
+def load_checkpoint(path: Path, expected: str) -> Any:
+    """``torch.load(path, weights_only=True)`` on the CPU; a file it cannot read (truncated, not a checkpoint,
+    unpicklable content) raises a one-line ValueError naming the file and what was expected."""
+    import torch
+
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:
+        raise ValueError(f"{path}: not a readable PyTorch checkpoint ({one_line(exc)}); expected {expected}") from exc
+
+
+def _some(keys: list[str]) -> str:
+    return ", ".join(keys[:3]) + (f" and {len(keys) - 3} more" if len(keys) > 3 else "")
+
+
+def load_state_strict(module: torch.nn.Module, state: Any, path: Path, expected: str) -> None:
+    """``module.load_state_dict(state, strict=True)``; any mismatch (not a dict of tensors, missing or unexpected
+    keys, wrong shapes) raises one line naming the file and what was expected."""
+    import torch
+
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise ValueError(f"{path}: not a state dict of tensors; expected {expected}")
+    own = module.state_dict()
+    problems = []
+    if missing := [k for k in own if k not in state]:
+        problems.append(f"{len(missing)} missing keys ({_some(missing)})")
+    if unexpected := [k for k in state if k not in own]:
+        problems.append(f"{len(unexpected)} unexpected keys ({_some(unexpected)})")
+    if wrong := [k for k in own if k in state and state[k].shape != own[k].shape]:
+        problems.append(f"{len(wrong)} tensors of the wrong shape ({_some(wrong)})")
+    if problems:
+        raise ValueError(f"{path}: {'; '.join(problems)}; expected {expected}")
+    module.load_state_dict(state, strict=True)
+
+
+def describe_limits() -> str:
+    """The input limits of every registered evaluator, one line each (what the README states)."""
+    rules = [AUDIO_RULES] + [factory(None).input_rules for factory in EMBEDDERS.values()]  # constructs no model
+    return "\n".join(r.describe() for r in rules)
 
 
 # name -> factory(weights_path, device=..., batch_size=..., **options); filled by the embedder modules' entries

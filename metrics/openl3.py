@@ -13,9 +13,13 @@ framing (openl3.core): resampy kaiser_best to 48 kHz, 24000 zeros prepended (cen
   (len - 48000) is a multiple of the 24000 hop, windows of 48000 every 24000 samples; < 1 s -> one padded window.
 stereo (stable-audio-metrics, channels=2): L and R embedded separately, concatenated per frame -> 1024-d;
   mono files are duplicated into L and R.
+``prepare`` returns the padded signal; ``embed`` cuts its overlapping windows as views and feeds them ``batch_size``
+at a time, so a long file never has all its windows copied at once. Any input of at least one sample at 48 kHz
+can be embedded (shorter than 1 s: one zero-padded window).
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 from pathlib import Path
 from typing import Any
@@ -24,8 +28,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from metrics.audio import peak_normalise, read_audio, resample_kaiser_best, resample_soxr
-from metrics.embedder import Embedder
+from metrics.audio import (AUDIO_RULES, check_length, one_line, peak_normalise, read_audio, resample_kaiser_best,
+                           resample_soxr)
+from metrics.embedder import Embedder, embed_windows
 
 MODEL_SR = 48000
 WINDOW = 48000  # 1 s
@@ -35,6 +40,7 @@ N_MELS = 256
 DB_FLOOR = -80.0
 KERAS_BN_EPS = 1e-3
 CHANNELS = (64, 128, 256, 512)
+RULES = dataclasses.replace(AUDIO_RULES, model="OpenL3", min_samples=1, model_rate=MODEL_SR)
 
 
 def slaney_mel_filterbank(sr: int, n_fft: int, n_mels: int, fmin: float = 0.0, fmax: float | None = None) -> np.ndarray:
@@ -126,28 +132,36 @@ class OpenL3(nn.Module):
 # Official Keras weights (.h5 written by Keras ``save_weights``; openl3 loads them positionally)
 
 
+EXPECTED = "expected openl3_audio_mel256_{music,env}.h5 (Keras weights of the mel256 OpenL3 audio model)"
+
+
 def _weighted_layers(model: OpenL3Net) -> list[nn.Module]:
     return [m for m in model.body if isinstance(m, (nn.Conv2d, nn.BatchNorm2d))]
 
 
 def read_keras_h5(path: Path) -> list[list[np.ndarray]]:
-    """The weight arrays of each layer that has weights, in the file's layer order."""
+    """The weight arrays of each layer that has weights, in the file's layer order. A file that is not HDF5, not a
+    Keras weights file or damaged (e.g. truncated) raises a one-line ValueError naming it."""
     import h5py
 
     try:
         f = h5py.File(path, "r")
     except OSError as exc:
-        raise ValueError(f"{path} is not a readable HDF5 file ({exc})") from exc
+        raise ValueError(f"{path} is not a readable HDF5 file ({one_line(exc)}); {EXPECTED}") from exc
     with f:
-        root = f["model_weights"] if "model_weights" in f else f  # full-model saves nest the weights
-        if "layer_names" not in root.attrs:
-            raise ValueError(f"{path} has no 'layer_names' attribute: not a Keras weights file")
-        layers = []
-        for raw in root.attrs["layer_names"]:
-            name = raw.decode() if isinstance(raw, bytes) else str(raw)
-            names = [w.decode() if isinstance(w, bytes) else str(w) for w in root[name].attrs.get("weight_names", [])]
-            if names:
-                layers.append([np.asarray(root[name][w]) for w in names])
+        try:
+            root = f["model_weights"] if "model_weights" in f else f  # full-model saves nest the weights
+            if "layer_names" not in root.attrs:
+                raise ValueError(f"{path} has no 'layer_names' attribute: not a Keras weights file; {EXPECTED}")
+            layers = []
+            for raw in root.attrs["layer_names"]:
+                name = raw.decode() if isinstance(raw, bytes) else str(raw)
+                names = [w.decode() if isinstance(w, bytes) else str(w)
+                         for w in root[name].attrs.get("weight_names", [])]
+                if names:
+                    layers.append([np.asarray(root[name][w]) for w in names])
+        except (OSError, KeyError, RuntimeError, TypeError) as exc:  # h5py's errors for damaged files
+            raise ValueError(f"{path} is a damaged HDF5 file ({one_line(exc)}); {EXPECTED}") from exc
         return layers
 
 
@@ -159,8 +173,8 @@ def load_keras_weights(model: OpenL3Net, path: Path) -> None:
     arrays = read_keras_h5(path)
     targets = _weighted_layers(model)
     if len(arrays) != len(targets):
-        raise ValueError(f"{path}: {len(arrays)} layers with weights, the mel256 OpenL3 CNN has {len(targets)} "
-                         "(is this an openl3_audio_mel256_*.h5 file?)")
+        raise ValueError(f"{path}: {len(arrays)} layers with weights, the mel256 OpenL3 CNN has {len(targets)}; "
+                         f"{EXPECTED}")
     with torch.no_grad():
         for module, weights in zip(targets, arrays):
             if isinstance(module, nn.Conv2d):
@@ -199,6 +213,7 @@ class OpenL3Embedder(Embedder):
     """FD_openl3 frames: ``prepare`` -> ``[C, L]`` padded 48 kHz signal; ``embed`` -> ``[n_frames, C*512]``."""
 
     sample_rate = MODEL_SR
+    input_rules = RULES
 
     def __init__(self, weights_path: Path | None, device: str = "cpu", batch_size: int = 64, *,
                  content_type: str = "music", channels: int = 2, input_sr: int = 44100, hop_s: float = 0.5,
@@ -217,13 +232,15 @@ class OpenL3Embedder(Embedder):
                 "resampler": "soxr-HQ+resampy0.2.2-kaiser_best"}
 
     def prepare(self, path: str) -> np.ndarray:
-        audio = read_audio(path)
+        audio = read_audio(path, self.input_rules)
         x = resample_soxr(peak_normalise(audio.samples), audio.sample_rate, self.input_sr)  # [C, T]
         if self.channels == 2 and x.shape[0] == 1:
             x = np.repeat(x, 2, axis=0)  # "fake stereo": the mono signal as L and R
         elif self.channels == 1:
             x = x.mean(0, keepdims=True)  # openl3's own downmix
-        return frame_signal(resample_kaiser_best(x, self.input_sr, MODEL_SR), self.hop_s)
+        x = resample_kaiser_best(x, self.input_sr, MODEL_SR)
+        check_length(x.shape[-1], MODEL_SR, self.input_rules)
+        return frame_signal(x, self.hop_s)
 
     def build(self) -> OpenL3:
         model = OpenL3()
@@ -234,14 +251,7 @@ class OpenL3Embedder(Embedder):
     def embed(self, prepared: list[np.ndarray]) -> list[np.ndarray]:
         model = self.load()
         hop = int(self.hop_s * MODEL_SR)
-        windows = [torch.from_numpy(p).unfold(-1, WINDOW, hop) for p in prepared]  # each [C, n, 48000]
-        flat = torch.cat([w.reshape(-1, WINDOW) for w in windows])  # [sum C*n, 48000]
-        out = torch.cat([model(flat[i:i + self.batch_size].to(self.device)).float().cpu()
-                         for i in range(0, len(flat), self.batch_size)])
-        results, start = [], 0
-        for w in windows:
-            C, n, _ = w.shape
-            e = out[start:start + C * n].reshape(C, n, -1)  # [C, n, 512]
-            results.append(e.permute(1, 0, 2).reshape(n, -1).numpy())  # [n, C*512]: L then R per frame
-            start += C * n
-        return results
+        # one segment per (file, channel): [n, 48000] views of the padded signal
+        segments = [torch.from_numpy(channel).unfold(-1, WINDOW, hop) for p in prepared for channel in p]
+        outs = iter(embed_windows(model, segments, self.batch_size, self.device))  # each [n, 512]
+        return [torch.cat([next(outs) for _ in p], dim=1).numpy() for p in prepared]  # [n, C*512]: L then R

@@ -1,9 +1,13 @@
 """Run an embedder over many files: decode in worker processes, batch many files on the device, cache each file.
 
 Order of work per file: content hash -> cache hit? done : ``prepare`` in a worker -> joins a batch of
-``files_per_batch`` files -> one ``embed`` call -> each file's output is cached at once. A run killed at any point
-loses at most the batch in flight; the rerun skips every cached file. Bad files are recorded with their reason
-and never stop the run.
+``files_per_batch`` files (or fewer, once the batch holds ``batch_bytes`` of prepared audio) -> one ``embed`` call
+-> each file's output is cached at once. A run killed at any point loses at most the batch in flight; the rerun
+skips every cached file.
+
+No input loses a run: a file that fails at any stage is recorded with a one-line reason and the run goes on.
+``prepare`` errors are per file already; a batch whose ``embed`` call raises is retried one file at a time, and a
+file that still fails, or whose output holds NaN or infinity, is skipped (never cached).
 """
 from __future__ import annotations
 
@@ -17,13 +21,15 @@ from typing import Callable, Iterable, Iterator, TypeVar
 import numpy as np
 from tqdm import tqdm
 
-from metrics.audio import AudioError
+from metrics.audio import AudioError, one_line
 from metrics.cache import EmbeddingCache, file_sha256
 from metrics.embedder import Embedder
 from metrics.ids import paths_in  # noqa: F401  (re-exported: defined with the files of a run in metrics.ids)
 
 T = TypeVar("T")
 R = TypeVar("R")
+
+BATCH_BYTES = 256 * 2**20  # a batch is embedded once it holds this much prepared audio, however few files
 
 
 @dataclass
@@ -40,7 +46,30 @@ def _prepare(embedder: Embedder, path: str) -> tuple[np.ndarray | None, str | No
     except AudioError as exc:
         return None, str(exc)
     except Exception as exc:  # a decoder/resampler failure on one file must not end the run
-        return None, f"could not process ({type(exc).__name__}: {exc})"
+        return None, f"could not process ({one_line(exc)})"
+
+
+def _check_output(out: object) -> str | None:
+    """Why a model output cannot be used, or None."""
+    if not isinstance(out, np.ndarray) or not np.issubdtype(out.dtype, np.number):
+        return f"model returned {type(out).__name__}, not an array"
+    if not np.isfinite(out).all():
+        return "model output contains NaN or infinite values"
+    return None
+
+
+def embed_isolated(embedder: Embedder, prepared: list[np.ndarray]) -> list[np.ndarray | str]:
+    """``embedder.embed(prepared)``, one entry per file: its output, or a one-line reason it has none. If the batch
+    call raises, each file is retried alone, so one file the model cannot take never costs the others."""
+    try:
+        outs = list(embedder.embed(prepared))
+        if len(outs) != len(prepared):
+            raise RuntimeError(f"{len(outs)} outputs for {len(prepared)} inputs")
+    except Exception as exc:
+        if len(prepared) > 1:
+            return [embed_isolated(embedder, [p])[0] for p in prepared]
+        return [f"model failed ({one_line(exc)})"]
+    return [_check_output(out) or out for out in outs]
 
 
 def bounded_map(fn: Callable[[T], R], items: Iterable[T], executor: cf.Executor | None,
@@ -69,7 +98,7 @@ class _PrepareCall:
 
 
 def embed_files(embedder: Embedder, paths: list[str], *, cache: EmbeddingCache | None = None, workers: int = 2,
-                files_per_batch: int = 8, progress: bool = False) -> EmbedResult:
+                files_per_batch: int = 8, batch_bytes: int = BATCH_BYTES, progress: bool = False) -> EmbedResult:
     """Model outputs for ``paths`` (see module docstring). ``workers=0`` decodes in this process."""
     cache = cache or EmbeddingCache(None)
     result = EmbedResult()
@@ -92,10 +121,12 @@ def embed_files(embedder: Embedder, paths: list[str], *, cache: EmbeddingCache |
     batch: list[tuple[str, str, np.ndarray]] = []
 
     def flush() -> None:
-        outs = embedder.embed([p for _, _, p in batch])
-        for (path, digest, _), out in zip(batch, outs):
-            cache.put(embedder, digest, out)
-            result.outputs[path] = out
+        for (path, digest, _), out in zip(batch, embed_isolated(embedder, [p for _, _, p in batch])):
+            if isinstance(out, str):
+                result.skipped[path] = out
+            else:
+                cache.put(embedder, digest, out)
+                result.outputs[path] = out
         batch.clear()
 
     executor = (cf.ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
@@ -109,7 +140,7 @@ def embed_files(embedder: Embedder, paths: list[str], *, cache: EmbeddingCache |
                 result.skipped[path] = reason or "unknown error"
                 continue
             batch.append((path, digest, array))
-            if len(batch) >= files_per_batch:
+            if len(batch) >= files_per_batch or sum(a.nbytes for _, _, a in batch) >= batch_bytes:
                 flush()
         if batch:
             flush()

@@ -4,8 +4,9 @@ import pytest
 import resampy
 import soundfile as sf
 
-from metrics.audio import (AudioError, int16_roundtrip, load_mono, peak_normalise, read_audio, resample_kaiser_best,
-                           resample_soxr, to_mono)
+from metrics.audio import (AUDIO_EXTENSIONS, AUDIO_RULES, AudioError, check_header, headroom, int16_roundtrip,
+                           load_mono, peak_normalise, read_audio, resample_kaiser_best, resample_soxr, to_mono,
+                           wav_claimed_frames)
 from tests.conftest import tone, write_wav
 
 
@@ -68,3 +69,117 @@ def test_bad_input_raises_with_reason(tmp_path, make, reason):
 def test_missing_file(tmp_path):
     with pytest.raises(AudioError, match="unreadable audio"):
         read_audio(tmp_path / "nope.wav")
+
+
+# --- issue #11: no input loses a run --------------------------------------------------------------------------------
+
+
+def test_every_listed_extension_decodes(tmp_path):
+    """AUDIO_EXTENSIONS is what a run picks up: each must decode (Opus in Ogg included)."""
+    formats = {".wav": {}, ".flac": {}, ".ogg": {"format": "OGG", "subtype": "VORBIS"},
+               ".opus": {"format": "OGG", "subtype": "OPUS"}, ".mp3": {"format": "MP3"}, ".aiff": {"format": "AIFF"},
+               ".aif": {"format": "AIFF"}}
+    assert set(formats) == set(AUDIO_EXTENSIONS)
+    for ext, kwargs in formats.items():
+        path = tmp_path / f"a{ext}"
+        sf.write(str(path), tone(0.5, 48000), 48000, **kwargs)  # Opus takes 8-48 kHz only
+        audio = read_audio(path)
+        assert audio.samples.shape[0] == 2 and abs(audio.seconds - 0.5) < 0.01, ext
+        assert np.isfinite(audio.samples).all() and np.abs(audio.samples).max() > 0.1, ext
+
+
+def test_truncated_wav_is_refused(tmp_path):
+    for subtype in ("PCM_16", "FLOAT"):
+        full = write_wav(tmp_path / f"full_{subtype}.wav", tone(1.0, 44100), 44100, subtype)
+        cut = tmp_path / f"cut_{subtype}.wav"
+        cut.write_bytes(full.read_bytes()[:full.stat().st_size // 2])
+        with pytest.raises(AudioError, match=r"truncated: header says 44100 frames, file holds \d+"):
+            read_audio(cut)
+    header_only = tmp_path / "header_only.wav"
+    raw = full.read_bytes()
+    header_only.write_bytes(raw[:raw.index(b"data") + 8])  # everything up to the samples
+    with pytest.raises(AudioError, match="truncated: header says 44100 frames, file holds 0"):
+        read_audio(header_only)
+    flac = write_wav(tmp_path / "full.flac", tone(1.0, 44100), 44100)
+    (tmp_path / "cut.flac").write_bytes(flac.read_bytes()[:flac.stat().st_size // 2])
+    with pytest.raises(AudioError, match="truncated|unreadable"):
+        read_audio(tmp_path / "cut.flac")
+
+
+def test_streamed_wav_without_a_data_size_is_not_called_truncated(tmp_path):
+    path = write_wav(tmp_path / "s.wav", tone(0.2, 44100), 44100, "PCM_16")
+    raw = bytearray(path.read_bytes())
+    at = raw.index(b"data") + 4
+    raw[at:at + 4] = b"\xff\xff\xff\xff"  # what writers that cannot seek back leave
+    path.write_bytes(bytes(raw))
+    assert wav_claimed_frames(path) is None
+    assert read_audio(path).samples.shape == (2, 8820)
+
+
+def test_header_limits_are_checked_before_decoding(tmp_path):
+    """A 6 KB file claiming 1 Hz used to take 100 s and 5 GB to resample; now the header refuses it."""
+    path = tmp_path / "1hz.wav"
+    sf.write(str(path), (0.3 * np.random.default_rng(0).standard_normal((3000, 1))).astype(np.float32), 1,
+             subtype="PCM_16")
+    with pytest.raises(AudioError, match="sample rate 1 Hz outside 8000-384000 Hz"):
+        read_audio(path)
+    for sr in (AUDIO_RULES.min_rate, AUDIO_RULES.max_rate):  # the bounds themselves are fine
+        assert read_audio(write_wav(tmp_path / f"{sr}.wav", tone(0.05, sr), sr)).sample_rate == sr
+
+
+@pytest.mark.parametrize("rate, channels, frames, reason", [
+    (7999, 1, 1000, "sample rate 7999 Hz"),
+    (384001, 1, 1000, "sample rate 384001 Hz"),
+    (44100, 6, 1000, "6 channels"),
+    (44100, 2, 0, "empty audio"),
+    (44100, 1, 21 * 60 * 44100, "21.0 min: longer than the maximum of 20 min"),
+    (192000, 2, 15 * 60 * 192000, "more than the maximum of 115,200,000"),
+])
+def test_header_limits(rate, channels, frames, reason):
+    with pytest.raises(AudioError, match=reason):
+        check_header(rate, channels, frames)
+
+
+def test_limits_are_stated_in_one_place():
+    from metrics.embedder import describe_limits
+
+    text = describe_limits()
+    assert "PaSST: 8-384 kHz, 1-2 channels, from 0.150 s (4801 samples at 32 kHz) to 20 min" in text
+    assert text.count("\n") == 3  # the shared limits and one line per evaluator
+
+
+def huge(x: np.ndarray, peak: float) -> np.ndarray:
+    return (x.astype(np.float64) * (peak / np.abs(x).max())).astype(np.float32)
+
+
+def test_huge_but_finite_float_samples_cannot_overflow(tmp_path):
+    """A float WAV near +-3e38 overflowed the float32 downmix to inf/NaN; it must give the same audio as at a sane
+    level (exactly, when the level differs by a power of two)."""
+    x = tone(1.0, 44100)
+    x[:, 1] = x[:, 0]  # same sign in both channels: L + R is beyond float32 in a naive downmix
+    sane = write_wav(tmp_path / "sane.wav", x, 44100, "FLOAT")
+    pow2 = write_wav(tmp_path / "pow2.wav", x * np.float32(2.0 ** 127), 44100, "FLOAT")
+    near_max = write_wav(tmp_path / "max.wav", huge(x, 3.4e38), 44100, "FLOAT")
+    wide = write_wav(tmp_path / "f64.wav", x.astype(np.float64) * 1e300, 44100, "DOUBLE")  # beyond float32
+    for sr in (32000, 48000):
+        ref = load_mono(sane, sr)
+        np.testing.assert_array_equal(load_mono(pow2, sr), ref)
+        for path in (near_max, wide):
+            y = load_mono(path, sr)
+            assert np.isfinite(y).all()
+            np.testing.assert_allclose(y, ref, atol=1e-6)
+    assert np.isfinite(read_audio(near_max).samples).all() and np.abs(read_audio(wide).samples).max() <= 1.0
+
+
+def test_peak_normalise_of_the_largest_float32():
+    x = np.array([[3.4e38, -3.4e38, 1e38]], np.float32)
+    y = peak_normalise(headroom(x))
+    assert np.isfinite(y).all() and np.abs(y).max() == pytest.approx(0.891250938, rel=1e-6)
+
+
+def test_short_input_resampling_is_an_audio_error_not_a_crash():
+    with pytest.raises(AudioError, match="too short to resample"):
+        resample_soxr(np.ones((2, 2), np.float32), 384000, 32000)
+    with pytest.raises(AudioError, match="too short to resample"):
+        resample_kaiser_best(np.ones((2, 1), np.float32), 48000, 44100)
+    assert resample_soxr(np.ones((2, 1), np.float32), 44100, 48000).shape == (2, 1)  # one stereo sample

@@ -6,7 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from metrics.clap import ClapEmbedder, load_tokenizer, protocol_resize, seeded_numpy
+from metrics.clap import ClapEmbedder, load_clap_state_dict, load_tokenizer, protocol_resize, seeded_numpy
+from metrics.embedder import load_state_strict
+from metrics.pipeline import embed_files
 from tests.conftest import tone, write_wav
 
 
@@ -85,3 +87,22 @@ def test_protocol_resize_is_torchvision_016_bilinear_without_antialias():
                                           antialias=False)[0]
     torch.testing.assert_close(ours, ref)
     assert not torch.allclose(transforms.Resize([1001, 64])(mel), ref)  # today's default differs; patch undone
+
+
+def test_short_files_are_embedded(tmp_path, clap):
+    """CLAP repeat-pads any input: 1 sample, 10 samples and 100 ms give finite unit embeddings."""
+    files = [str(write_wav(tmp_path / f"{n}.wav", tone(n / 44100), 44100)) for n in (1, 10, 4410)]
+    res = embed_files(clap, files, workers=0)
+    assert not res.skipped and sorted(res.outputs) == sorted(files)
+    assert all(np.linalg.norm(e) == pytest.approx(1.0, abs=1e-5) for e in res.outputs.values())
+
+
+def test_damaged_or_wrong_checkpoints_are_one_line_errors(tmp_path, weights_dir, clap):
+    (tmp_path / "cut.pt").write_bytes((weights_dir / "630k-audioset-fusion-best.pt").read_bytes()[:1 << 20])
+    with pytest.raises(ValueError, match=r"cut.pt: not a readable PyTorch checkpoint \(.*\); expected x$"):
+        load_clap_state_dict(tmp_path / "cut.pt", "x")
+    torch.save({"state_dict": {"module.head.weight": torch.zeros(3)}}, tmp_path / "other.pt")  # another model's
+    with pytest.raises(ValueError) as err:
+        load_state_strict(clap.load().model, load_clap_state_dict(tmp_path / "other.pt"), tmp_path / "other.pt", "x")
+    assert "\n" not in str(err.value) and "missing keys" in str(err.value) and "1 unexpected keys (head.weight)" in \
+        str(err.value)

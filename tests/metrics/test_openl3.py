@@ -7,9 +7,11 @@ import pytest
 import scipy.signal
 import torch
 
+from metrics.audio import AudioError
 from metrics.openl3 import (KapreMelFrontend, OpenL3, OpenL3Embedder, OpenL3Net, frame_signal, load_keras_weights,
                             n_windows, slaney_mel_filterbank)
 from metrics.random_weights import random_openl3, write_openl3_h5
+from metrics.pipeline import embed_files
 from tests.conftest import tone, write_wav
 
 
@@ -100,3 +102,37 @@ def test_tensorflow_openl3_agrees_when_installed(tmp_path, weights_dir):
     with torch.no_grad():
         # measured here: max error 3.2e-4 of the largest value at 44.1/48 kHz (TensorFlow 2.15.1, kapre 0.3.7)
         np.testing.assert_allclose(ours.eval()(frames).numpy(), ref, atol=2e-3 * np.abs(ref).max())
+
+
+def test_damaged_h5_is_a_one_line_error(tmp_path, weights_dir):
+    full = (weights_dir / "openl3_audio_mel256_music.h5").read_bytes()
+    for name, data in [("cut.h5", full[:len(full) // 2]), ("head.h5", full[:4096]),
+                       ("pt.h5", b"PK\x03\x04" + bytes(5000))]:
+        (tmp_path / name).write_bytes(data)
+        with pytest.raises(ValueError) as err:
+            load_keras_weights(OpenL3Net(), tmp_path / name)
+        message = str(err.value)
+        assert "\n" not in message and message.startswith(str(tmp_path / name))
+        assert message.endswith("expected openl3_audio_mel256_{music,env}.h5 (Keras weights of the mel256 OpenL3 "
+                                "audio model)")
+
+
+def test_short_and_odd_rate_files_are_embedded_or_given_a_reason(tmp_path, weights_dir):
+    """OpenL3 pads anything under 1 s to one window; 1 sample and 10 samples used to crash the resampler."""
+    e = OpenL3Embedder(weights_dir / "openl3_audio_mel256_music.h5", batch_size=8)
+    ok = [write_wav(tmp_path / f"{n}.wav", tone(n / 44100), 44100) for n in (1, 10, 4410)]
+    ok.append(write_wav(tmp_path / "hi.wav", tone(8 / 384000, 384000), 384000))
+    too_short = write_wav(tmp_path / "2.wav", tone(2 / 192000, 192000), 192000)  # no sample left at 44.1 kHz
+    res = embed_files(e, [str(p) for p in ok + [too_short]], workers=0)
+    assert sorted(res.outputs) == sorted(map(str, ok))
+    assert all(out.shape == (1, 1024) and np.isfinite(out).all() for out in res.outputs.values())
+    assert res.skipped == {str(too_short): "too short to resample: 2 samples at 192000 Hz give none at 44100 Hz"}
+
+
+def test_long_file_windows_are_never_all_copied(weights_dir):
+    """embed() feeds views of the padded signal batch_size windows at a time: the model never sees more."""
+    seen = []
+    e = OpenL3Embedder(None, batch_size=5, model=lambda x: (seen.append(x.shape[0]), x[:, :512])[1])
+    out = e.embed([frame_signal(np.ones((2, 6 * 48000), np.float32))])[0]  # 12 windows x 2 channels
+    assert out.shape == (12, 1024) and max(seen) == 5 and sum(seen) == 24
+    np.testing.assert_array_equal(out[:, :512], out[:, 512:])

@@ -14,15 +14,17 @@ from tests.conftest import tone, write_wav
 
 
 class CountingEmbedder(Embedder):
-    """Mean of each channel: cheap, deterministic; counts files it embeds; can fail on demand."""
+    """Mean of each channel: cheap, deterministic; counts files it embeds; can fail on demand: killed after
+    ``fail_after`` calls, raises on a batch holding a file of ``poison_length`` samples, NaN for ``nan_length``."""
 
     name = "counting"
     sample_rate = 44100
 
-    def __init__(self, fail_after: int | None = None):
+    def __init__(self, fail_after: int | None = None, poison_length: int | None = None, nan_length: int | None = None):
         super().__init__(None)
         self.embedded: list[int] = []
         self.fail_after = fail_after
+        self.poison_length, self.nan_length = poison_length, nan_length
 
     def settings(self):
         return {"v": 1}
@@ -36,8 +38,10 @@ class CountingEmbedder(Embedder):
     def embed(self, prepared):
         if self.fail_after is not None and len(self.embedded) >= self.fail_after:
             raise KeyboardInterrupt  # the run is killed here
+        if any(p.shape[1] == self.poison_length for p in prepared):
+            raise RuntimeError("Given input size: (1x1). Calculated output size: (0x0).\nOutput size is too small")
         self.embedded.append(len(prepared))
-        return [p.mean(1) for p in prepared]
+        return [p.mean(1) * (np.nan if p.shape[1] == self.nan_length else 1) for p in prepared]
 
 
 @pytest.fixture
@@ -116,3 +120,30 @@ def test_atomic_write_leaves_old_file_or_nothing_on_failure(tmp_path):
     assert target.read_bytes() == b"old" and [p.name for p in tmp_path.iterdir()] == ["f.bin"]
     atomic_write(target, lambda tmp: Path(tmp).write_bytes(b"new"))
     assert target.read_bytes() == b"new"
+
+
+def test_a_file_the_model_cannot_take_costs_only_itself(tmp_path, files):
+    """A model error used to end the batch and the run; now the batch is retried file by file."""
+    poison = str(write_wav(tmp_path / "in" / "poison.wav", tone(0.01)))  # 441 samples
+    e = CountingEmbedder(poison_length=441)
+    res = embed_files(e, files[:3] + [poison] + files[3:], workers=0, files_per_batch=4)
+    assert sorted(res.outputs) == sorted(files)
+    assert res.skipped == {poison: "model failed (RuntimeError: Given input size: (1x1). Calculated output size: "
+                                   "(0x0).)"}
+    assert e.embedded == [1, 1, 1, 4]  # the failed batch of 4 is retried one by one, then the rest in one batch
+
+
+def test_non_finite_model_output_is_skipped_and_never_cached(tmp_path, files):
+    cache = EmbeddingCache(tmp_path / "cache")
+    bad = str(write_wav(tmp_path / "in" / "nan.wav", tone(0.01)))
+    res = embed_files(CountingEmbedder(nan_length=441), files[:2] + [bad], cache=cache, workers=0)
+    assert res.skipped == {bad: "model output contains NaN or infinite values"} and len(res.outputs) == 2
+    again = CountingEmbedder()
+    res2 = embed_files(again, [bad], cache=cache, workers=0)
+    assert again.embedded == [1] and np.isfinite(res2.outputs[bad]).all()  # the NaN was not cached
+
+
+def test_large_files_make_smaller_batches(tmp_path, files):
+    e = CountingEmbedder()
+    embed_files(e, files, workers=0, files_per_batch=8, batch_bytes=2 * 8820 * 4 * 3)  # 3 files of 0.2 s stereo
+    assert e.embedded == [3, 3, 1]
