@@ -24,7 +24,7 @@ import numpy as np
 import soundfile as sf
 
 # What the metric runs pick up in a folder: every container/codec libsndfile decodes that people store audio in.
-AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".opus", ".mp3", ".aiff", ".aif")
+AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".opus", ".mp3", ".aiff", ".aif", ".caf", ".w64", ".rf64", ".au")
 
 PEAK_DBFS = -1.0  # pyloudnorm.normalize.peak(audio, -1.0), applied to every file (protocol §0)
 SILENCE_PEAK = 1e-8  # a file whose absolute peak is below this is "silent" (the reference would divide by ~0)

@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Mapping, TypeVar
 
-# Formats libsndfile decodes. TODO(merge): use metrics.audio.AUDIO_EXTENSIONS once it lands (same role).
-AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".opus", ".mp3", ".aiff", ".aif", ".caf", ".w64", ".rf64", ".au")
+from metrics.audio import AUDIO_EXTENSIONS  # the formats of a run, in the order that settles duplicate stems
+
 MAX_NAME_BYTES = 255  # file-name limit of ext4/xfs/apfs/ntfs
 MAX_ID_BYTES = MAX_NAME_BYTES - len(".flac")  # <id>.<ext> must stay a legal file name
 

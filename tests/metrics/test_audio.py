@@ -78,7 +78,8 @@ def test_every_listed_extension_decodes(tmp_path):
     """AUDIO_EXTENSIONS is what a run picks up: each must decode (Opus in Ogg included)."""
     formats = {".wav": {}, ".flac": {}, ".ogg": {"format": "OGG", "subtype": "VORBIS"},
                ".opus": {"format": "OGG", "subtype": "OPUS"}, ".mp3": {"format": "MP3"}, ".aiff": {"format": "AIFF"},
-               ".aif": {"format": "AIFF"}}
+               ".aif": {"format": "AIFF"}, ".caf": {"format": "CAF"}, ".w64": {"format": "W64"},
+               ".rf64": {"format": "RF64"}, ".au": {"format": "AU", "subtype": "FLOAT"}}
     assert set(formats) == set(AUDIO_EXTENSIONS)
     for ext, kwargs in formats.items():
         path = tmp_path / f"a{ext}"
