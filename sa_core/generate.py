@@ -1,4 +1,8 @@
-"""Text-to-audio generation: conditioning -> guided DPM-Solver++ over the latent window -> VAE decode -> trim.
+"""Text-to-audio generation: conditioning -> guided sampler over the latent window -> VAE decode -> trim.
+
+The sampler follows the checkpoint's objective: DPM-Solver++ on k-diffusion sigmas for v models, Euler /
+DPM-Solver++(2M) / pingpong on flow times for rectified-flow models; flags left out take the checkpoint's
+recommended sampler (``recommended_sampler``: pingpong 8 steps without CFG for stable-audio-open-small).
 
 ``python -m sa_core.generate --ckpt DIR --prompt "..." --seconds-total 30 --steps 100 --cfg-scale 7 --seed 0
 --out out.wav``, or many prompts from a CSV into ``--out-dir`` (one ``<id>.wav`` each; existing files are kept,
@@ -10,14 +14,17 @@ from __future__ import annotations
 
 import argparse
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from metrics.cache import atomic_write
-from sa_core.diffusion import VDenoiser, cfg_velocity
+from sa_core.config import FlowShiftConfig
+from sa_core.diffusion import cfg_velocity, denoiser_for, is_flow
+from sa_core.flow_sampling import (FLOW_SAMPLERS, FLOW_SCHEDULES, STOCHASTIC_FLOW_SAMPLERS, get_t_linear,
+                                   get_t_logsnr)
 from sa_core.model import StableAudio, load_model
 from sa_core.sampling import SAMPLERS, SCHEDULES
 
@@ -35,7 +42,36 @@ class SamplerConfig:
     decode_chunk: int | None = 128  # latent frames per VAE decode window (flat memory); None: whole window
 
 
-def sigmas_for(cfg: SamplerConfig, device: torch.device | str) -> torch.Tensor:
+def recommended_sampler(objective: str) -> SamplerConfig:
+    """A checkpoint's own sampler: v -> DPM-Solver++(3M) SDE 100 steps CFG 7 (the SAO 1.0 card); rectified_flow ->
+    Euler 50 steps CFG 7 and rf_denoiser -> pingpong 8 steps CFG 1 (stable-audio-tools' defaults for those
+    objectives), both on its logSNR grid from t = 1."""
+    if objective == "rf_denoiser":
+        return SamplerConfig(steps=8, cfg_scale=1.0, sampler="pingpong", schedule="logsnr", sigma_max=1.0)
+    if is_flow(objective):
+        return SamplerConfig(steps=50, cfg_scale=7.0, sampler="euler", schedule="logsnr", sigma_max=1.0)
+    denoiser_for(objective, lambda *a: None)  # unknown objective: the one-line error
+    return SamplerConfig()
+
+
+def check_sampler(cfg: SamplerConfig, objective: str) -> None:
+    """One-line error when ``cfg``'s sampler/schedule do not belong to ``objective``'s parameterisation."""
+    samplers, schedules = (FLOW_SAMPLERS, FLOW_SCHEDULES) if is_flow(objective) else (SAMPLERS, tuple(SCHEDULES))
+    if cfg.sampler not in samplers:
+        raise ValueError(f"sampler {cfg.sampler!r} does not fit a {objective!r} model; expected one of {list(samplers)}")
+    if cfg.schedule not in schedules:
+        raise ValueError(f"schedule {cfg.schedule!r} does not fit a {objective!r} model; expected one of "
+                         f"{list(schedules)}")
+
+
+def sigmas_for(cfg: SamplerConfig, device: torch.device | str, objective: str = "v",
+               flow_shift: FlowShiftConfig | None = None, seq_len: int | None = None) -> torch.Tensor:
+    """The noise grid: k-diffusion sigmas (v) or flow times t (rectified flow; t_max = min(sigma_max, 1))."""
+    if is_flow(objective):
+        t_max = min(cfg.sigma_max, 1.0)
+        if cfg.schedule == "logsnr":
+            return get_t_logsnr(cfg.steps, t_max, device=device)
+        return get_t_linear(cfg.steps, t_max, flow_shift, seq_len, device=device)
     kwargs = {"rho": cfg.rho} if cfg.schedule != "exponential" else {}
     return SCHEDULES[cfg.schedule](cfg.steps, cfg.sigma_min, cfg.sigma_max, device=device, **kwargs)
 
@@ -48,14 +84,17 @@ def generate_latents(model: StableAudio, prompts: list[str], seconds_total: list
     B = len(prompts)
     L = latent_length or model.cfg.latent_length
     cond = model.conditioner(prompts, seconds_start or [0.0] * B, seconds_total, device)
+    objective = model.cfg.objective
+    check_sampler(cfg, objective)
     velocity = cfg_velocity(model.velocity, model.null_conditioning(cond), cfg.cfg_scale, cfg.cfg_rescale)
-    denoiser = VDenoiser(velocity)
+    denoiser = denoiser_for(objective, velocity)
     generators = [torch.Generator(device).manual_seed(s) for s in seeds]
-    sigmas = sigmas_for(cfg, device)
+    sigmas = sigmas_for(cfg, device, objective, model.cfg.flow_shift, L)
     noise = torch.stack([torch.randn(model.latent_channels, L, generator=g, device=device) for g in generators])
-    sampler = SAMPLERS[cfg.sampler]
-    kwargs = {"generator": generators} if cfg.sampler.endswith("sde") else {}
-    return sampler(denoiser, noise * sigmas[0], sigmas, extra_args={"cond": cond}, **kwargs)
+    sampler = (FLOW_SAMPLERS if is_flow(objective) else SAMPLERS)[cfg.sampler]
+    stochastic = cfg.sampler.endswith("sde") or cfg.sampler in STOCHASTIC_FLOW_SAMPLERS
+    kwargs = {"generator": generators} if stochastic else {}
+    return sampler(denoiser, noise * sigmas[0].to(noise.dtype), sigmas, extra_args={"cond": cond}, **kwargs)
 
 
 @torch.no_grad()
@@ -89,6 +128,18 @@ def read_prompts(args: argparse.Namespace) -> list[tuple[str, str, float]]:
     return [(check_id(i), t, float(seconds.get(i, args.seconds_total))) for i, t in texts.items()]
 
 
+def sampler_from_args(args: argparse.Namespace, objective: str) -> SamplerConfig:
+    """The checkpoint's recommended sampler with the flags that were given on top; checked against the objective."""
+    given = {k: getattr(args, k) for k in ("steps", "cfg_scale", "cfg_rescale", "sampler", "schedule", "sigma_min",
+                                           "sigma_max", "rho") if getattr(args, k, None) is not None}
+    base = recommended_sampler(objective)
+    if "sampler" in given and given["sampler"] != base.sampler and "schedule" not in given:
+        given["schedule"] = base.schedule  # a sampler of the same family keeps the family's grid
+    cfg = replace(base, **given)
+    check_sampler(cfg, objective)
+    return cfg
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m sa_core.generate", description=__doc__.splitlines()[0])
     p.add_argument("--ckpt", required=True, help="checkpoint folder (ours or stable-audio-open-1.0)")
@@ -102,25 +153,24 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", type=Path, default=Path("out.wav"))
     p.add_argument("--out-dir", type=Path, default=Path("generated"))
     p.add_argument("--text-path", help="local folder/file of the text encoder (T5 folder, CLAP checkpoint)")
-    d = SamplerConfig()
-    p.add_argument("--steps", type=int, default=d.steps)
-    p.add_argument("--cfg-scale", type=float, default=d.cfg_scale)
-    p.add_argument("--cfg-rescale", type=float, default=d.cfg_rescale)
-    p.add_argument("--sampler", choices=list(SAMPLERS), default=d.sampler)
-    p.add_argument("--schedule", choices=list(SCHEDULES), default=d.schedule)
-    p.add_argument("--sigma-min", type=float, default=d.sigma_min)
-    p.add_argument("--sigma-max", type=float, default=d.sigma_max)
-    p.add_argument("--rho", type=float, default=d.rho)
+    # sampler flags left out take the checkpoint's recommended value (recommended_sampler)
+    p.add_argument("--steps", type=int)
+    p.add_argument("--cfg-scale", type=float)
+    p.add_argument("--cfg-rescale", type=float)
+    p.add_argument("--sampler", choices=[*SAMPLERS, *FLOW_SAMPLERS])
+    p.add_argument("--schedule", choices=[*SCHEDULES, *FLOW_SCHEDULES])
+    p.add_argument("--sigma-min", type=float)
+    p.add_argument("--sigma-max", type=float)
+    p.add_argument("--rho", type=float)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--batch-size", type=int, default=4)
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     p.add_argument("--dtype", choices=["float32", "bfloat16", "float16"], default="float32")
     args = p.parse_args(argv)
-    cfg = SamplerConfig(args.steps, args.cfg_scale, args.cfg_rescale, args.sampler, args.schedule, args.sigma_min,
-                        args.sigma_max, args.rho)
     try:
         rows = read_prompts(args)
         model = load_model(args.ckpt, text_path=args.text_path).to(args.device, getattr(torch, args.dtype))
+        cfg = sampler_from_args(args, model.cfg.objective)
     except (OSError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
