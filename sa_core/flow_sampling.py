@@ -12,7 +12,7 @@ never touch the network or the guidance, and report through ``callback({"i", "x"
 * ``pingpong``: denoise fully, then re-noise to the next level with fresh noise: x <- (1 - t_next) D + t_next z
   (the sampler of adversarially post-trained / distilled flow models; the last step returns D).
 
-Schedules: ``logsnr`` is stable-audio-tools' grid for RF models (logSNR linear from -6 to 2, t = sigmoid(-logSNR),
+Schedules: ``logsnr`` is stable-audio-tools' grid for RF models (logSNR linear from -6.2 to 2, t = sigmoid(-logSNR),
 first value t_max, last 0), ``linear`` is t = linspace(t_max, 0), optionally warped by the sequence-length time shift
 (``time_shift``; stable-audio-tools' ``DistributionShift``, which the reference applies when it builds a linear grid).
 """
@@ -39,13 +39,20 @@ def time_shift(t: torch.Tensor, seq_len: int, shift: FlowShiftConfig) -> torch.T
     return 1 - math.exp(mu) / (math.exp(mu) + odds)
 
 
-def get_t_logsnr(n: int, t_max: float = 1.0, logsnr_start: float = -6.0, logsnr_end: float = 2.0,
+def get_t_logsnr(n: int, t_max: float = 1.0, logsnr_start: float = -6.2, logsnr_end: float = 2.0, *,
+                 rate: float = 0.0, anchor_length: int = 2000, seq_len: int | None = None,
                  device: torch.device | str = "cpu") -> torch.Tensor:
-    """stable-audio-tools' RF grid: logSNR = linspace(start, end, n + 1), t = sigmoid(-logSNR); t[0] = t_max
-    (``start`` is log((1 - t_max) / t_max) when t_max < 1), t[n] = 0. ``[n + 1]`` float64."""
-    if t_max < 1:
-        logsnr_start = math.log((1 - t_max) / t_max + 1e-6)
-    t = torch.sigmoid(-torch.linspace(logsnr_start, logsnr_end, n + 1, dtype=torch.float64))
+    """stable-audio-tools' RF grid (0.0.20 ``LogSNRShift`` over ``linspace(t_max, 0, n + 1)``; its default for models
+    whose config sets no ``sampling_distribution_shift_options``, e.g. stable-audio-open-small): u -> logSNR =
+    end - u (end - start), t = sigmoid(-logSNR); t[0] = t_max, t[n] = 0. With ``rate`` > 0 the start drops by
+    ``rate`` per doubling of ``seq_len`` beyond ``anchor_length`` (the sequence-length shift; 0 for the release).
+    (stable-audio-tools <= 0.0.19 used start -6 on a logSNR linspace: ``logsnr_start=-6.0``.) ``[n + 1]`` float64."""
+    if rate:
+        if seq_len is None:
+            raise ValueError("a sequence-length logSNR shift needs the sequence length")
+        logsnr_start = logsnr_start - rate * math.log2(max(seq_len, 1) / anchor_length)
+    u = torch.linspace(t_max, 0, n + 1, dtype=torch.float64)
+    t = torch.sigmoid(-(logsnr_end - u * (logsnr_end - logsnr_start)))
     t[0], t[-1] = t_max, 0.0
     return t.to(device)
 

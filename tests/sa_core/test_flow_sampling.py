@@ -111,9 +111,12 @@ def test_pingpong_noise_is_per_item_and_the_last_step_returns_the_denoised_value
 def test_logsnr_grid_is_stable_audio_tools_and_linear_grid_shift():
     t = get_t_logsnr(8)
     assert t.dtype == torch.float64 and t.shape == (9,) and t[0] == 1 and t[-1] == 0
-    expected = [1 / (1 + math.exp(-6 + k)) for k in range(1, 8)]  # logSNR = -6 + k, t = sigmoid(-logSNR)
+    expected = [1 / (1 + math.exp(-6.2 + 8.2 * k / 8)) for k in range(1, 8)]  # logSNR -6.2 .. 2, t = sigmoid(-.)
     np.testing.assert_allclose(t[1:-1].numpy(), expected, rtol=1e-12)
-    assert get_t_logsnr(4, t_max=0.5)[0] == 0.5
+    half = get_t_logsnr(4, t_max=0.5)
+    assert half[0] == 0.5 and half[1] == pytest.approx(1 / (1 + math.exp(2 - 8.2 * 0.375)))
+    longer = get_t_logsnr(8, rate=1.0, seq_len=4000)  # one doubling past the anchor: start -7.2
+    assert longer[1] == pytest.approx(1 / (1 + math.exp(-7.2 + 9.2 / 8)))
     shift = FlowShiftConfig()
     lin = get_t_linear(4)
     short, long = get_t_linear(4, shift=shift, seq_len=10), get_t_linear(4, shift=shift, seq_len=10 ** 6)

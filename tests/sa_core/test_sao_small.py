@@ -21,7 +21,8 @@ RELEASE = json.loads((Path(__file__).parent / "data" / "sao_small_model_config.j
 
 
 def scaled_down(raw: dict) -> dict:
-    """The release's structure (q/k LayerNorm, projected cond tokens, seconds_total only, rf_denoiser), small sizes."""
+    """The release's structure (q/k LayerNorm, projected cond tokens, seconds_total only, rf_denoiser), small sizes
+    (cond_dim stays T5-base's 768, so the prompt needs no projection, as in the release)."""
     raw = copy.deepcopy(raw)
     raw["sample_size"] = 4096
     pre = raw["model"]["pretransform"]["config"]
@@ -29,9 +30,8 @@ def scaled_down(raw: dict) -> dict:
         pre[part]["config"].update(channels=8, c_mults=[1, 2], strides=[2, 4])
     pre["encoder"]["config"]["latent_dim"] = 16
     pre["decoder"]["config"]["latent_dim"] = pre["latent_dim"] = 8
-    raw["model"]["conditioning"]["cond_dim"] = 64
-    raw["model"]["diffusion"]["config"].update(io_channels=8, embed_dim=128, depth=2, num_heads=2, cond_token_dim=64,
-                                               global_cond_dim=64)
+    pre["downsampling_ratio"] = 8
+    raw["model"]["diffusion"]["config"].update(io_channels=8, embed_dim=128, depth=2, num_heads=2)
     raw["model"]["io_channels"] = 8
     return raw
 
