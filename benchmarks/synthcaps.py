@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,11 @@ from benchmarks.synthcaps_data import NOTES, PANS, SR, Item, items, render
 from metrics.adherence import cents, pitch_of, position_of, stereo_balance
 from metrics.audio import AudioError, read_audio
 from metrics.stats import bootstrap_ci
-from sa_core.generate import SamplerConfig, write_wav
+from sa_core.diffusion import is_flow
+from sa_core.flow_sampling import FLOW_SAMPLERS
+from sa_core.generate import SamplerConfig, check_sampler, recommended_sampler, write_wav
+from sa_core.info import load_config
+from sa_core.sampling import SAMPLERS
 
 SHIPPED = Path(__file__).resolve().parents[1] / "sa_core" / "checkpoints" / "synthcaps-tiny"
 PITCH_TOLERANCE_CENTS = 50.0
@@ -55,12 +60,28 @@ def adherence(audio_dir: Path, test_items: list[Item], n_boot: int = 1000) -> di
     }
 
 
+def synthcaps_sampler(objective: str, args: argparse.Namespace) -> SamplerConfig:
+    """v checkpoints: DPM-Solver++(2M) on Karras sigmas 0.03..80 (tuned on the shipped model), 50 steps; flow
+    checkpoints: their recommended sampler (``recommended_sampler``) on the logSNR grid; --steps/--sampler override,
+    --cfg-scale applies to both."""
+    if is_flow(objective):
+        base = recommended_sampler(objective)
+        cfg = replace(base, steps=args.steps or base.steps, cfg_scale=args.cfg_scale, sampler=args.sampler or base.sampler)
+    else:
+        cfg = SamplerConfig(steps=args.steps or 50, cfg_scale=args.cfg_scale, sigma_min=0.03, sigma_max=80.0,
+                            sampler=args.sampler or "dpmpp-2m", schedule="karras", rho=7.0)
+    check_sampler(cfg, objective)
+    return cfg
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m benchmarks.synthcaps", description=__doc__.splitlines()[0])
     p.add_argument("--out", type=Path, default=Path("runs/synthcaps"))
     p.add_argument("--ckpt", type=Path, default=SHIPPED, help="default: the checkpoint shipped in the package")
     p.add_argument("--n", type=int, default=40, help="test prompts")
-    p.add_argument("--steps", type=int, default=50)
+    p.add_argument("--steps", type=int, help="default: 50 for a v checkpoint, the recommended count for a flow one")
+    p.add_argument("--sampler", choices=[*SAMPLERS, *FLOW_SAMPLERS],
+                   help="default: dpmpp-2m (Karras sigmas) for v, the checkpoint's recommended one for flow")
     p.add_argument("--cfg-scale", type=float, default=4.0)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--batch-size", type=int, default=8)
@@ -77,8 +98,11 @@ def main(argv: list[str] | None = None) -> int:
     for it in test:
         if not (reference / f"{it.id}.wav").exists():
             write_wav(reference / f"{it.id}.wav", render(it), SR)
-    sampler = SamplerConfig(steps=args.steps, cfg_scale=args.cfg_scale, sigma_min=0.03, sigma_max=80.0,
-                            sampler="dpmpp-2m", schedule="karras", rho=7.0)
+    try:
+        sampler = synthcaps_sampler(load_config(str(args.ckpt)).objective, args)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     results = run_benchmark("synthcaps", prompts, args.out, ckpt=args.ckpt, sampler=sampler, seed=args.seed,
                             batch_size=args.batch_size, device=args.device, trim=False,  # timing sees the window
                             metrics_cfg={"weights_dir": args.weights_dir, "ref": reference},
