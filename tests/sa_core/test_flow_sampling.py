@@ -58,7 +58,9 @@ def test_flow_ode_samplers_converge_at_their_order(sampler, order):
     errs = [ode_error(sampler, n, mu, s) for n in ns]
     slopes = -np.diff(np.log(errs)) / np.diff(np.log(ns))
     assert errs[-1] < errs[0] / 2 ** (order * 3 - 1), errs
-    assert abs(slopes[-1] - order) < 0.25, (errs, slopes)
+    # measured: Euler 0.97, 0.99, 0.99; DPM++(2M) 1.70, 1.73, 1.76 (its first two steps, from t = 1 where the
+    # logSNR step is infinite, are first order, which costs a little at small n)
+    assert (abs(slopes - order) < 0.35).all(), (errs, slopes)
 
 
 def test_flow_dpmpp_is_k_diffusion_dpmpp_2m_on_rescaled_variables():
