@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.runner import (Prompt, add_generation_arguments, benchmark_config, check_prompts, fmt,
-                               generate_missing, run_benchmark, run_dirs, sampler_from_args, window_seconds,
+                               generate_missing, run_benchmark, run_dirs, sampler_for, window_seconds,
                                write_prompts)
 from metrics.ids import IdError, check_id, read_id_list, read_table
 from metrics.run import warm_cache
@@ -142,7 +142,7 @@ def main(dataset: str, argv: list[str] | None = None) -> int:
     add_generation_arguments(p)
     args = p.parse_args(argv)
     # every check before anything is written or a model loads
-    sampler = sampler_from_args(args)
+    sampler = sampler_for(args, args.ckpt)
     prompts = read_prompts(spec, args.captions, args.text_col, args.seconds_total, args.limit)
     check_prompts(prompts, window_seconds(args.ckpt) if args.ckpt else None)
     excluded = excluded_ids(spec, args.captions, args.unavailable, args.out)

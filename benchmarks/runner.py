@@ -30,9 +30,11 @@ from metrics.cache import file_sha256
 from metrics.ids import check_id
 from metrics.run import RunConfig, run, write_results
 from sa_core.cli import first_reasons, positive_int
-from sa_core.generate import (SamplerConfig, SettingsError, check_seconds_total, generate,
+from sa_core.flow_sampling import FLOW_SAMPLERS
+from sa_core.generate import (SamplerConfig, SettingsError, check_seconds_total, generate, sampler_from_args,
                               trimmed_frames, verify_audio, write_audio)
 from sa_core.model import read_model_config
+from sa_core.sampling import SAMPLERS
 
 AUDIO, WINDOW = "audio", "window"  # run-folder subfolders: evaluated audio; whole windows of trimmed runs
 WINDOW_SUFFIX = ".flac"
@@ -46,13 +48,14 @@ class Prompt:
 
 
 def add_generation_arguments(p: argparse.ArgumentParser) -> None:
-    """The sampling and device flags every generating benchmark takes (defaults: ``SamplerConfig``)."""
-    d = SamplerConfig()
-    p.add_argument("--steps", type=int, default=d.steps)
-    p.add_argument("--cfg-scale", type=float, default=d.cfg_scale)
-    p.add_argument("--sampler", default=d.sampler)
-    p.add_argument("--sigma-min", type=float, default=d.sigma_min)
-    p.add_argument("--sigma-max", type=float, default=d.sigma_max)
+    """The sampling and device flags every generating benchmark takes; sampler flags left out take the checkpoint's
+    recommended value (``sa_core.generate.recommended_sampler``: DPM-Solver++ for v models, pingpong 8 steps for
+    Stable Audio Open Small)."""
+    p.add_argument("--steps", type=positive_int)
+    p.add_argument("--cfg-scale", type=float)
+    p.add_argument("--sampler", choices=[*SAMPLERS, *FLOW_SAMPLERS])
+    p.add_argument("--sigma-min", type=float)
+    p.add_argument("--sigma-max", type=float)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--batch-size", type=positive_int, default=4)
     p.add_argument("--device", default="cpu")
@@ -60,10 +63,10 @@ def add_generation_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--text-path", help="local text-encoder files (T5 folder for stable-audio-open-1.0 checkpoints)")
 
 
-def sampler_from_args(args: argparse.Namespace) -> SamplerConfig:
-    """The flags as a SamplerConfig; SettingsError (one line) for invalid settings."""
-    return SamplerConfig(steps=args.steps, cfg_scale=args.cfg_scale, sampler=args.sampler,
-                         sigma_min=args.sigma_min, sigma_max=args.sigma_max)
+def sampler_for(args: argparse.Namespace, ckpt: str | Path | None) -> SamplerConfig:
+    """The flags on top of ``ckpt``'s recommended sampler (a v model's when there is no checkpoint to generate
+    with); SettingsError (one line) for invalid settings."""
+    return sampler_from_args(args, read_model_config(ckpt).objective if ckpt else "v")
 
 
 def window_seconds(ckpt: str | Path) -> float:

@@ -8,6 +8,7 @@ are listed as skipped with the command to get them) -> ``results.json`` and ``re
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,11 @@ from metrics.adherence import cents, pitch_of, position_of, stereo_balance
 from metrics.audio import AudioError, read_audio
 from metrics.stats import bootstrap_ci
 from sa_core.cli import ArgumentParser, guarded, positive_int
-from sa_core.generate import SamplerConfig, write_audio
+from sa_core.diffusion import is_flow
+from sa_core.flow_sampling import FLOW_SAMPLERS
+from sa_core.generate import SamplerConfig, check_sampler, recommended_sampler, write_audio
+from sa_core.model import read_model_config
+from sa_core.sampling import SAMPLERS
 
 SHIPPED = Path(__file__).resolve().parents[1] / "sa_core" / "checkpoints" / "synthcaps-tiny"
 PITCH_TOLERANCE_CENTS = 50.0
@@ -62,13 +67,31 @@ def write_references(folder: Path, test_items: list[Item]) -> None:
         write_audio(folder / f"{it.id}.wav", render(it), SR)
 
 
+def synthcaps_sampler(objective: str, args: Any) -> SamplerConfig:
+    """v checkpoints: DPM-Solver++(2M) on Karras sigmas 0.03..80 (tuned on the shipped model), 50 steps; flow
+    checkpoints: their recommended sampler (``recommended_sampler``) on the logSNR grid; --steps/--sampler override,
+    --cfg-scale applies to both."""
+    if is_flow(objective):
+        base = recommended_sampler(objective)
+        cfg = replace(base, steps=args.steps or base.steps, cfg_scale=args.cfg_scale,
+                      sampler=args.sampler or base.sampler)
+    else:
+        cfg = SamplerConfig(steps=args.steps or 50, cfg_scale=args.cfg_scale, sigma_min=0.03, sigma_max=80.0,
+                            sampler=args.sampler or "dpmpp-2m", schedule="karras", rho=7.0)
+    check_sampler(cfg, objective)
+    return cfg
+
+
 @guarded
 def main(argv: list[str] | None = None) -> int:
     p = ArgumentParser(prog="python -m benchmarks.synthcaps", description=__doc__.splitlines()[0])
     p.add_argument("--out", type=Path, default=Path("runs/synthcaps"))
     p.add_argument("--ckpt", type=Path, default=SHIPPED, help="default: the checkpoint shipped in the package")
     p.add_argument("--n", type=positive_int, default=40, help="test prompts")
-    p.add_argument("--steps", type=int, default=50)
+    p.add_argument("--steps", type=positive_int,
+                   help="default: 50 for a v checkpoint, the recommended count for a flow one")
+    p.add_argument("--sampler", choices=[*SAMPLERS, *FLOW_SAMPLERS],
+                   help="default: dpmpp-2m (Karras sigmas) for v, the checkpoint's recommended one for flow")
     p.add_argument("--cfg-scale", type=float, default=4.0)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--batch-size", type=positive_int, default=8)
@@ -79,8 +102,7 @@ def main(argv: list[str] | None = None) -> int:
     if not (args.ckpt / "model.safetensors").is_file():
         print(f"error: no checkpoint at {args.ckpt}", file=sys.stderr)
         return 2
-    sampler = SamplerConfig(steps=args.steps, cfg_scale=args.cfg_scale, sigma_min=0.03, sigma_max=80.0,
-                            sampler="dpmpp-2m", schedule="karras", rho=7.0)
+    sampler = synthcaps_sampler(read_model_config(args.ckpt).objective, args)
     test = items("test", args.n, seed=args.seed)
     prompts = [Prompt(i.id, i.caption, i.seconds) for i in test]
     check_prompts(prompts, window_seconds(args.ckpt))  # before anything is written

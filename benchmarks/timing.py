@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.runner import (Prompt, add_generation_arguments, check_prompts, fmt, run_benchmark, sampler_from_args,
+from benchmarks.runner import (Prompt, add_generation_arguments, check_prompts, fmt, run_benchmark, sampler_for,
                                window_seconds)
 from metrics.ids import read_table
 from sa_core.cli import ArgumentParser, guarded
@@ -59,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", type=Path, default=Path("runs/timing"))
     add_generation_arguments(p)
     args = p.parse_args(argv)
-    sampler = sampler_from_args(args)
+    sampler = sampler_for(args, args.ckpt)
     captions = list(read_table(args.prompts_csv, "id", "caption").values()) if args.prompts_csv else list(
         DEFAULT_PROMPTS)
     prompts = grid(captions, parse_seconds(args.seconds))

@@ -1,6 +1,7 @@
-"""A minimal, readable Stable Audio: VAE, conditioning, DiT / U-Net, v-diffusion training and DPM-Solver++ sampling.
+"""A minimal, readable Stable Audio: VAE, conditioning, DiT / U-Net, v-diffusion and rectified-flow training,
+DPM-Solver++ / Euler / pingpong sampling.
 
-``sa_core.load_model(path)`` loads our checkpoints and the stable-audio-open-1.0 release.
+``sa_core.load_model(path)`` loads our checkpoints and the stable-audio-open-1.0 and -small releases.
 """
 from typing import Any
 

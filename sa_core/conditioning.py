@@ -102,15 +102,24 @@ class Conditioning:
         return Conditioning(self.cross.to(dtype), self.cross_mask, g)
 
 
+TIMING_IDS = ("seconds_start", "seconds_total")
+
+
 class Conditioner(nn.Module):
     """Text + timing -> :class:`Conditioning`. The text encoder is frozen and kept out of the state dict; only
-    its output projection (when its width differs from ``cond_dim``) and the timing embedders are parameters."""
+    its output projection (when its width differs from ``cond_dim``) and the timing embedders are parameters. A timing
+    embedder exists only for the timing ids the config routes somewhere (SAO-small: ``seconds_total`` alone)."""
 
     def __init__(self, cfg: ConditioningConfig, text_encoder: TextEncoder | None = None):
         super().__init__()
         self.cfg = cfg
-        self.seconds_start = timing_conditioner(cfg)
-        self.seconds_total = timing_conditioner(cfg)
+        used = set(cfg.cross_attention_ids) | set(cfg.global_ids)
+        unknown = sorted(used - {"prompt", *TIMING_IDS})
+        if unknown:
+            raise ValueError(f"unknown conditioning id(s) {unknown}; expected 'prompt' and {list(TIMING_IDS)}")
+        self.timing_ids = tuple(k for k in TIMING_IDS if k in used)  # SAO-small has seconds_total only
+        for name in self.timing_ids:
+            setattr(self, name, timing_conditioner(cfg))
         self.prompt_proj = nn.Linear(cfg.text.dim, cfg.cond_dim) if cfg.text.dim != cfg.cond_dim else nn.Identity()
         self.__dict__["_text_encoder"] = text_encoder  # not a submodule: frozen, loaded from its own files
 
@@ -124,12 +133,12 @@ class Conditioner(nn.Module):
               seconds_total: torch.Tensor) -> Conditioning:
         """From text-encoder output ``[B, S, text_dim]`` and timings ``[B]`` (seconds)."""
         dtype = next(self.parameters()).dtype
-        parts = {"prompt": self.prompt_proj(prompt_tokens.to(dtype)) * prompt_mask[..., None].to(dtype),
-                 "seconds_start": self.seconds_start(seconds_start),
-                 "seconds_total": self.seconds_total(seconds_total)}
-        masks = {"prompt": prompt_mask.bool(),
-                 "seconds_start": torch.ones(len(seconds_start), 1, dtype=torch.bool, device=prompt_mask.device),
-                 "seconds_total": torch.ones(len(seconds_total), 1, dtype=torch.bool, device=prompt_mask.device)}
+        values = {"seconds_start": seconds_start, "seconds_total": seconds_total}
+        parts = {"prompt": self.prompt_proj(prompt_tokens.to(dtype)) * prompt_mask[..., None].to(dtype)}
+        masks = {"prompt": prompt_mask.bool()}
+        for name in self.timing_ids:
+            parts[name] = getattr(self, name)(values[name])
+            masks[name] = torch.ones(len(values[name]), 1, dtype=torch.bool, device=prompt_mask.device)
         cross = torch.cat([parts[k] for k in self.cfg.cross_attention_ids], dim=1)
         mask = torch.cat([masks[k] for k in self.cfg.cross_attention_ids], dim=1)
         glob = torch.cat([parts[k][:, 0] for k in self.cfg.global_ids], dim=-1) if self.cfg.global_ids else None

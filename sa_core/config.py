@@ -5,7 +5,8 @@ unknown keys and wrong types, so a typo in a config never silently falls back to
 ``to_dict(config)`` and loading rebuilds the model from it.
 
 Presets: ``stable-audio-1.0`` (the paper: 1024x DAC-style VAE, U-Net, CLAP text, learned per-second timing),
-``stable-audio-open-1.0`` (Oobleck 2048x VAE, DiT 1536x24, T5-base, Fourier timing) and ``tiny`` (same code, small
+``stable-audio-open-1.0`` (Oobleck 2048x VAE, DiT 1536x24, T5-base, Fourier timing), ``stable-audio-open-small``
+(the same VAE, DiT 1024x16 with q/k LayerNorm, T5-base 64 tokens, seconds_total only, rectified flow) and ``tiny`` (same code, small
 enough to train and sample on 2 CPU cores, MiniLM text).
 """
 from __future__ import annotations
@@ -75,6 +76,8 @@ class DiTConfig:
     cond_token_dim: int = 768
     global_cond_dim: int = 1536
     ff_mult: int = 4  # SwiGLU hidden = ff_mult * embed_dim
+    qk_norm: Literal["none", "ln"] = "none"  # "ln": LayerNorm (affine, eps 1e-6) over each head's q and k
+    project_cond_tokens: bool = False  # True: to_cond_embed maps the tokens to embed_dim (the reference's default)
 
 
 @dataclass(frozen=True)
@@ -95,6 +98,19 @@ class UNetConfig:
 
 
 @dataclass(frozen=True)
+class FlowShiftConfig:
+    """stable-audio-tools' ``DistributionShift``: the sequence-length time shift of rectified-flow models."""
+
+    base_shift: float = 0.5
+    max_shift: float = 1.15
+    min_length: int = 256
+    max_length: int = 4096
+
+
+Objective = Literal["v", "rectified_flow", "rf_denoiser"]
+
+
+@dataclass(frozen=True)
 class ModelConfig:
     name: str = "stable-audio-open-1.0"
     sample_rate: int = 44100
@@ -104,6 +120,8 @@ class ModelConfig:
     backbone: Literal["dit", "unet"] = "dit"
     dit: DiTConfig | None = field(default_factory=DiTConfig)
     unet: UNetConfig | None = None
+    objective: Objective = "v"  # sa_core.diffusion.OBJECTIVES; rf_denoiser = rectified flow post-trained for few steps
+    flow_shift: FlowShiftConfig | None = None  # training-time t warp of flow objectives (None: t ~ U(0, 1))
 
     @property
     def latent_length(self) -> int:
@@ -200,6 +218,21 @@ PRESETS: dict[str, ModelConfig] = {
         conditioning=ConditioningConfig(text=TextConfig(kind="clap", max_length=77), timing="learned",
                                         global_ids=()),
         backbone="unet", dit=None, unet=UNetConfig()),
+    # stabilityai/stable-audio-open-small (arXiv 2505.08175). The release's model_config.json is gated; its fields
+    # are taken from two public copies: the DiT and conditioner configs of the converted release
+    # (huggingface.co/FastVideo/stable-audio-open-small-Diffusers: transformer/config.json, conditioner/config.json:
+    # embed 1024, depth 16, 8 heads, qk_norm "ln", project_cond_tokens/global_cond true, T5-base 64 tokens,
+    # seconds_total 0..256) and the stable-audio-tools config a fine-tune of it ships
+    # (huggingface.co/thepatch/jerry_grunge base_model_config.json: sample_size 524288, the SAO-1.0 Oobleck VAE,
+    # cross [prompt, seconds_total], global [seconds_total], distribution_shift_options 256..4096); the objective
+    # "rf_denoiser" (8-step pingpong, CFG 1) is what stable-audio-tools reports for the release.
+    "stable-audio-open-small": ModelConfig(
+        name="stable-audio-open-small", sample_size=524288,  # 11.89 s = 256 latents
+        conditioning=ConditioningConfig(text=TextConfig(kind="t5", max_length=64), timing_max=256,
+                                        cross_attention_ids=("prompt", "seconds_total"), global_ids=("seconds_total",)),
+        dit=DiTConfig(embed_dim=1024, depth=16, num_heads=8, cond_token_dim=768, global_cond_dim=768, qk_norm="ln",
+                      project_cond_tokens=True),
+        objective="rf_denoiser", flow_shift=FlowShiftConfig(min_length=256, max_length=4096)),
     "tiny": ModelConfig(
         name="tiny", sample_size=163840,  # 3.72 s at 44.1 kHz = 160 latents: the SynthCaps window
         autoencoder=AutoencoderConfig(channels=32, c_mults=(1, 2, 4), strides=(4, 4, 4), patch_size=16,

@@ -8,6 +8,10 @@ global token = to_global_embed(global) + to_timestep_embed(Fourier(t)), *prepend
 K/V heads (cond_dim / 64) are repeated to the query heads, SwiGLU feed-forward; bias-less LayerNorms whose zero
 ``beta`` is a buffer. Attention runs through ``F.scaled_dot_product_attention``; cross-attention is unmasked, as in
 the released model.
+
+stable-audio-open-small adds (``DiTConfig``): ``qk_norm="ln"``, an affine ``nn.LayerNorm(head_dim, eps=1e-6)`` on
+q and k of both attentions (keys ``q_norm``/``k_norm``), applied before RoPE; and ``project_cond_tokens``, which makes
+``to_cond_embed`` map the text tokens to ``embed_dim``, so cross-attention K/V have as many heads as the queries.
 """
 from __future__ import annotations
 
@@ -77,15 +81,27 @@ def merge_heads(x: torch.Tensor) -> torch.Tensor:
     return x.transpose(1, 2).reshape(B, L, H * d)
 
 
+def qk_norms(kind: str, dim_head: int) -> tuple[nn.Module, nn.Module]:
+    """(q_norm, k_norm) over each head's channels: affine LayerNorm (eps 1e-6) for ``ln``, parameter-free identities
+    for ``none`` (so a model without q/k normalisation has no such keys)."""
+    if kind == "ln":
+        return nn.LayerNorm(dim_head, eps=1e-6), nn.LayerNorm(dim_head, eps=1e-6)
+    if kind == "none":
+        return nn.Identity(), nn.Identity()
+    raise ValueError(f"unknown qk_norm {kind!r}; expected 'none' or 'ln'")
+
+
 class SelfAttention(nn.Module):
-    def __init__(self, dim: int, dim_head: int):
+    def __init__(self, dim: int, dim_head: int, qk_norm: str = "none"):
         super().__init__()
         self.dim_head = dim_head
         self.to_qkv = nn.Linear(dim, 3 * dim, bias=False)
         self.to_out = nn.Linear(dim, dim, bias=False)
+        self.q_norm, self.k_norm = qk_norms(qk_norm, dim_head)
 
     def forward(self, x: torch.Tensor, angles: torch.Tensor) -> torch.Tensor:
         q, k, v = (split_heads(t, self.dim_head) for t in self.to_qkv(x).chunk(3, dim=-1))
+        q, k = self.q_norm(q), self.k_norm(k)
         q, k = apply_rotary(q, angles), apply_rotary(k, angles)
         return self.to_out(merge_heads(F.scaled_dot_product_attention(q, k, v)))
 
@@ -94,16 +110,18 @@ class CrossAttention(nn.Module):
     """Queries from the sequence, keys/values from the context with ``cond_dim / dim_head`` heads, repeated
     (``repeat_interleave``) to the query heads."""
 
-    def __init__(self, dim: int, cond_dim: int, dim_head: int):
+    def __init__(self, dim: int, cond_dim: int, dim_head: int, qk_norm: str = "none"):
         super().__init__()
         self.dim_head = dim_head
         self.to_q = nn.Linear(dim, dim, bias=False)
         self.to_kv = nn.Linear(cond_dim, 2 * cond_dim, bias=False)
         self.to_out = nn.Linear(dim, dim, bias=False)
+        self.q_norm, self.k_norm = qk_norms(qk_norm, dim_head)
 
     def forward(self, x: torch.Tensor, context: torch.Tensor) -> torch.Tensor:
         q = split_heads(self.to_q(x), self.dim_head)
         k, v = (split_heads(t, self.dim_head) for t in self.to_kv(context).chunk(2, dim=-1))
+        q, k = self.q_norm(q), self.k_norm(k)
         repeat = q.shape[1] // k.shape[1]
         if repeat > 1:
             k, v = k.repeat_interleave(repeat, dim=1), v.repeat_interleave(repeat, dim=1)
@@ -130,12 +148,12 @@ class FeedForward(nn.Module):
 
 
 class TransformerBlock(nn.Module):
-    def __init__(self, dim: int, dim_head: int, cond_dim: int, ff_mult: int):
+    def __init__(self, dim: int, dim_head: int, cond_dim: int, ff_mult: int, qk_norm: str = "none"):
         super().__init__()
         self.pre_norm = LayerNorm(dim)
-        self.self_attn = SelfAttention(dim, dim_head)
+        self.self_attn = SelfAttention(dim, dim_head, qk_norm)
         self.cross_attend_norm = LayerNorm(dim)
-        self.cross_attn = CrossAttention(dim, cond_dim, dim_head)
+        self.cross_attn = CrossAttention(dim, cond_dim, dim_head, qk_norm)
         self.ff_norm = LayerNorm(dim)
         self.ff = FeedForward(dim, ff_mult)
 
@@ -152,8 +170,9 @@ class ContinuousTransformer(nn.Module):
         self.project_in = nn.Linear(cfg.io_channels, cfg.embed_dim, bias=False)
         self.project_out = nn.Linear(cfg.embed_dim, cfg.io_channels, bias=False)
         self.rotary_pos_emb = RotaryEmbedding(max(dim_head // 2, 32))
+        context_dim = cfg.embed_dim if cfg.project_cond_tokens else cfg.cond_token_dim
         self.layers = nn.ModuleList(
-            TransformerBlock(cfg.embed_dim, dim_head, cfg.cond_token_dim, cfg.ff_mult) for _ in range(cfg.depth))
+            TransformerBlock(cfg.embed_dim, dim_head, context_dim, cfg.ff_mult, cfg.qk_norm) for _ in range(cfg.depth))
 
     def forward(self, x: torch.Tensor, prepend: torch.Tensor, context: torch.Tensor) -> torch.Tensor:
         """``x`` [B, L, io], ``prepend`` [B, P, E], ``context`` [B, S, C] -> [B, P + L, io]."""
@@ -171,7 +190,8 @@ class DiT(nn.Module):
         E, C, G = cfg.embed_dim, cfg.cond_token_dim, cfg.global_cond_dim
         self.timestep_features = FourierFeatures(256)
         self.to_timestep_embed = nn.Sequential(nn.Linear(256, E), nn.SiLU(), nn.Linear(E, E))
-        self.to_cond_embed = nn.Sequential(nn.Linear(C, C, bias=False), nn.SiLU(), nn.Linear(C, C, bias=False))
+        Cp = E if cfg.project_cond_tokens else C
+        self.to_cond_embed = nn.Sequential(nn.Linear(C, Cp, bias=False), nn.SiLU(), nn.Linear(Cp, Cp, bias=False))
         self.to_global_embed = nn.Sequential(nn.Linear(G, E, bias=False), nn.SiLU(), nn.Linear(E, E, bias=False))
         self.preprocess_conv = nn.Conv1d(cfg.io_channels, cfg.io_channels, 1, bias=False)
         self.postprocess_conv = nn.Conv1d(cfg.io_channels, cfg.io_channels, 1, bias=False)

@@ -1,4 +1,8 @@
-"""Text-to-audio generation: conditioning -> guided DPM-Solver++ over the latent window -> VAE decode -> trim.
+"""Text-to-audio generation: conditioning -> guided sampler over the latent window -> VAE decode -> trim.
+
+The sampler follows the checkpoint's objective: DPM-Solver++ on k-diffusion sigmas for v models, Euler /
+DPM-Solver++(2M) / pingpong on flow times for rectified-flow models; flags left out take the checkpoint's
+recommended sampler (``recommended_sampler``: pingpong 8 steps without CFG for stable-audio-open-small).
 
 ``python -m sa_core.generate --ckpt DIR --prompt "..." --seconds-total 30 --steps 100 --cfg-scale 7 --seed 0
 --out out.wav`` (.wav float, .flac 24-bit, .ogg or .mp3, by the extension), or many prompts from a CSV into
@@ -13,7 +17,7 @@ from __future__ import annotations
 import argparse
 import math
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +26,10 @@ import torch
 from metrics.cache import atomic_write
 from metrics.ids import MAX_NAME_BYTES, check_id
 from sa_core.cli import ArgumentParser, first_reasons, guarded, positive_int
-from sa_core.diffusion import VDenoiser, cfg_velocity
+from sa_core.config import FlowShiftConfig
+from sa_core.diffusion import cfg_velocity, denoiser_for, is_flow
+from sa_core.flow_sampling import (FLOW_SAMPLERS, FLOW_SCHEDULES, STOCHASTIC_FLOW_SAMPLERS, get_t_linear,
+                                   get_t_logsnr)
 from sa_core.model import StableAudio, load_model, read_model_config
 from sa_core.sampling import SAMPLERS, SCHEDULES
 
@@ -69,10 +76,10 @@ class SamplerConfig:
             raise bad("sigma_max", f"above sigma_min ({self.sigma_min:g})")
         if self.rho <= 0:
             raise bad("rho", "> 0")
-        if self.sampler not in SAMPLERS:
-            raise bad("sampler", f"one of {list(SAMPLERS)}")
-        if self.schedule not in SCHEDULES:
-            raise bad("schedule", f"one of {list(SCHEDULES)}")
+        if self.sampler not in (*SAMPLERS, *FLOW_SAMPLERS):
+            raise bad("sampler", f"one of {[*SAMPLERS, *FLOW_SAMPLERS]}")
+        if self.schedule not in (*SCHEDULES, *FLOW_SCHEDULES):
+            raise bad("schedule", f"one of {[*SCHEDULES, *FLOW_SCHEDULES]}")
         if self.decode_chunk is not None and (not _is_int(self.decode_chunk) or self.decode_chunk < 1):
             raise bad("decode_chunk", "None or an integer >= 1")
 
@@ -101,7 +108,37 @@ def trimmed_frames(seconds_total: float, sample_rate: int, window: int) -> int:
     return min(window, max(1, int(round(seconds_total * sample_rate))))
 
 
-def sigmas_for(cfg: SamplerConfig, device: torch.device | str) -> torch.Tensor:
+def recommended_sampler(objective: str) -> SamplerConfig:
+    """A checkpoint's own sampler: v -> DPM-Solver++(3M) SDE 100 steps CFG 7 (the SAO 1.0 card); rectified_flow ->
+    Euler 50 steps CFG 7 and rf_denoiser -> pingpong 8 steps CFG 1 (stable-audio-tools' defaults for those
+    objectives), both on its logSNR grid from t = 1."""
+    if objective == "rf_denoiser":
+        return SamplerConfig(steps=8, cfg_scale=1.0, sampler="pingpong", schedule="logsnr", sigma_max=1.0)
+    if is_flow(objective):
+        return SamplerConfig(steps=50, cfg_scale=7.0, sampler="euler", schedule="logsnr", sigma_max=1.0)
+    denoiser_for(objective, lambda *a: None)  # unknown objective: the one-line error
+    return SamplerConfig()
+
+
+def check_sampler(cfg: SamplerConfig, objective: str) -> None:
+    """One-line error when ``cfg``'s sampler/schedule do not belong to ``objective``'s parameterisation."""
+    samplers, schedules = (FLOW_SAMPLERS, FLOW_SCHEDULES) if is_flow(objective) else (SAMPLERS, tuple(SCHEDULES))
+    if cfg.sampler not in samplers:
+        raise SettingsError(f"sampler {cfg.sampler!r} does not fit a {objective!r} model; expected one of "
+                            f"{list(samplers)}")
+    if cfg.schedule not in schedules:
+        raise SettingsError(f"schedule {cfg.schedule!r} does not fit a {objective!r} model; expected one of "
+                            f"{list(schedules)}")
+
+
+def sigmas_for(cfg: SamplerConfig, device: torch.device | str, objective: str = "v",
+               flow_shift: FlowShiftConfig | None = None, seq_len: int | None = None) -> torch.Tensor:
+    """The noise grid: k-diffusion sigmas (v) or flow times t (rectified flow; t_max = min(sigma_max, 1))."""
+    if is_flow(objective):
+        t_max = min(cfg.sigma_max, 1.0)
+        if cfg.schedule == "logsnr":
+            return get_t_logsnr(cfg.steps, t_max, device=device)
+        return get_t_linear(cfg.steps, t_max, flow_shift, seq_len, device=device)
     kwargs = {"rho": cfg.rho} if cfg.schedule != "exponential" else {}
     return SCHEDULES[cfg.schedule](cfg.steps, cfg.sigma_min, cfg.sigma_max, device=device, **kwargs)
 
@@ -114,14 +151,17 @@ def generate_latents(model: StableAudio, prompts: list[str], seconds_total: list
     B = len(prompts)
     L = latent_length or model.cfg.latent_length
     cond = model.conditioner(prompts, seconds_start or [0.0] * B, seconds_total, device)
+    objective = model.cfg.objective
+    check_sampler(cfg, objective)
     velocity = cfg_velocity(model.velocity, model.null_conditioning(cond), cfg.cfg_scale, cfg.cfg_rescale)
-    denoiser = VDenoiser(velocity)
+    denoiser = denoiser_for(objective, velocity)
     generators = [torch.Generator(device).manual_seed(s) for s in seeds]
-    sigmas = sigmas_for(cfg, device)
+    sigmas = sigmas_for(cfg, device, objective, model.cfg.flow_shift, L)
     noise = torch.stack([torch.randn(model.latent_channels, L, generator=g, device=device) for g in generators])
-    sampler = SAMPLERS[cfg.sampler]
-    kwargs = {"generator": generators} if cfg.sampler.endswith("sde") else {}
-    return sampler(denoiser, noise * sigmas[0], sigmas, extra_args={"cond": cond}, **kwargs)
+    sampler = (FLOW_SAMPLERS if is_flow(objective) else SAMPLERS)[cfg.sampler]
+    stochastic = cfg.sampler.endswith("sde") or cfg.sampler in STOCHASTIC_FLOW_SAMPLERS
+    kwargs = {"generator": generators} if stochastic else {}
+    return sampler(denoiser, noise * sigmas[0].to(noise.dtype), sigmas, extra_args={"cond": cond}, **kwargs)
 
 
 @torch.no_grad()
@@ -215,6 +255,18 @@ def _seconds(value: str | float, item_id: str) -> float:
         raise SettingsError(f"seconds_total of {item_id!r} is not a number: {value!r}") from None
 
 
+def sampler_from_args(args: argparse.Namespace, objective: str) -> SamplerConfig:
+    """The checkpoint's recommended sampler with the flags that were given on top; checked against the objective."""
+    given = {k: getattr(args, k) for k in ("steps", "cfg_scale", "cfg_rescale", "sampler", "schedule", "sigma_min",
+                                           "sigma_max", "rho") if getattr(args, k, None) is not None}
+    base = recommended_sampler(objective)
+    if "sampler" in given and given["sampler"] != base.sampler and "schedule" not in given:
+        given["schedule"] = base.schedule  # a sampler of the same family keeps the family's grid
+    cfg = replace(base, **given)
+    check_sampler(cfg, objective)
+    return cfg
+
+
 @guarded
 def main(argv: list[str] | None = None) -> int:
     p = ArgumentParser(prog="python -m sa_core.generate", description=__doc__.splitlines()[0])
@@ -229,26 +281,25 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", type=Path, default=Path("out.wav"), help=f"one of {', '.join(AUDIO_FORMATS)}")
     p.add_argument("--out-dir", type=Path, default=Path("generated"))
     p.add_argument("--text-path", help="local folder/file of the text encoder (T5 folder, CLAP checkpoint)")
-    d = SamplerConfig()
-    p.add_argument("--steps", type=int, default=d.steps)
-    p.add_argument("--cfg-scale", type=float, default=d.cfg_scale)
-    p.add_argument("--cfg-rescale", type=float, default=d.cfg_rescale)
-    p.add_argument("--sampler", choices=list(SAMPLERS), default=d.sampler)
-    p.add_argument("--schedule", choices=list(SCHEDULES), default=d.schedule)
-    p.add_argument("--sigma-min", type=float, default=d.sigma_min)
-    p.add_argument("--sigma-max", type=float, default=d.sigma_max)
-    p.add_argument("--rho", type=float, default=d.rho)
+    # sampler flags left out take the checkpoint's recommended value (recommended_sampler)
+    p.add_argument("--steps", type=int)
+    p.add_argument("--cfg-scale", type=float)
+    p.add_argument("--cfg-rescale", type=float)
+    p.add_argument("--sampler", choices=[*SAMPLERS, *FLOW_SAMPLERS])
+    p.add_argument("--schedule", choices=[*SCHEDULES, *FLOW_SCHEDULES])
+    p.add_argument("--sigma-min", type=float)
+    p.add_argument("--sigma-max", type=float)
+    p.add_argument("--rho", type=float)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--batch-size", type=positive_int, default=4)
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     p.add_argument("--dtype", choices=["float32", "bfloat16", "float16"], default="float32")
     args = p.parse_args(argv)
     # every check before the model loads: a bad request costs nothing and writes nothing
-    cfg = SamplerConfig(args.steps, args.cfg_scale, args.cfg_rescale, args.sampler, args.schedule, args.sigma_min,
-                        args.sigma_max, args.rho)
+    spec = read_model_config(args.ckpt)
+    cfg = sampler_from_args(args, spec.objective)
     if args.prompt is not None:
         check_output_path(args.out)
-    spec = read_model_config(args.ckpt)
     rows = read_prompts(args)
     check_seconds_total({i: s for i, _, s in rows}, spec.max_seconds)
     sr, channels = spec.sample_rate, spec.autoencoder.io_channels

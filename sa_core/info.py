@@ -15,6 +15,13 @@ from sa_core.config import PRESETS, ConfigError, ModelConfig, from_dict, preset
 from sa_core.model import build_model, count_parameters, from_sao_config
 
 
+# Published parameter counts to compare against (millions): stable-audio-open-small's DiT is "341M parameters"
+# (Stability AI's release announcement; arXiv 2505.08175), its VAE the SAO-1.0 Oobleck (156M, the SAO 1.0 paper).
+PUBLISHED_M: dict[str, dict[str, float]] = {
+    "stable-audio-open-small": {"backbone": 341.0, "autoencoder": 156.0},
+}
+
+
 def describe(cfg: ModelConfig) -> dict[str, object]:
     with torch.device("meta"):
         model = build_model(cfg)
@@ -26,7 +33,8 @@ def describe(cfg: ModelConfig) -> dict[str, object]:
         "sample_rate": cfg.sample_rate, "downsampling_ratio": cfg.autoencoder.downsampling_ratio,
         "latent_channels": cfg.autoencoder.latent_dim,
         "latent_rate_hz": cfg.sample_rate / cfg.autoencoder.downsampling_ratio,
-        "latent_length": cfg.latent_length, "max_seconds": cfg.max_seconds,
+        "latent_length": cfg.latent_length, "max_seconds": cfg.max_seconds, "objective": cfg.objective,
+        "published_M": PUBLISHED_M.get(cfg.name, {}),
     }
 
 
@@ -55,12 +63,14 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(info, indent=2))
         return 0
     print(f"{info['name']} ({info['backbone']})")
+    published = info["published_M"]
     for name, n in info["parameters"].items():
-        print(f"  {name:12s} {n / 1e6:10.2f} M")
+        ref = f"   published {published[name]:.0f} M" if name in published else ""
+        print(f"  {name:12s} {n / 1e6:10.2f} M{ref}")
     print(f"  {'total':12s} {info['total'] / 1e6:10.2f} M   text encoder: {info['text_encoder']}")
     print(f"  latents: {info['latent_channels']} ch at {info['latent_rate_hz']:.2f} Hz "
           f"({info['downsampling_ratio']}x of {info['sample_rate']} Hz); window {info['latent_length']} latents = "
-          f"{info['max_seconds']:.2f} s")
+          f"{info['max_seconds']:.2f} s; objective {info['objective']}")
     return 0
 
 

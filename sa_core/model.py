@@ -1,7 +1,7 @@
 """The assembled model (autoencoder + conditioner + backbone), its one factory, and checkpoints.
 
 Our checkpoint: a folder with ``model_config.json`` (``sa_core.config.to_dict``) and ``model.safetensors``.
-The stable-audio-open-1.0 release (its ``model_config.json`` + ``model.safetensors``, or ``model.ckpt``) loads too:
+The stable-audio-open-1.0 and stable-audio-open-small releases (its ``model_config.json`` + ``model.safetensors``, or ``model.ckpt``) loads too:
 its config is translated and its keys renamed by prefix (``model.model.`` <-> ``backbone.``,
 ``conditioner.conditioners.`` <-> ``conditioner.``, ``pretransform.model.`` <-> ``autoencoder.``), then loaded
 strictly: every key present, every shape equal. Nothing is unpickled: safetensors, or ``torch.load(weights_only=True)``.
@@ -18,8 +18,8 @@ from torch import nn
 from metrics.cache import atomic_write
 from sa_core.autoencoder import Autoencoder
 from sa_core.conditioning import Conditioner, Conditioning
-from sa_core.config import (AutoencoderConfig, ConditioningConfig, ConfigError, DiTConfig, ModelConfig, TextConfig,
-                            from_dict, to_dict)
+from sa_core.config import (AutoencoderConfig, ConditioningConfig, ConfigError, DiTConfig, FlowShiftConfig, ModelConfig,
+                            TextConfig, from_dict, to_dict)
 from sa_core.text_encoders import TextEncoder
 
 SAO_PREFIXES = (("model.model.", "backbone."), ("conditioner.conditioners.", "conditioner."),
@@ -85,8 +85,12 @@ def count_parameters(module: nn.Module) -> int:
 # stable-audio-open-1.0 format
 
 
+SAO_OBJECTIVES = ("v", "rectified_flow", "rf_denoiser")
+
+
 def from_sao_config(raw: dict[str, Any]) -> ModelConfig:
-    """Translate a stable-audio-tools ``diffusion_cond`` ``model_config.json`` (DiT + Oobleck + T5/number)."""
+    """Translate a stable-audio-tools ``diffusion_cond`` ``model_config.json`` (DiT + Oobleck + T5/number): the
+    stable-audio-open-1.0 and stable-audio-open-small layouts (and smaller configs of the same structure)."""
     try:
         model = raw["model"]
         pre = model["pretransform"]["config"]
@@ -95,13 +99,24 @@ def from_sao_config(raw: dict[str, Any]) -> ModelConfig:
         diff = model["diffusion"]
         if raw.get("model_type") != "diffusion_cond" or diff["type"] != "dit" or enc.get("use_snake") is not True:
             raise ConfigError("only diffusion_cond models with a 'dit' backbone and an Oobleck VAE are supported")
+        objective = diff.get("diffusion_objective", "v")
+        if objective not in SAO_OBJECTIVES:
+            raise ConfigError(f"diffusion_objective {objective!r} is not supported; expected one of "
+                              f"{list(SAO_OBJECTIVES)}")
         prompt = next(c for c in cond["configs"] if c["id"] == "prompt")
         if prompt["type"] != "t5":
             raise ConfigError(f"prompt conditioner {prompt['type']!r} is not supported (expected 't5')")
         numbers = [c for c in cond["configs"] if c["id"] in ("seconds_start", "seconds_total")]
+        if not numbers or any(c["type"] != "number" for c in numbers):
+            raise ConfigError("expected 'number' conditioners for seconds_start / seconds_total")
         d = diff["config"]
+        qk_norm = d.get("attn_kwargs", {}).get("qk_norm", "none")
+        if qk_norm not in ("none", "ln"):
+            raise ConfigError(f"attn_kwargs.qk_norm {qk_norm!r} is not supported; expected 'none' or 'ln'")
+        shift = diff.get("distribution_shift_options")
+        name = "stable-audio-open-small" if d["embed_dim"] == 1024 and d["depth"] == 16 else "stable-audio-open-1.0"
         return ModelConfig(
-            name="stable-audio-open-1.0", sample_rate=raw["sample_rate"], sample_size=raw["sample_size"],
+            name=name, sample_rate=raw["sample_rate"], sample_size=raw["sample_size"],
             autoencoder=AutoencoderConfig(io_channels=enc["in_channels"], channels=enc["channels"],
                                           c_mults=tuple(enc["c_mults"]), strides=tuple(enc["strides"]),
                                           latent_dim=dec["latent_dim"], use_snake=True,
@@ -116,7 +131,10 @@ def from_sao_config(raw: dict[str, Any]) -> ModelConfig:
             backbone="dit",
             dit=DiTConfig(io_channels=d["io_channels"], embed_dim=d["embed_dim"], depth=d["depth"],
                           num_heads=d["num_heads"], cond_token_dim=d["cond_token_dim"],
-                          global_cond_dim=d["global_cond_dim"]))
+                          global_cond_dim=d["global_cond_dim"], qk_norm=qk_norm,
+                          project_cond_tokens=bool(d.get("project_cond_tokens", True))),
+            objective=objective,
+            flow_shift=None if shift is None else from_dict(FlowShiftConfig, dict(shift), "distribution_shift_options"))
     except (KeyError, StopIteration, IndexError, TypeError) as exc:
         raise ConfigError(f"not a stable-audio-tools diffusion_cond config: missing {exc}") from exc
 
@@ -161,7 +179,7 @@ def _resolve(path: str | Path, weights: str | Path | None) -> tuple[Path, Path]:
     p = Path(path).expanduser()
     if not p.exists():
         raise MissingCheckpoint(f"checkpoint {p} does not exist (expected a folder with model_config.json and "
-                                "model.safetensors, ours or stable-audio-open-1.0's)")
+                                "model.safetensors, ours or a stable-audio-open release's)")
     if p.is_dir():
         config = p / "model_config.json"
         candidates = [p / "model.safetensors", p / "model.ckpt"]
@@ -169,7 +187,7 @@ def _resolve(path: str | Path, weights: str | Path | None) -> tuple[Path, Path]:
         if not config.is_file() or found is None:
             raise MissingCheckpoint(
                 f"{p} is not a checkpoint folder: it needs model_config.json and model.safetensors (ours, or "
-                "stabilityai/stable-audio-open-1.0's from https://huggingface.co/stabilityai/stable-audio-open-1.0)")
+                "stabilityai/stable-audio-open-1.0's or -small's, from https://huggingface.co/stabilityai)")
         return config, found
     if weights is None or not p.is_file() or not Path(weights).is_file():
         raise MissingCheckpoint(f"give a checkpoint folder, or an existing config and weights pair (got {path}, "

@@ -1,6 +1,7 @@
 """``python -m sa_core.train {vae,diffusion,encode} --config CFG.json --data DIR --out RUN``: training.
 
-* ``diffusion``: v-objective MSE (``VDenoiser.loss``) on VAE latents, t ~ U(0, 1), 10 % conditioning dropout for
+* ``diffusion``: the model config's objective (``objective``: v, or rectified flow with its optional sequence-length
+  time shift) through its denoiser's ``loss`` on VAE latents, t ~ U(0, 1), 10 % conditioning dropout for
   CFG, AdamW + InverseLR (the SAO recipe), gradient clipping, EMA of the trained weights (exported as the model).
   The autoencoder comes from ``autoencoder`` (a trained checkpoint folder) and stays frozen; with ``latents``
   (from ``encode``) the VAE is not run at all.
@@ -34,7 +35,8 @@ from tqdm import tqdm
 from sa_core.config import ConfigError, ModelConfig, from_dict, override, preset, to_dict
 from sa_core.data import Batch, Clip, batch_for_step, load_clips
 from sa_core.autoencoder import vae_sample
-from sa_core.diffusion import VDenoiser
+from sa_core.diffusion import denoiser_for, is_flow
+from sa_core.flow_sampling import time_shift
 from sa_core.losses import (MultiScaleSTFTDiscriminator, discriminator_hinge_loss, generator_losses,
                             stereo_mrstft_loss)
 from metrics.cache import atomic_write
@@ -122,8 +124,10 @@ class DiffusionObjective(nn.Module):
                                  latents.device)
         cond = model.drop_conditioning(cond, draws.uniform(latents.device) < self.cfg.cfg_dropout)
         t = draws.uniform(latents.device)
+        if model.cfg.flow_shift is not None and is_flow(model.cfg.objective):
+            t = time_shift(t, latents.shape[-1], model.cfg.flow_shift).to(t.dtype)
         noise = draws.normal(latents.shape, latents.device)
-        return {"loss": VDenoiser(model.velocity).loss(latents, noise, t, cond=cond).mean()}
+        return {"loss": denoiser_for(model.cfg.objective, model.velocity).loss(latents, noise, t, cond=cond).mean()}
 
 
 class GlobalDraws:

@@ -25,11 +25,19 @@ TINY_WINDOW_S = 163840 / 44100  # the tiny preset's window: 3.715 s
     ({"sigma_min": 0.0}, "sigma_min"), ({"sigma_min": -1.0}, "sigma_min"), ({"sigma_max": math.nan}, "sigma_max"),
     ({"steps": 0}, "steps"), ({"steps": -3}, "steps"), ({"steps": 2.5}, "steps"), ({"steps": True}, "steps"),
     ({"rho": 0.0}, "rho"), ({"rho": math.inf}, "rho"), ({"cfg_rescale": 1.5}, "cfg_rescale"),
-    ({"sampler": "euler"}, "sampler"), ({"schedule": "linear"}, "schedule"), ({"decode_chunk": 0}, "decode_chunk"),
+    ({"sampler": "bogus"}, "sampler"), ({"schedule": "bogus"}, "schedule"), ({"decode_chunk": 0}, "decode_chunk"),
 ])
 def test_sampler_settings_that_cannot_give_valid_audio_are_refused(changes, field):
     with pytest.raises(SettingsError, match=rf"^{field} \(--{field.replace('_', '-')}\) must be"):
         SamplerConfig(**changes)
+
+
+def test_a_sampler_of_the_other_family_is_refused_for_the_objective():
+    """euler/pingpong belong to flow models, DPM-Solver++ on sigmas to v models: one line naming what fits."""
+    with pytest.raises(SettingsError, match=r"sampler 'euler' does not fit a 'v' model; expected one of"):
+        gen.check_sampler(SamplerConfig(sampler="euler"), "v")
+    with pytest.raises(SettingsError, match=r"sampler 'dpmpp-3m-sde' does not fit a 'rf_denoiser' model"):
+        gen.check_sampler(SamplerConfig(schedule="logsnr", sigma_max=1.0), "rf_denoiser")
 
 
 def test_valid_sampler_settings_are_accepted():
