@@ -58,10 +58,11 @@ def sao_config_dict(cfg: ModelConfig, t5_name: str = "t5-base") -> dict[str, Any
 
 
 def small_sao_config(sample_size: int = 16384) -> ModelConfig:
-    """The stable-audio-open-1.0 structure (stereo, 2048x Oobleck, 64 latents, T5-base 768-d tokens, head dim 64)
-    with a narrow VAE and a 2-block 768-wide DiT (12 query heads: cross-attention repeats the 12 K/V heads): fast enough for equality tests on 2 CPU cores."""
+    """The stable-audio-open-1.0 structure (stereo, its whole 2048x Oobleck VAE, 64 latents, T5-base 768-d tokens,
+    head dim 64; diffusers' ``AutoencoderOobleck`` ties the encoder's output width to ``channels``, so the VAE
+    keeps SAO's 128 = 2 x 64) with a 2-block 768-wide DiT (12 query heads: cross-attention repeats the 12 K/V heads): fast enough for equality tests on 2 CPU cores."""
     return override(preset("stable-audio-open-1.0"), {
-        "name": "sao-small", "sample_size": sample_size, "autoencoder.channels": 16,
+        "name": "sao-small", "sample_size": sample_size,
         "dit.embed_dim": 768, "dit.depth": 2, "dit.num_heads": 12})
 
 
