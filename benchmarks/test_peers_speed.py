@@ -57,9 +57,10 @@ def case(request, tmp_path_factory):
 @pytest.fixture(scope="module", params=list(STACKS))
 def stack(request, case):
     try:
-        s = stack_class(request.param)(case["ckpt"], case["t5"], device=case["device"])
+        stack_class(request.param).check()
     except PeerMissing as exc:
         pytest.skip(str(exc))
+    s = stack_class(request.param)(case["ckpt"], case["t5"], device=case["device"])
     i = case["inputs"]
     cond = s.prepare(i["tokens"], i["mask"], i["seconds_start"], i["seconds_total"])
     yield s, cond

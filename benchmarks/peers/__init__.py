@@ -16,16 +16,18 @@ from typing import Callable
 
 from benchmarks.peers.stack import PeerMissing, Stack
 
+CONVERT_URL = "https://raw.githubusercontent.com/huggingface/diffusers/v0.42.1/scripts/convert_stable_audio.py"
 INSTALL = {
-    "diffusers": "pip install --no-deps diffusers==0.42.1   # + its convert script: SA_BENCH_DIFFUSERS_CONVERT="
-                 "path/to/diffusers/scripts/convert_stable_audio.py (git clone https://github.com/huggingface/diffusers "
-                 "or curl https://raw.githubusercontent.com/huggingface/diffusers/v0.42.1/scripts/convert_stable_audio.py)",
+    "diffusers": "pip install --no-deps diffusers==0.42.1 && mkdir -p \"$VIRTUAL_ENV/share/sa-bench\" && curl -L -o "
+                 f"\"$VIRTUAL_ENV/share/sa-bench/convert_stable_audio.py\" {CONVERT_URL} (or point "
+                 "$SA_BENCH_DIFFUSERS_CONVERT at scripts/convert_stable_audio.py of a diffusers checkout)",
     "stable-audio-tools": "pip install --no-deps --ignore-requires-python stable-audio-tools==0.0.20 "
                           "alias-free-torch==0.0.6 einops-exts==0.0.4 pywavelets==1.9.0 dill==0.4.1",
 }
-INSTALL_ALL = ("python3 -m venv /work/venvs/peers && echo \"$(python -c 'import site; print(site.getsitepackages()[0])')\" "
-               "> /work/venvs/peers/lib/python3.11/site-packages/main_venv.pth && /work/venvs/peers/bin/"
-               + INSTALL["stable-audio-tools"] + " && /work/venvs/peers/bin/pip install --no-deps diffusers==0.42.1")
+# one venv for both peers that sees the project's venv (nothing in it is replaced); run from the project's venv
+INSTALL_ALL = ("python -m venv /work/venvs/peers && python -c 'import site; print(site.getsitepackages()[0])' "
+               "> /work/venvs/peers/lib/python3.11/site-packages/main_venv.pth && . /work/venvs/peers/bin/activate && "
+               + INSTALL["stable-audio-tools"] + " && " + INSTALL["diffusers"].split(" (or")[0])
 
 # name -> "module:Class"; a new peer is one module and one line here
 STACKS: dict[str, str] = {

@@ -77,6 +77,11 @@ class DiffusersStack(Stack):
     sampler = SamplerSpec("CosineDPMSolverMultistepScheduler", False,
                           "SDE-DPM-Solver++(2M), midpoint, Brownian-tree noise: not the same as ours")
 
+    @classmethod
+    def check(cls) -> None:
+        _import_diffusers()
+        convert_script()
+
     def __init__(self, ckpt: Any, t5_dir: Any, device: str = "cpu"):
         super().__init__(ckpt, t5_dir, device)
         d = _import_diffusers()

@@ -60,6 +60,10 @@ class SATStack(Stack):
     sampler = SamplerSpec("dpmpp-2m", True, "k-diffusion sample_dpmpp_2m via sample_diffusion(sampler_type="
                                             "'dpmpp-2m', rho=1)")
 
+    @classmethod
+    def check(cls) -> None:
+        _import_sat()
+
     def __init__(self, ckpt: Any, t5_dir: Any, device: str = "cpu"):
         super().__init__(ckpt, t5_dir, device)
         create_model_from_config, self._sample_diffusion = _import_sat()

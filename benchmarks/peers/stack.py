@@ -38,6 +38,10 @@ class Stack(ABC):
         self.ckpt, self.t5_dir, self.device = Path(ckpt), Path(t5_dir), device
         self.raw_config: dict[str, Any] = json.loads((self.ckpt / "model_config.json").read_text())
 
+    @classmethod
+    def check(cls) -> None:
+        """Raise :class:`PeerMissing` (reason + install command) when this stack cannot load; cheap, loads no model."""
+
     @property
     def sample_rate(self) -> int:
         return int(self.raw_config["sample_rate"])

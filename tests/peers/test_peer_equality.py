@@ -31,14 +31,13 @@ def shared(tmp_path_factory):
 
 
 @pytest.fixture(scope="module", params=PEERS)
-def peer(request, shared):
-    ckpt, t5, inp, ours = shared
+def peer(request):
     try:
-        stack_class(request.param)
-        theirs = outputs(request.param, ckpt, t5, inp)
+        stack_class(request.param).check()  # before building anything: a missing peer costs nothing
     except PeerMissing as exc:
         pytest.skip(str(exc))
-    return request.param, theirs, ours
+    ckpt, t5, inp, ours = request.getfixturevalue("shared")
+    return request.param, outputs(request.param, ckpt, t5, inp), ours
 
 
 def test_sao_layout_config_reads_back_as_the_config_it_came_from():
@@ -76,5 +75,5 @@ def test_a_missing_diffusers_script_names_the_install_command(monkeypatch, tmp_p
     from benchmarks.peers.diffusers_stack import CONVERT_ENV, convert_script
 
     monkeypatch.setenv(CONVERT_ENV, str(tmp_path / "nowhere.py"))
-    with pytest.raises(PeerMissing, match="pip install --no-deps diffusers"):
+    with pytest.raises(PeerMissing, match="pip install --no-deps diffusers==0.42.1"):
         convert_script()
