@@ -1,0 +1,114 @@
+"""Side by side with the stacks users would pick instead, on the same random-weight stable-audio-open-1.0 checkpoint:
+ms per denoiser step with CFG, and a whole generation (sampling + VAE decode) for the same steps, window and batch,
+for ours, diffusers' ``StableAudioPipeline`` and stable-audio-tools' ``sample_diffusion``, in fp32 and under bf16
+autocast (SDPA everywhere: all three call ``F.scaled_dot_product_attention``).
+
+``pytest --benchmark-only benchmarks/test_peers_speed.py --benchmark-json peers.json``, then
+``python -m benchmarks.peers.report peers.json`` prints the table with ratios. CPU: the full 1.06 B-parameter DiT at a
+1.5 s window, batch 1, 4 steps. GPU (skipped without CUDA): the 47.55 s window at batch 1 and 8, 100 steps.
+A peer that is not installed skips with its install command. Stacks load one at a time (module-scoped fixture).
+
+Samplers: ours and stable-audio-tools run DPM-Solver++(2M) (identical mathematics); diffusers runs its documented
+``CosineDPMSolverMultistepScheduler`` (SDE-DPM-Solver++(2M)); every one makes one batched CFG network call per step,
+so per-step costs are comparable, and the whole-generation figure includes each stack's decode.
+"""
+from __future__ import annotations
+
+import gc
+
+import pytest
+import torch
+
+from benchmarks.peers import STACKS, PeerMissing, stack_class
+from benchmarks.peers.checkpoint import write_random_t5, write_sao_checkpoint
+from benchmarks.peers.equality import CFG_SCALE
+from sa_core.config import override, preset
+
+CUDA = torch.cuda.is_available()
+# (device, samples per window, batch, steps)
+CASES = [("cpu", 32 * 2048, 1, 4)] + [("cuda", 2097152, b, 100) for b in (1, 8)]
+DTYPES = {"fp32": torch.float32, "bf16-autocast": torch.bfloat16}
+
+
+def case_id(case: tuple) -> str:
+    device, samples, batch, steps = case
+    return f"{device}-{samples / 44100:.1f}s-b{batch}-{steps}steps"
+
+
+@pytest.fixture(scope="module", params=CASES, ids=case_id)
+def case(request, tmp_path_factory):
+    device, samples, batch, steps = request.param
+    if device == "cuda" and not CUDA:
+        pytest.skip("no CUDA device")
+    root = tmp_path_factory.mktemp(f"peers-{samples}")
+    cfg = override(preset("stable-audio-open-1.0"), {"sample_size": samples})
+    ckpt = write_sao_checkpoint(root / "ckpt", cfg)
+    t5 = write_random_t5(root / "t5")
+    g = torch.Generator().manual_seed(0)
+    S, C, L = cfg.conditioning.text.max_length, cfg.autoencoder.latent_dim, cfg.latent_length
+    inputs = {"tokens": torch.randn(batch, S, 768, generator=g), "mask": torch.ones(batch, S, dtype=torch.bool),
+              "seconds_start": torch.zeros(batch), "seconds_total": torch.full((batch,), cfg.max_seconds),
+              "x": torch.randn(batch, C, L, generator=g), "t": torch.full((batch,), 0.5),
+              "noise": torch.randn(batch, C, L, generator=g)}
+    return {"device": device, "batch": batch, "steps": steps, "seconds": cfg.max_seconds, "ckpt": ckpt, "t5": t5,
+            "inputs": {k: v.to(device) for k, v in inputs.items()}}
+
+
+@pytest.fixture(scope="module", params=list(STACKS))
+def stack(request, case):
+    try:
+        stack_class(request.param).check()
+    except PeerMissing as exc:
+        pytest.skip(str(exc))
+    s = stack_class(request.param)(case["ckpt"], case["t5"], device=case["device"])
+    i = case["inputs"]
+    cond = s.prepare(i["tokens"], i["mask"], i["seconds_start"], i["seconds_total"])
+    yield s, cond
+    s.release()
+    gc.collect()
+
+
+def sync(device: str) -> None:
+    if device == "cuda":
+        torch.cuda.synchronize()
+
+
+def record(benchmark, case, s, dtype: str, steps: int | None) -> None:
+    benchmark.extra_info.update({"stack": s.name, "dtype": dtype, "device": case["device"], "batch": case["batch"],
+                                 "seconds_of_audio": case["seconds"], "steps": steps, "sampler": s.sampler.name,
+                                 "torch": torch.__version__})
+    median = benchmark.stats.stats.median if benchmark.stats else None
+    if median and steps:
+        benchmark.extra_info["ms_per_step"] = 1000 * median / steps
+
+
+@pytest.mark.parametrize("dtype", list(DTYPES))
+def test_denoiser_step_cfg(benchmark, case, stack, dtype):
+    s, cond = stack
+    i = case["inputs"]
+
+    def step():
+        with s.precision(DTYPES[dtype]):
+            s.velocity(i["x"], i["t"], cond, CFG_SCALE)
+        sync(case["device"])
+
+    benchmark.group = f"denoiser step with CFG, {dtype}, {case['device']} b{case['batch']} {case['seconds']:.1f}s"
+    benchmark.pedantic(step, rounds=3, warmup_rounds=1)
+    record(benchmark, case, s, dtype, 1)
+
+
+@pytest.mark.parametrize("dtype", list(DTYPES))
+def test_generation(benchmark, case, stack, dtype):
+    s, cond = stack
+    i = case["inputs"]
+
+    def run():
+        with s.precision(DTYPES[dtype]):
+            s.generate(cond, i["noise"], case["steps"], CFG_SCALE)
+        sync(case["device"])
+
+    benchmark.group = (f"generation ({case['steps']} steps, CFG, decode), {dtype}, {case['device']} b{case['batch']} "
+                       f"{case['seconds']:.1f}s")
+    benchmark.pedantic(run, rounds=1 if case["device"] == "cpu" else 3, warmup_rounds=0 if case["device"] == "cpu"
+                       else 1)
+    record(benchmark, case, s, dtype, case["steps"])
