@@ -51,10 +51,9 @@ BENCHMARKS = ("musiccaps", "audiocaps", "songdescriber")
 # Distance options of each kind when a protocol does not set them (the reference tool's defaults).
 DISTANCE_DEFAULTS: dict[str, Options] = {
     "fd": options(output="embedding", pool="frames of all files", sqrtm="scipy, eps 1e-6 retry"),
-    "kad": options(output="embedding", kernel="gaussian", bandwidth="median pairwise distance of the evaluated set",
+    "kad": options(output="embedding", kernel="gaussian", bandwidth=None,  # None: median distance, evaluated set
                    estimator="unbiased MMD^2", scale=100.0),
-    "fad-inf": options(output="embedding", points=25, min_n=500, draw="frames with replacement", fit="FD ~ 1/n",
-                       seed=0),
+    "fad-inf": options(output="embedding", steps=25, min_n=500, replace=True, seed=0, fit="FD ~ 1/n"),
     "fd-per-song": options(output="embedding", min_frames=2),
     "kl": options(output="probabilities", direction="gen||ref", eps=1e-6, pairing="id"),
     "clap": options(score="mean cosine over ids with a caption"),
@@ -327,7 +326,8 @@ FADTK = Protocol(
                                "well-conditioned covariances)",)),
         MetricSpec("fad-inf", "fad-inf", "vggish", "FAD-inf", embedder=EMBEDDING_DEFAULTS["vggish"],
                    reference=f"{_FADTK} FrechetAudioDistance.score_inf",
-                   deviations=("frames are drawn from a seeded generator (fadtk uses NumPy's global RNG unseeded)",)),
+                   deviations=("frames are drawn from RandomState(seed) (fadtk: NumPy's global RNG, unseeded; seed s "
+                               "reproduces fadtk after np.random.seed(s))",)),
         MetricSpec("fad-indiv", "fd-per-song", "vggish", "per-song FAD", embedder=EMBEDDING_DEFAULTS["vggish"],
                    reference=f"{_FADTK} FrechetAudioDistance.score_individual"),
         MetricSpec("kad", "kad", "vggish", "KAD", embedder=EMBEDDING_DEFAULTS["vggish"],
