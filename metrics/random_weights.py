@@ -134,3 +134,30 @@ def write_all(folder: Path, seed: int = 0) -> dict[str, Path]:
     if not paths["clap-630k-audioset-fusion"].exists():
         write_clap_pt(paths["clap-630k-audioset-fusion"], paths["roberta-base"], seed=seed)
     return paths
+
+
+def write_vggish_pth(path: Path, seed: int = 0) -> None:
+    """A random VGGish saved as the torchvggish release ``vggish-10086976.pth``: a plain float32 state dict
+    (``features.{0,3,6,8,11,13}``, ``embeddings.{0,2,4}``). He-normal weights and small biases, so that activations
+    neither vanish nor saturate through the 9 layers and the embeddings depend on the input."""
+    from metrics.embedders.vggish import VGGishNet
+
+    with torch.device("meta"):  # only the names and shapes are needed
+        shapes = {k: v.shape for k, v in VGGishNet().state_dict().items()}
+    gen = torch.Generator().manual_seed(seed)
+    state = {}
+    for key, shape in shapes.items():
+        if key.endswith("weight"):
+            state[key] = torch.randn(shape, generator=gen) * (2.0 / shape[1:].numel()) ** 0.5
+        else:
+            state[key] = 0.01 * torch.randn(shape, generator=gen)
+    torch.save(state, path)
+
+
+def write_vggish_pca_pth(path: Path, seed: int = 0, scale: float = 0.05) -> None:
+    """Random PCA parameters as the torchvggish release ``vggish_pca_params-970ea276.pth``: a dict of float64
+    NumPy arrays ``pca_eigen_vectors`` [128, 128] (a random rotation times ``scale``, which keeps the projections of
+    :func:`write_vggish_pth` embeddings mostly inside the [-2, 2] quantiser range) and ``pca_means`` [128]."""
+    rng = np.random.default_rng(seed)
+    rotation, _ = np.linalg.qr(rng.standard_normal((128, 128)))
+    torch.save({"pca_eigen_vectors": scale * rotation, "pca_means": rng.standard_normal(128)}, path)

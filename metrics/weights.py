@@ -64,6 +64,12 @@ REGISTRY: dict[str, WeightFile] = {w.name: w for w in [
                tuple(_ROBERTA.format(f) for f in ("tokenizer.json", "config.json", "vocab.json", "merges.txt")),
                "CLAP text tokenizer", "--roberta-dir",
                members=("tokenizer.json", "config.json", "vocab.json", "merges.txt")),
+    WeightFile("vggish", "vggish-10086976.pth",
+               ("https://github.com/harritaylor/torchvggish/releases/download/v0.1/vggish-10086976.pth",),
+               "FAD_vggish (fadtk / frechet-audio-distance protocols)", "--vggish-weights"),
+    WeightFile("vggish-pca", "vggish_pca_params-970ea276.pth",
+               ("https://github.com/harritaylor/torchvggish/releases/download/v0.1/vggish_pca_params-970ea276.pth",),
+               "FAD_vggish PCA variant (AudioSet release embeddings)", "--vggish-pca"),
 ]}
 
 
