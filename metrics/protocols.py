@@ -64,7 +64,7 @@ DISTANCE_DEFAULTS: dict[str, Options] = {
 # Embedder options used when ``--model`` picks an embedding by hand (the model's usual reference settings).
 EMBEDDING_DEFAULTS: dict[str, Options] = {
     "openl3": options(content_type="music"),  # stable-audio-metrics: 2 channels at 44.1 kHz, 0.5 s hop
-    "vggish": options(),  # fadtk/audioldm_eval: torchvggish, no PCA, last ReLU dropped
+    "vggish": options(config="fadtk"),  # fadtk 1.1.0: torchvggish net, no PCA, last ReLU dropped
     "panns": options(sample_rate=16000),  # audioldm_eval default: Cnn14_16k
     "clap": options(checkpoint="630k-audioset-fusion"),  # one audio embedding per file
 }
@@ -205,6 +205,7 @@ _AUDIOLDM_EVAL_PASST = "haoheliu/audioldm_eval branch passt_replace_panns"
 _FADTK = "microsoft/fadtk 1.1.0"
 _KADTK = "YoonjinXD/kadtk 1.1.0"
 
+_VGGISH_FAD = options(config="frechet-audio-distance")  # torchvggish's own input steps (resampy, no padding)
 _TORCHVGGISH = ("VGGish is the torchvggish port of the TensorFlow checkpoint; FAD numbers in the literature differ "
                 "between the two implementations (gudgud96/frechet-audio-distance#3)")
 
@@ -236,12 +237,13 @@ MUSICGEN = Protocol(
     title="MusicGen (audiocraft): FAD_vggish, KL_passt (audiocraft), CLAP (music_audioset)",
     source=f"{_AUDIOCRAFT}; Copet et al. 2023 (arXiv 2306.05284) §4",
     metrics=(
-        MetricSpec("fad", "fd", "vggish", "FAD_vggish", embedder=EMBEDDING_DEFAULTS["vggish"],
+        MetricSpec("fad", "fd", "vggish", "FAD_vggish", embedder=_VGGISH_FAD,
                    reference="google-research frechet_audio_distance via audiocraft/metrics/fad.py (TF VGGish, "
                              "16 kHz mono, embedding without PCA and without final activation)",
                    deviations=(_TORCHVGGISH,
-                               "google-research FAD divides each file by max(0.1, max sample) and embeds 1 s "
-                               "windows every 0.5 s; torchvggish embeds 0.96 s examples back to back, unscaled")),
+                               "google-research FAD reads int16, divides each file by max(0.1, max sample) and "
+                               "embeds 1 s windows every 0.5 s; here torchvggish's steps: 0.96 s examples back to "
+                               "back, unscaled (metrics/embedders/vggish.py docstring)")),
         MetricSpec("kl", "kl", "passt", "KL_passt",
                    distance=options(direction="ref||gen"),
                    reference="audiocraft/metrics/kld.py PasstKLDivergenceMetric (pretrained_length 20: PaSST "
@@ -281,10 +283,10 @@ AUDIOLDM = Protocol(
                    reference="audioldm_eval calculate_kl, sigmoid variant"),
         MetricSpec("is", "is", "panns", "IS_panns", higher_is_better=True, embedder=_PANNS,
                    reference="audioldm_eval calculate_isc(splits=10, samples_shuffle=True, rng_seed=2020)"),
-        MetricSpec("fad", "fd", "vggish", "FAD_vggish", embedder=EMBEDDING_DEFAULTS["vggish"],
+        MetricSpec("fad", "fd", "vggish", "FAD_vggish", embedder=_VGGISH_FAD,
                    reference="audioldm_eval metrics/fad.py (torchvggish, no PCA, last ReLU dropped, int16 read, "
                              "resampy to 16 kHz)",
-                   deviations=("audio decoded as float and resampled by sa-bench's resampler, not int16 + resampy",)),
+                   deviations=("audio read as float32, not int16 / 32768 in float64 (a difference below one LSB)",)),
     ),
     default_model="panns",
     published="audioldm",
@@ -297,9 +299,9 @@ AUDIOLDM2 = Protocol(
     title="AudioLDM 2 (audioldm_eval passt_replace_panns): FAD_vggish, KL_passt (first 10 s), CLAP",
     source=f"{_AUDIOLDM_EVAL_PASST}; Liu et al. 2024 (AudioLDM 2, arXiv 2308.05734); haoheliu/AudioLDM2#76",
     metrics=(
-        MetricSpec("fad", "fd", "vggish", "FAD_vggish", embedder=EMBEDDING_DEFAULTS["vggish"],
+        MetricSpec("fad", "fd", "vggish", "FAD_vggish", embedder=_VGGISH_FAD,
                    reference="audioldm_eval metrics/fad.py (torchvggish, no PCA, last ReLU dropped)",
-                   deviations=("audio decoded as float and resampled by sa-bench's resampler, not int16 + resampy",)),
+                   deviations=("audio read as float32, not int16 / 32768 in float64 (a difference below one LSB)",)),
         MetricSpec("kl", "kl", "passt", "KL_passt", distance=options(direction="ref||gen"),
                    reference="passt_replace_panns eval.py: PaSST get_basic_model(mode='logits') on the first 10 s "
                              "(cropped or zero-padded to 320000 samples at 32 kHz), KL(ref||gen) paired by name",
