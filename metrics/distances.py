@@ -412,3 +412,78 @@ def kernel_audio_distance(reference: "np.ndarray | torch.Tensor", evaluated: "np
     mmd2 = (_kernel_mean(x, None, gamma, fn, block) + _kernel_mean(y, None, gamma, fn, block)
             - 2.0 * _kernel_mean(x, y, gamma, fn, block))
     return KAD_SCALE * mmd2
+
+
+def _softmax(logits: np.ndarray) -> np.ndarray:
+    z = logits - logits.max(-1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(-1, keepdims=True)
+
+
+def _log_softmax(logits: np.ndarray) -> np.ndarray:
+    z = logits - logits.max(-1, keepdims=True)
+    return z - np.log(np.exp(z).sum(-1, keepdims=True))
+
+
+def kl_audioldm(gen_logits: np.ndarray, ref_logits: np.ndarray, kind: str = "softmax",
+                eps: float = 1e-6) -> np.ndarray:
+    """audioldm_eval's KL per item: KL(reference || generated), eps on the *generated* side.
+
+    With ``act`` = softmax over classes (``kind="softmax"``) or elementwise sigmoid (``kind="sigmoid"``),
+    q = act(ref), p = act(gen):  sum_c q[c] * (log q[c] - log(p[c] + eps)), with 0 * log 0 = 0
+    (``torch.nn.functional.kl_div(log(p + eps), q)``). The sigmoid variant sums over the 527 per-class
+    probabilities as they are (no 1 - p terms), as audioldm_eval does. This is the opposite direction to
+    :func:`kl_divergence` (stable-audio-metrics). audioldm_eval's reported figure is the mean of these over the
+    files paired by name (``reduction="sum"`` / N).
+
+    Args:
+        gen_logits, ref_logits: ``[N, K]`` logits of paired files (same order).
+    Returns:
+        ``[N]`` float64 divergences.
+    """
+    g, r = np.asarray(gen_logits, np.float64), np.asarray(ref_logits, np.float64)
+    if g.shape != r.shape or g.ndim != 2:
+        raise ValueError(f"expected paired [N, K] logits, got {g.shape} and {r.shape}")
+    if kind == "softmax":
+        p, q = _softmax(g), _softmax(r)
+    elif kind == "sigmoid":
+        from scipy.special import expit
+
+        p, q = expit(g), expit(r)
+    else:
+        raise ValueError(f"kind must be 'softmax' or 'sigmoid', got {kind!r}")
+    qlogq = np.where(q > 0, q * np.log(np.where(q > 0, q, 1.0)), 0.0)
+    return (qlogq - q * np.log(p + eps)).sum(-1)
+
+
+@dataclass(frozen=True)
+class InceptionScore:
+    mean: float
+    std: float  # population std (ddof 0) over the splits
+    splits: tuple[float, ...]  # the per-split scores
+
+
+def inception_score(logits: np.ndarray, splits: int = 10, seed: int | None = 2020) -> InceptionScore:
+    """Inception score of generated ``[N, K]`` logits as audioldm_eval's ``calculate_isc`` computes it.
+
+    Rows shuffled with ``np.random.RandomState(seed).permutation(N)`` (``seed=None``: not shuffled), cut into
+    ``splits`` chunks ``[i*N//splits, (i+1)*N//splits)``; per chunk exp(mean_i KL(p_i || mean_j p_j)) with
+    p = softmax(logits) in float64; mean and population std over the chunks. audioldm_eval's "ISc" is this
+    figure. Raises ValueError when a chunk would be empty (N < splits), where the reference gives NaN.
+    """
+    x = np.asarray(logits, np.float64)
+    if x.ndim != 2:
+        raise ValueError(f"expected [N, K] logits, got shape {x.shape}")
+    n = x.shape[0]
+    if splits < 1 or n < splits:
+        raise ValueError(f"inception score with {splits} splits needs at least {splits} files, got {n}")
+    if seed is not None:
+        x = x[np.random.RandomState(seed).permutation(n)]
+    p, log_p = _softmax(x), _log_softmax(x)
+    scores = []
+    for i in range(splits):
+        lo, hi = i * n // splits, (i + 1) * n // splits
+        q = p[lo:hi].mean(0, keepdims=True)
+        kl = (p[lo:hi] * (log_p[lo:hi] - np.log(q))).sum(1)
+        scores.append(float(np.exp(kl.mean())))
+    return InceptionScore(float(np.mean(scores)), float(np.std(scores)), tuple(scores))
