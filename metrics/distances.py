@@ -69,14 +69,19 @@ def frechet_distance(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, sigma
     FD = |mu1 - mu2|^2 + tr(sigma1) + tr(sigma2) - 2 tr(sqrtm(sigma1 @ sigma2)).
     If sqrtm returns non-finite values, ``eps * I`` is added to both covariances and it is retried; a complex
     result whose diagonal has |imag| > 1e-3 raises ValueError, otherwise the real part is used
-    (metrics-protocol.md §1.4). Symmetric in its two arguments.
+    (metrics-protocol.md §1.4). Symmetric in its two arguments. Non-finite input (or a product that overflows)
+    raises ValueError before scipy sees it (scipy's sqrtm spins for minutes on NaN).
     """
     mu1, mu2 = np.atleast_1d(np.asarray(mu1, np.float64)), np.atleast_1d(np.asarray(mu2, np.float64))
     sigma1, sigma2 = np.atleast_2d(np.asarray(sigma1, np.float64)), np.atleast_2d(np.asarray(sigma2, np.float64))
     if mu1.shape != mu2.shape or sigma1.shape != sigma2.shape or sigma1.shape != (mu1.size, mu1.size):
         raise ValueError(f"shape mismatch: mu {mu1.shape} vs {mu2.shape}, sigma {sigma1.shape} vs {sigma2.shape}")
+    with np.errstate(over="ignore", invalid="ignore"):  # checked just below
+        product = sigma1 @ sigma2
+    if not all(np.isfinite(x).all() for x in (mu1, mu2, sigma1, sigma2, product)):
+        raise ValueError("Fréchet distance of non-finite statistics (NaN or inf in a mean or covariance)")
     diff = mu1 - mu2
-    covmean = scipy.linalg.sqrtm(sigma1 @ sigma2)
+    covmean = scipy.linalg.sqrtm(product)
     if not np.isfinite(covmean).all():
         offset = np.eye(sigma1.shape[0]) * eps
         covmean = scipy.linalg.sqrtm((sigma1 + offset) @ (sigma2 + offset))
