@@ -15,7 +15,7 @@ import sys
 import warnings
 from pathlib import Path
 
-from metrics.clap import CHECKPOINTS
+from metrics.embedders.clap import CHECKPOINTS
 from metrics.ids import one_line
 from metrics.inputs import check_output_file
 from metrics.run import METRICS, MetricError, RunConfig, UsageError, run, write_results

@@ -75,19 +75,19 @@ class Embedder(ABC):
 # name -> factory(weights_path, device=..., batch_size=..., **options); filled by the embedder modules' entries
 # below, imported lazily so that listing choices constructs nothing.
 def _openl3(*args: Any, **kwargs: Any) -> Embedder:
-    from metrics.openl3 import OpenL3Embedder
+    from metrics.embedders.openl3 import OpenL3Embedder
 
     return OpenL3Embedder(*args, **kwargs)
 
 
 def _passt(*args: Any, **kwargs: Any) -> Embedder:
-    from metrics.passt import PasstEmbedder
+    from metrics.embedders.passt import PasstEmbedder
 
     return PasstEmbedder(*args, **kwargs)
 
 
 def _clap(*args: Any, **kwargs: Any) -> Embedder:
-    from metrics.clap import ClapEmbedder
+    from metrics.embedders.clap import ClapEmbedder
 
     return ClapEmbedder(*args, **kwargs)
 

@@ -20,9 +20,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from metrics.clap import CHECKPOINTS
+from metrics.embedders.clap import CHECKPOINTS
 from metrics.ids import FileSet, audio_files, one_line, read_csv, read_id_list
-from metrics.openl3 import CHANNELS, OpenL3Embedder
+from metrics.embedders.openl3 import CHANNELS, OpenL3Embedder
 from metrics.refstats import read_fd_stats, read_kl_probs
 from metrics.weights import MissingWeights, resolve
 

@@ -12,7 +12,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from metrics.openl3 import OpenL3Net
+from metrics.embedders.openl3 import OpenL3Net
 
 _SPECIALS = {"<s>": 0, "<pad>": 1, "</s>": 2, "<unk>": 3}
 
@@ -76,7 +76,7 @@ def write_openl3_h5(path: Path, net: OpenL3Net) -> None:
 
 def write_passt_pt(path: Path, seed: int = 0) -> None:
     """A random PaSST-S net saved as the official release: a plain state dict."""
-    from metrics.passt import build_passt
+    from metrics.embedders.passt import build_passt
 
     torch.manual_seed(seed)
     torch.save(build_passt(None).net.state_dict(), path)
@@ -104,7 +104,7 @@ def write_clap_pt(path: Path, tokenizer_dir: Path, *, fusion: bool = True, amode
                   seed: int = 0) -> None:
     """A random laion_clap model saved like the official checkpoints: ``{'epoch', 'state_dict': {'module.*'}}``
     including the ``text_branch.embeddings.position_ids`` entry that newer transformers no longer hold."""
-    from metrics.clap import ROBERTA_BASE, load_tokenizer, offline_transformers
+    from metrics.embedders.clap import ROBERTA_BASE, load_tokenizer, offline_transformers
 
     torch.manual_seed(seed)
     with offline_transformers(load_tokenizer(tokenizer_dir), ROBERTA_BASE):

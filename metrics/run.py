@@ -22,13 +22,13 @@ import numpy as np
 
 from metrics.audio import AudioError, read_audio
 from metrics.cache import EmbeddingCache, atomic_write_bytes
-from metrics.clap import CHECKPOINTS, ClapEmbedder
+from metrics.embedders.clap import CHECKPOINTS, ClapEmbedder
 from metrics.embedder import Embedder
 from metrics.evaluate import clap_result, fd_result, gaussian_stats, kl_result, timing_result
 from metrics.ids import FileSet, IdError, align_ids, check_id, one_line
 from metrics.inputs import METRICS, Inputs, UsageError, check_inputs
-from metrics.openl3 import OpenL3Embedder
-from metrics.passt import PasstEmbedder
+from metrics.embedders.openl3 import OpenL3Embedder
+from metrics.embedders.passt import PasstEmbedder
 from metrics.pipeline import EmbedResult, embed_files
 from metrics.refstats import write_fd_stats, write_kl_probs
 from metrics.timing import detect_end

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from metrics.clap import ClapEmbedder, load_tokenizer, protocol_resize, seeded_numpy
+from metrics.embedders.clap import ClapEmbedder, load_tokenizer, protocol_resize, seeded_numpy
 from tests.conftest import tone, write_wav
 
 

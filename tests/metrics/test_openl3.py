@@ -7,7 +7,7 @@ import pytest
 import scipy.signal
 import torch
 
-from metrics.openl3 import (KapreMelFrontend, OpenL3, OpenL3Embedder, OpenL3Net, frame_signal, load_keras_weights,
+from metrics.embedders.openl3 import (KapreMelFrontend, OpenL3, OpenL3Embedder, OpenL3Net, frame_signal, load_keras_weights,
                             n_windows, slaney_mel_filterbank)
 from metrics.random_weights import random_openl3, write_openl3_h5
 from tests.conftest import tone, write_wav

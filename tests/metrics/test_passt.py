@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import torch
 
-from metrics.passt import PasstEmbedder, build_passt, passt_windows
+from metrics.embedders.passt import PasstEmbedder, build_passt, passt_windows
 from tests.conftest import tone, write_wav
 
 
