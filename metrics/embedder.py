@@ -1,4 +1,4 @@
-"""The small interface every evaluator model sits behind, and the registry of them.
+"""The small interface every evaluator model sits behind (the registry of them: :mod:`metrics.embedders`).
 
 An embedder has two halves:
 * ``prepare(path)``: CPU work on one file (decode, check, normalise, resample, window). Pure, picklable, run in
@@ -14,7 +14,7 @@ import hashlib
 import json
 from abc import ABC, abstractmethod
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -70,26 +70,3 @@ class Embedder(ABC):
         state = self.__dict__.copy()
         state["_model"] = None  # workers only run ``prepare``; never ship the model to them
         return state
-
-
-# name -> factory(weights_path, device=..., batch_size=..., **options); filled by the embedder modules' entries
-# below, imported lazily so that listing choices constructs nothing.
-def _openl3(*args: Any, **kwargs: Any) -> Embedder:
-    from metrics.embedders.openl3 import OpenL3Embedder
-
-    return OpenL3Embedder(*args, **kwargs)
-
-
-def _passt(*args: Any, **kwargs: Any) -> Embedder:
-    from metrics.embedders.passt import PasstEmbedder
-
-    return PasstEmbedder(*args, **kwargs)
-
-
-def _clap(*args: Any, **kwargs: Any) -> Embedder:
-    from metrics.embedders.clap import ClapEmbedder
-
-    return ClapEmbedder(*args, **kwargs)
-
-
-EMBEDDERS: dict[str, Callable[..., Embedder]] = {"openl3": _openl3, "passt": _passt, "clap": _clap}

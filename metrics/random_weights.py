@@ -116,8 +116,10 @@ def write_clap_pt(path: Path, tokenizer_dir: Path, *, fusion: bool = True, amode
     torch.save({"epoch": 45, "state_dict": state}, path)
 
 
-def write_all(folder: Path, seed: int = 0) -> dict[str, Path]:
-    """Every evaluator file the metrics need, in ``folder`` under the official file names."""
+def write_all(folder: Path, seed: int = 0, extra_clap: tuple[str, ...] = ()) -> dict[str, Path]:
+    """Every evaluator file the metrics need, in ``folder`` under the official file names (OpenL3, PaSST, the
+    protocol-default CLAP, VGGish, PANNs 16 kHz; ``extra_clap``: further CLAP checkpoints by weights name, e.g.
+    ``clap-music-audioset``)."""
     from metrics.weights import REGISTRY
 
     folder.mkdir(parents=True, exist_ok=True)
@@ -133,6 +135,16 @@ def write_all(folder: Path, seed: int = 0) -> dict[str, Path]:
         write_passt_pt(paths["passt-s-swa-ap476"], seed)
     if not paths["clap-630k-audioset-fusion"].exists():
         write_clap_pt(paths["clap-630k-audioset-fusion"], paths["roberta-base"], seed=seed)
+    paths["vggish"] = folder / REGISTRY["vggish"].filename
+    if not paths["vggish"].exists():
+        write_vggish_pth(paths["vggish"], seed)
+    paths["panns-cnn14-16k"] = folder / REGISTRY["panns-cnn14-16k"].filename
+    if not paths["panns-cnn14-16k"].exists():
+        write_panns_pth(paths["panns-cnn14-16k"], 16000, seed)
+    for name in extra_clap:  # HTSAT-base checkpoints of the musicgen / audioldm2 protocols (large: on request)
+        paths[name] = folder / REGISTRY[name].filename
+        if not paths[name].exists():
+            write_clap_pt(paths[name], paths["roberta-base"], fusion=False, amodel="HTSAT-base", seed=seed)
     return paths
 
 
