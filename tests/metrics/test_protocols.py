@@ -125,11 +125,20 @@ def test_published_rows_use_the_protocols_metric_keys():
                    for v in [*r["metrics"].values(), *r.get("other", {}).values()])
 
 
-def test_legacy_tables_are_the_stable_audio_rows():
-    # reports/html.py reads the per-benchmark lists until it groups by protocol; the two must not drift apart
-    rows = [r for r in NUMBERS["rows"] if r["protocol"] == "stable-audio"]
-    for bench in P.BENCHMARKS:
-        legacy = {(r["model"], r["fd"], r["kl"], r["clap"]) for r in NUMBERS[bench]}
-        tagged = {(r["model"], r["metrics"]["fd"], r["metrics"]["kl"], r["metrics"]["clap"]) for r in rows
-                  if r["benchmark"] == bench}
-        assert legacy <= tagged
+def test_report_sets_a_run_beside_the_published_rows_of_its_protocol():
+    from reports.html import metric_table, published
+
+    def run(protocol, **over):
+        p = P.get(protocol).with_model(over["model"]) if "model" in over else P.get(protocol)
+        metrics = {m.key: {"value": 1.2345, "label": m.label, "n": 3} for m in p.metrics}
+        return {"benchmark": "musiccaps", "protocol": p.settings(), "metrics": metrics, "skipped_metrics": {}}
+
+    page = published([("ours", run("musicgen"))])
+    assert "musicgen protocol, musiccaps" in page and "MusicGen 1.5B (paper)" in page and "FAD_vggish" in page
+    assert "1.234" in page and "AudioLDM2-48kHz" not in page, "only rows of the run's own protocol"
+    hand = published([("ours", run("musicgen", model="openl3"))])
+    assert "1.234</td><td>1.234" in hand, "KL and CLAP still beside the papers' numbers"
+    assert "<td>–</td><td>1.234" in hand, "an FD on a hand-chosen model is not set beside the paper's FAD"
+    tables = metric_table([("a", run("stable-audio")), ("b", run("audioldm"))])
+    assert "protocol: stable-audio" in tables and "protocol: audioldm" in tables
+    assert "fd (FD_panns)" in tables and "fd (FD_openl3)" in tables
