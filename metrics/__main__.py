@@ -125,6 +125,7 @@ def build_parser() -> argparse.ArgumentParser:
                       help="write random-weight evaluators in the official formats and use them (numbers are "
                            "meaningless; shows the pipeline end to end offline)")
     demo.add_argument("--weights-dir", type=Path)
+    demo.add_argument("--protocol", choices=list(PROTOCOLS), default=DEFAULT_PROTOCOL)
     return parser
 
 
@@ -133,7 +134,7 @@ def evaluate(args: argparse.Namespace, argv: list[str]) -> tuple[dict, Path]:
     if args.command == "demo":
         from metrics.demo import run_demo
 
-        return run_demo(args.out, args.n, args.random_weights, args.weights_dir)
+        return run_demo(args.out, args.n, args.random_weights, args.weights_dir, args.protocol)
     check_output_file(args.out)
     metrics = None if args.command == "all" else (args.command,)  # all: the protocol's own list
     # dependencies' warnings (resampy's import, torch deprecations, scipy's singular-matrix note) go into the
