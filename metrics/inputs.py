@@ -235,11 +235,11 @@ def _load_reference(cfg: RunConfig, inputs: Inputs, spec: MetricSpec, stats: dic
         return None
     npz, pkl = stats.get(".npz"), stats.get(".pkl")
     if spec.kind in ("fd", "fad-inf", "fd-per-song") and npz is not None:
+        if spec.model == "openl3":  # stable-audio-metrics' format
+            inputs.fd_ref[spec.key] = read_fd_stats(npz, dim=fd_dim(cfg, spec))
+            return None
         if spec.model in fadtk_stats_models(npz):
             inputs.fd_ref[spec.key] = read_fadtk_stats(npz, spec.model)
-            return None
-        if spec.model == "openl3":
-            inputs.fd_ref[spec.key] = read_fd_stats(npz, dim=fd_dim(cfg, spec))
             return None
     if spec.kind == "kl" and spec.model == "passt" and pkl is not None:
         inputs.kl_ref = read_kl_probs(pkl)
@@ -248,7 +248,7 @@ def _load_reference(cfg: RunConfig, inputs: Inputs, spec: MetricSpec, stats: dic
         kind = ".pkl" if spec.kind == "kl" else ".npz"
         alt = "" if spec.kind == "kad" else f" or --ref-stats FILE{kind}"
         named = " named <id>.<ext>" if spec.kind == "kl" else ""
-        return f"{spec.label} ({spec.key}) needs --ref DIR (reference audio{named}){alt}"
+        return f"{spec.key.upper()} needs --ref DIR (reference audio{named}){alt} ({spec.label})"
     if not inputs.ref.files:
         raise UsageError(f"--ref {cfg.ref}: no audio files{_first_problem(inputs.ref)}")
     return None
