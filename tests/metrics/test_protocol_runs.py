@@ -105,7 +105,8 @@ def test_metrics_on_one_embedder_embed_each_file_once(dataset, weights_dir, tmp_
 
 def test_model_by_hand_and_a_kind_outside_the_protocol(dataset, weights_dir, tmp_path):
     # kad is not a stable-audio metric: it runs on the protocol's OpenL3 embedding; --model retargets it
-    assert main(["kad", *args(dataset, weights_dir, tmp_path / "k.json")]) == 0
+    cache = ["--cache-dir", str(tmp_path / "cache")]  # the OpenL3 outputs of the first run serve the third
+    assert main(["kad", *args(dataset, weights_dir, tmp_path / "k.json", *cache)]) == 0
     kad = json.loads((tmp_path / "k.json").read_text())
     assert kad["metrics"]["kad"]["protocol_metric"]["model"] == "openl3"
     assert main(["fd", "--protocol", "musicgen", "--model", "vggish", *args(dataset, weights_dir, tmp_path / "f.json")]
@@ -114,7 +115,7 @@ def test_model_by_hand_and_a_kind_outside_the_protocol(dataset, weights_dir, tmp
     assert list(fd["metrics"]) == ["fad"]  # the protocol's own FD kind; on its own model it stays comparable
     assert fd["metrics"]["fad"]["protocol_metric"]["comparable_to_published"] is True
     assert main(["fd", "--protocol", "musicgen", "--model", "openl3", *args(dataset, weights_dir,
-                                                                           tmp_path / "o.json")]) == 0
+                                                                           tmp_path / "o.json", *cache)]) == 0
     o = json.loads((tmp_path / "o.json").read_text())
     assert o["protocol"]["model_override"] == "openl3"
     assert o["metrics"]["fad"]["protocol_metric"]["comparable_to_published"] is False
