@@ -32,6 +32,7 @@ from benchmarks.runner import (Prompt, add_generation_arguments, benchmark_confi
                                generate_missing, run_benchmark, run_dirs, sampler_for, window_seconds,
                                write_prompts)
 from metrics.ids import IdError, check_id, read_id_list, read_table
+from metrics.protocols import DEFAULT_PROTOCOL, EMBEDDING_MODELS, PROTOCOLS
 from metrics.run import warm_cache
 from sa_core.cli import ArgumentParser, guarded, positive_int
 from sa_core.generate import SamplerConfig
@@ -138,6 +139,9 @@ def main(dataset: str, argv: list[str] | None = None) -> int:
     p.add_argument("--ref", type=Path, help="reference audio folder")
     p.add_argument("--ref-stats", type=Path, action="append", default=[], help=".npz (FD) / .pkl (KL)")
     p.add_argument("--weights-dir", type=Path)
+    p.add_argument("--protocol", choices=list(PROTOCOLS), default=DEFAULT_PROTOCOL,
+                   help="metrics of one paper or tool (metrics.protocols); the report sets them beside its numbers")
+    p.add_argument("--model", choices=list(EMBEDDING_MODELS), help="embedding of the embedding distances, by hand")
     p.add_argument("--results-table", type=Path, default=Path("runs/results.jsonl"))
     add_generation_arguments(p)
     args = p.parse_args(argv)
@@ -147,7 +151,8 @@ def main(dataset: str, argv: list[str] | None = None) -> int:
     check_prompts(prompts, window_seconds(args.ckpt) if args.ckpt else None)
     excluded = excluded_ids(spec, args.captions, args.unavailable, args.out)
     metrics_cfg = {"ref": args.ref, "ref_stats": args.ref_stats, "weights_dir": args.weights_dir,
-                   "exclude_ids": excluded, "openl3_content": spec.openl3_content}
+                   "exclude_ids": excluded, "openl3_content": spec.openl3_content, "protocol": args.protocol,
+                   "model": args.model}
     world, rank = int(os.environ.get("WORLD_SIZE", "1")), int(os.environ.get("RANK", "0"))
     if world > 1:  # each rank generates and embeds every world-th item; rank 0 then evaluates from the cache
         if shard_work(args, spec, prompts, sampler, metrics_cfg, rank, world):

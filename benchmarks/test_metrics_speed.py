@@ -14,10 +14,10 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from metrics.clap import ClapEmbedder
+from metrics.embedders.clap import ClapEmbedder
 from metrics.embedder import Embedder
-from metrics.openl3 import OpenL3Embedder
-from metrics.passt import PasstEmbedder
+from metrics.embedders.openl3 import OpenL3Embedder
+from metrics.embedders.passt import PasstEmbedder
 from metrics.pipeline import embed_files
 
 CLIPS = int(os.environ.get("SA_BENCH_CLIPS", "32"))

@@ -15,7 +15,8 @@ import sys
 import warnings
 from pathlib import Path
 
-from metrics.clap import CHECKPOINTS
+from metrics.embedders.clap import CHECKPOINTS
+from metrics.protocols import DEFAULT_PROTOCOL, EMBEDDING_MODELS, PROTOCOLS
 from metrics.ids import one_line
 from metrics.inputs import check_output_file
 from metrics.run import METRICS, MetricError, RunConfig, UsageError, run, write_results
@@ -44,9 +45,17 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
     m.add_argument("--passt-weights", type=Path)
     m.add_argument("--clap-weights", type=Path)
     m.add_argument("--roberta-dir", type=Path, help="local roberta-base tokenizer folder (CLAP text)")
-    m.add_argument("--openl3-content", choices=["music", "env"], default="music",
-                   help="music for MusicCaps/Song Describer, env for AudioCaps (protocol)")
-    m.add_argument("--clap-checkpoint", choices=list(CHECKPOINTS), default="630k-audioset-fusion")
+    m.add_argument("--vggish-weights", type=Path)
+    m.add_argument("--panns-weights", type=Path)
+    m.add_argument("--openl3-content", choices=["music", "env"], default=None,
+                   help="music for MusicCaps/Song Describer, env for AudioCaps (default: music)")
+    m.add_argument("--clap-checkpoint", choices=list(CHECKPOINTS), default=None,
+                   help="default: the protocol's; another one is marked as not comparable to published numbers")
+    pr = p.add_argument_group("protocol")
+    pr.add_argument("--protocol", choices=list(PROTOCOLS), default=DEFAULT_PROTOCOL,
+                    help="the evaluators, distances and settings of one paper or tool (metrics.protocols)")
+    pr.add_argument("--model", choices=list(EMBEDDING_MODELS), default=None,
+                    help="embedding of fd/kad/fad-inf/fd-per-song chosen by hand (default: the protocol's)")
     r = p.add_argument_group("running")
     r.add_argument("--device", default="cpu")
     r.add_argument("--batch-size", type=int, default=32, help="frames/windows/clips per device batch")
@@ -61,7 +70,7 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", type=Path, default=Path("results.json"))
 
 
-def config_from_args(args: argparse.Namespace, metrics: tuple[str, ...]) -> RunConfig:
+def config_from_args(args: argparse.Namespace, metrics: tuple[str, ...] | None) -> RunConfig:
     if args.gen is None:
         raise UsageError("--gen DIR is required")
     cache = None if str(args.cache_dir).lower() == "none" else Path(args.cache_dir).expanduser()
@@ -71,7 +80,9 @@ def config_from_args(args: argparse.Namespace, metrics: tuple[str, ...]) -> RunC
         exclude_ids=args.exclude_ids, device=args.device, batch_size=args.batch_size,
         files_per_batch=args.files_per_batch, workers=args.workers, cache_dir=cache, weights_dir=args.weights_dir,
         openl3_weights=args.openl3_weights, passt_weights=args.passt_weights, clap_weights=args.clap_weights,
-        roberta_dir=args.roberta_dir, openl3_content=args.openl3_content, clap_checkpoint=args.clap_checkpoint,
+        vggish_weights=args.vggish_weights, panns_weights=args.panns_weights, protocol=args.protocol,
+        model=args.model, roberta_dir=args.roberta_dir, openl3_content=args.openl3_content,
+        clap_checkpoint=args.clap_checkpoint,
         seed=args.seed, bootstrap=args.bootstrap, fd_bootstrap=args.fd_bootstrap,
         save_ref_stats=args.save_ref_stats, progress=not args.no_progress)
 
@@ -82,8 +93,8 @@ def summary_lines(results: dict) -> list[str]:
     for name, res in results["metrics"].items():
         ci = res.get("ci95") or [None, None]
         ci_txt = f"[95% CI {_num(ci[0])}, {_num(ci[1])}]" if None not in ci else "[95% CI n/a]"
-        lines.append(f"{name:7s} {_num(res.get('value'))} {ci_txt}  (n={res.get('n', res.get('n_files'))})")
-    lines += [f"{name:7s} skipped: {why}" for name, why in results["skipped_metrics"].items()]
+        lines.append(f"{name:10s} {_num(res.get('value'))} {ci_txt}  (n={res.get('n', res.get('n_files'))})")
+    lines += [f"{name:10s} skipped: {why}" for name, why in results["skipped_metrics"].items()]
     if results["skipped_files"]:
         lines.append(f"skipped files: {len(results['skipped_files'])} (reasons in the results file)")
     return lines
@@ -102,8 +113,8 @@ class OneLineParser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = OneLineParser(prog="python -m metrics", description="FD_openl3, KL_passt, CLAP score and "
-                           "timing accuracy as stable-audio-metrics computes them (offline, batched).")
+    parser = OneLineParser(prog="python -m metrics", description="Text-to-audio metrics as the papers computed them "
+                           "(--protocol stable-audio | musicgen | audioldm | audioldm2 | fadtk), offline and batched.")
     sub = parser.add_subparsers(dest="command", required=True)
     for name in (*METRICS, "all"):
         add_run_arguments(sub.add_parser(name, help=f"compute {name}"))
@@ -114,6 +125,7 @@ def build_parser() -> argparse.ArgumentParser:
                       help="write random-weight evaluators in the official formats and use them (numbers are "
                            "meaningless; shows the pipeline end to end offline)")
     demo.add_argument("--weights-dir", type=Path)
+    demo.add_argument("--protocol", choices=list(PROTOCOLS), default=DEFAULT_PROTOCOL)
     return parser
 
 
@@ -122,9 +134,9 @@ def evaluate(args: argparse.Namespace, argv: list[str]) -> tuple[dict, Path]:
     if args.command == "demo":
         from metrics.demo import run_demo
 
-        return run_demo(args.out, args.n, args.random_weights, args.weights_dir)
+        return run_demo(args.out, args.n, args.random_weights, args.weights_dir, args.protocol)
     check_output_file(args.out)
-    metrics = METRICS if args.command == "all" else (args.command,)
+    metrics = None if args.command == "all" else (args.command,)  # all: the protocol's own list
     # dependencies' warnings (resampy's import, torch deprecations, scipy's singular-matrix note) go into the
     # results file rather than stderr, where an error must be the only line
     with warnings.catch_warnings(record=True) as caught:

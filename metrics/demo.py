@@ -59,7 +59,8 @@ def write_set(folder: Path, n: int, seed: int) -> list[dict[str, Any]]:
     return rows
 
 
-def run_demo(out: Path, n: int, random_weights: bool, weights_dir: Path | None) -> tuple[dict[str, Any], Path]:
+def run_demo(out: Path, n: int, random_weights: bool, weights_dir: Path | None,
+             protocol: str = "stable-audio") -> tuple[dict[str, Any], Path]:
     rows = write_set(out / "gen", n, seed=1)
     write_set(out / "ref", n, seed=2)
     captions = out / "captions.csv"
@@ -74,7 +75,8 @@ def run_demo(out: Path, n: int, random_weights: bool, weights_dir: Path | None) 
         write_all(weights_dir)
     cfg = RunConfig(gen=out / "gen", ref=out / "ref", captions=captions, id_col="id", text_col="caption",
                     seconds_col="seconds_total", weights_dir=weights_dir, cache_dir=out / "cache",
-                    fd_bootstrap=20)
+                    fd_bootstrap=20, protocol=protocol,
+                    clap_checkpoint="630k-audioset-fusion" if random_weights else None)
     results = run(cfg, strict=False)
     results["random_weights"] = random_weights
     path = out / "results.json"

@@ -1,4 +1,4 @@
-"""The small interface every evaluator model sits behind, and the registry of them.
+"""The small interface every evaluator model sits behind (the registry of them: :mod:`metrics.embedders`).
 
 An embedder has two halves:
 * ``prepare(path)``: CPU work on one file (decode, check, normalise, resample, window). Pure, picklable, run in
@@ -154,28 +154,8 @@ def load_state_strict(module: torch.nn.Module, state: Any, path: Path, expected:
 
 def describe_limits() -> str:
     """The input limits of every registered evaluator, one line each (what the README states)."""
-    rules = [AUDIO_RULES] + [factory(None).input_rules for factory in EMBEDDERS.values()]  # constructs no model
+    from metrics.embedders import EMBEDDERS, embedder_class
+
+    rules = [AUDIO_RULES] + [embedder_class(name).input_rules for name in EMBEDDERS]  # constructs no model
+    rules = list(dict.fromkeys(rules))  # evaluators that only check inside ``prepare`` share the general rules
     return "\n".join(r.describe() for r in rules)
-
-
-# name -> factory(weights_path, device=..., batch_size=..., **options); filled by the embedder modules' entries
-# below, imported lazily so that listing choices constructs nothing.
-def _openl3(*args: Any, **kwargs: Any) -> Embedder:
-    from metrics.openl3 import OpenL3Embedder
-
-    return OpenL3Embedder(*args, **kwargs)
-
-
-def _passt(*args: Any, **kwargs: Any) -> Embedder:
-    from metrics.passt import PasstEmbedder
-
-    return PasstEmbedder(*args, **kwargs)
-
-
-def _clap(*args: Any, **kwargs: Any) -> Embedder:
-    from metrics.clap import ClapEmbedder
-
-    return ClapEmbedder(*args, **kwargs)
-
-
-EMBEDDERS: dict[str, Callable[..., Embedder]] = {"openl3": _openl3, "passt": _passt, "clap": _clap}

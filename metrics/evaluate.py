@@ -11,7 +11,7 @@ returns a JSON-able dict. Set handling follows stable-audio-metrics (metrics-pro
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import torch
@@ -74,8 +74,10 @@ def fd_result(gen_frames: dict[str, np.ndarray], mu_ref: np.ndarray, sigma_ref: 
 
 def kl_result(gen_probs: dict[str, np.ndarray], ref_probs: dict[str, np.ndarray], ids: list[str], *,
               exclude: set[str] = frozenset(), ref_problems: dict[str, str] | None = None, n_boot: int = 1000,
-              seed: int = 0) -> dict[str, Any]:
-    """``ref_problems``: why an id has no reference probabilities, where known (else a generic reason)."""
+              seed: int = 0, divergence: Callable[[np.ndarray, np.ndarray], float] | None = None) -> dict[str, Any]:
+    """``ref_problems``: why an id has no reference probabilities, where known (else a generic reason).
+    ``divergence(gen, ref)``: the per-item KL (default stable-audio-metrics' KL(gen || ref + eps))."""
+    divergence = divergence or kl_divergence
     ref_problems = ref_problems or {}
     per_item: dict[str, float] = {}
     left_out: dict[str, str] = {}
@@ -87,7 +89,7 @@ def kl_result(gen_probs: dict[str, np.ndarray], ref_probs: dict[str, np.ndarray]
         elif i not in ref_probs:
             left_out[i] = ref_problems.get(i, "no reference probabilities")
         else:
-            per_item[i] = float(kl_divergence(gen_probs[i], ref_probs[i]))
+            per_item[i] = float(divergence(gen_probs[i], ref_probs[i]))
     return _mean_result(per_item, left_out, n_boot, seed)
 
 

@@ -20,17 +20,18 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from metrics.clap import CHECKPOINTS
+from metrics.embedders import entry
+from metrics.embedders.clap import CHECKPOINTS
+from metrics.embedders.openl3 import CHANNELS, OpenL3Embedder
 from metrics.ids import FileSet, audio_files, one_line, read_csv, read_id_list
-from metrics.openl3 import CHANNELS, OpenL3Embedder
-from metrics.refstats import read_fd_stats, read_kl_probs
+from metrics.protocols import METRIC_KINDS, MetricSpec
+from metrics.refstats import fadtk_stats_models, read_fadtk_stats, read_fd_stats, read_kl_probs
 from metrics.weights import MissingWeights, resolve
 
 if TYPE_CHECKING:
     from metrics.run import RunConfig
 
-METRICS = ("fd", "kl", "clap", "timing")
-MODEL_METRICS = ("fd", "kl", "clap")
+METRICS = METRIC_KINDS  # the metric kinds (metrics.protocols); "all" runs the protocol's own list
 
 
 class UsageError(ValueError):
@@ -47,34 +48,41 @@ class Inputs:
     captions: dict[str, str] | None = None  # id -> text (CLAP)
     requested: dict[str, float] | None = None  # id -> requested seconds_total (timing)
     exclude: set[str] = field(default_factory=set)  # ids left out of KL
-    fd_ref: tuple[np.ndarray, np.ndarray] | None = None  # (mu [D], sigma [D, D]) from --ref-stats
+    specs: tuple[MetricSpec, ...] = ()  # the metrics of the run (metrics.run.plan)
+    fd_ref: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)  # metric key -> (mu, sigma)
     kl_ref: dict[int | str, np.ndarray] | None = None  # key -> probs [527] from --ref-stats
     weights: dict[str, Path] = field(default_factory=dict)  # weight registry name -> local path
-    unavailable: dict[str, str] = field(default_factory=dict)  # metric -> why it cannot run
+    unavailable: dict[str, str] = field(default_factory=dict)  # metric key -> why it cannot run
 
 
-def weight_needs(cfg: RunConfig) -> dict[str, list[tuple[str, Path | None]]]:
-    """metric -> the weight files it loads, as (registry name, explicit path from a flag)."""
-    return {"fd": [(f"openl3-mel256-{cfg.openl3_content}", cfg.openl3_weights)],
-            "kl": [("passt-s-swa-ap476", cfg.passt_weights)],
-            "clap": [(CHECKPOINTS[cfg.clap_checkpoint].weights, cfg.clap_weights), ("roberta-base", cfg.roberta_dir)],
-            "timing": []}
+def weight_needs(cfg: RunConfig, spec: MetricSpec) -> list[tuple[str, Path | None]]:
+    """The weight files ``spec`` loads, as (registry name, explicit path from a flag); the first is the main one."""
+    if spec.model is None:
+        return []
+    e = entry(spec.model)
+    needs = [(e.weights(spec.embedder_options()), getattr(cfg, e.flag, None))]
+    return needs + [(name, getattr(cfg, option, None)) for option, name in e.extra.items()]
 
 
-def fd_dim(cfg: RunConfig) -> int:
-    """Width of the FD frames: OpenL3's 512-d embedding per channel, L and R concatenated."""
-    return OpenL3Embedder(None, content_type=cfg.openl3_content).channels * CHANNELS[-1]
+def fd_dim(cfg: RunConfig, spec: MetricSpec) -> int | None:
+    """Width of OpenL3 FD frames (512-d per channel, L and R concatenated); None for other models (not checked)."""
+    if spec.model != "openl3":
+        return None
+    return OpenL3Embedder(None, **spec.embedder_options()).channels * CHANNELS[-1]
 
 
 def check_inputs(cfg: RunConfig) -> Inputs:
     """Validate and load everything ``cfg`` needs (module docstring); raises UsageError/ValueError (one line)."""
+    from metrics.run import plan
+
     check_settings(cfg)
-    if any(m in MODEL_METRICS for m in cfg.metrics):
+    _, specs = plan(cfg)
+    if any(spec.model is not None for spec in specs):
         check_device(cfg.device)
     gen = _folder(cfg.gen, "--gen")
     if not gen.files:
         raise UsageError(f"--gen {cfg.gen}: no audio files{_first_problem(gen)}")
-    inputs = Inputs(gen=gen, ids=sorted(gen.files))
+    inputs = Inputs(gen=gen, ids=sorted(gen.files), specs=specs)
     _read_captions(cfg, inputs)
     if cfg.exclude_ids is not None:
         inputs.exclude = read_id_list(cfg.exclude_ids)
@@ -84,15 +92,15 @@ def check_inputs(cfg: RunConfig) -> Inputs:
     for flag, folder in (("--save-ref-stats", cfg.save_ref_stats), ("--cache-dir", cfg.cache_dir)):
         if folder is not None:
             check_writable_folder(folder, flag)
-    for metric in cfg.metrics:
-        why = _load_reference(cfg, inputs, metric, stats) or _resolve_weights(cfg, inputs, metric)
+    for spec in specs:
+        why = _load_reference(cfg, inputs, spec, stats) or _resolve_weights(cfg, inputs, spec)
         if why:
-            inputs.unavailable[metric] = why
+            inputs.unavailable[spec.key] = why
     return inputs
 
 
 def check_settings(cfg: RunConfig) -> None:
-    unknown = [m for m in cfg.metrics if m not in METRICS]
+    unknown = [m for m in (cfg.metrics or ()) if m not in METRICS]
     if unknown:
         raise UsageError(f"unknown metric(s) {unknown}; choose from {list(METRICS)}")
     for flag, value, least in (("--batch-size", cfg.batch_size, 1), ("--files-per-batch", cfg.files_per_batch, 1),
@@ -102,9 +110,9 @@ def check_settings(cfg: RunConfig) -> None:
             raise UsageError(f"{flag} must be an integer >= {least}, got {value!r}")
     if cfg.seconds_total is not None and not (math.isfinite(cfg.seconds_total) and cfg.seconds_total > 0):
         raise UsageError(f"--seconds-total must be a positive number of seconds, got {cfg.seconds_total}")
-    if cfg.clap_checkpoint not in CHECKPOINTS:
+    if cfg.clap_checkpoint is not None and cfg.clap_checkpoint not in CHECKPOINTS:
         raise UsageError(f"--clap-checkpoint must be one of {list(CHECKPOINTS)}, got {cfg.clap_checkpoint!r}")
-    if cfg.openl3_content not in ("music", "env"):
+    if cfg.openl3_content is not None and cfg.openl3_content not in ("music", "env"):
         raise UsageError(f"--openl3-content must be music or env, got {cfg.openl3_content!r}")
 
 
@@ -169,8 +177,9 @@ def _first_problem(files: FileSet) -> str:
 
 
 def _read_captions(cfg: RunConfig, inputs: Inputs) -> None:
-    wants_text = "clap" in cfg.metrics
-    wants_seconds = "timing" in cfg.metrics and cfg.seconds_total is None and cfg.seconds_col is not None
+    kinds = {spec.kind for spec in inputs.specs}
+    wants_text = "clap" in kinds
+    wants_seconds = "timing" in kinds and cfg.seconds_total is None and cfg.seconds_col is not None
     if cfg.captions is None:
         if wants_seconds:
             raise UsageError("--seconds-col needs --captions CSV")
@@ -210,32 +219,44 @@ def _ref_stats_files(paths: list[Path]) -> dict[str, Path]:
     return found
 
 
-def _load_reference(cfg: RunConfig, inputs: Inputs, metric: str, stats: dict[str, Path]) -> str | None:
-    """Load ``metric``'s reference (or check the folder it will be computed from); the reason if there is none."""
-    kind = {"fd": ".npz", "kl": ".pkl"}.get(metric)
-    if metric == "clap" and inputs.captions is None:
-        return "CLAP needs --captions CSV with --id-col and --text-col"
-    if metric == "timing" and inputs.requested is None:
-        return "timing needs --seconds-total S or --captions CSV with --seconds-col"
-    if kind is None:
+def _load_reference(cfg: RunConfig, inputs: Inputs, spec: MetricSpec, stats: dict[str, Path]) -> str | None:
+    """Load ``spec``'s reference (or check the folder it will be computed from); the reason if there is none.
+
+    A ``.npz`` serves the Gaussian-reference kinds (fd, fad-inf, fd-per-song): stable-audio-metrics' format
+    (mu_ref/sigma_ref) for OpenL3, fadtk's (``<model>.mu``/``.cov``) for the model it names. KAD needs reference
+    frames (--ref audio). A ``.pkl`` holds PaSST reference probabilities (KL on PaSST).
+    """
+    if spec.kind == "clap":
+        return None if inputs.captions is not None else "CLAP needs --captions CSV with --id-col and --text-col"
+    if spec.kind == "timing":
+        return None if inputs.requested is not None else \
+            "timing needs --seconds-total S or --captions CSV with --seconds-col"
+    if spec.kind == "is":
         return None
-    if kind in stats:
-        if metric == "fd":
-            inputs.fd_ref = read_fd_stats(stats[kind], dim=fd_dim(cfg))
-        else:
-            inputs.kl_ref = read_kl_probs(stats[kind])
+    npz, pkl = stats.get(".npz"), stats.get(".pkl")
+    if spec.kind in ("fd", "fad-inf", "fd-per-song") and npz is not None:
+        if spec.model == "openl3":  # stable-audio-metrics' format
+            inputs.fd_ref[spec.key] = read_fd_stats(npz, dim=fd_dim(cfg, spec))
+            return None
+        if spec.model in fadtk_stats_models(npz):
+            inputs.fd_ref[spec.key] = read_fadtk_stats(npz, spec.model)
+            return None
+    if spec.kind == "kl" and spec.model == "passt" and pkl is not None:
+        inputs.kl_ref = read_kl_probs(pkl)
         return None
     if inputs.ref is None:
-        return (f"{metric.upper()} needs --ref DIR (reference audio"
-                f"{' named <id>.<ext>' if metric == 'kl' else ''}) or --ref-stats FILE{kind}")
+        kind = ".pkl" if spec.kind == "kl" else ".npz"
+        alt = "" if spec.kind == "kad" else f" or --ref-stats FILE{kind}"
+        named = " named <id>.<ext>" if spec.kind == "kl" else ""
+        return f"{spec.key.upper()} needs --ref DIR (reference audio{named}){alt} ({spec.label})"
     if not inputs.ref.files:
         raise UsageError(f"--ref {cfg.ref}: no audio files{_first_problem(inputs.ref)}")
     return None
 
 
-def _resolve_weights(cfg: RunConfig, inputs: Inputs, metric: str) -> str | None:
+def _resolve_weights(cfg: RunConfig, inputs: Inputs, spec: MetricSpec) -> str | None:
     try:
-        for name, explicit in weight_needs(cfg)[metric]:
+        for name, explicit in weight_needs(cfg, spec):
             inputs.weights[name] = resolve(name, explicit, cfg.weights_dir)
     except MissingWeights as exc:
         return str(exc)

@@ -12,7 +12,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from metrics.openl3 import OpenL3Net
+from metrics.embedders.openl3 import OpenL3Net
 
 _SPECIALS = {"<s>": 0, "<pad>": 1, "</s>": 2, "<unk>": 3}
 
@@ -76,7 +76,7 @@ def write_openl3_h5(path: Path, net: OpenL3Net) -> None:
 
 def write_passt_pt(path: Path, seed: int = 0) -> None:
     """A random PaSST-S net saved as the official release: a plain state dict."""
-    from metrics.passt import build_passt
+    from metrics.embedders.passt import build_passt
 
     torch.manual_seed(seed)
     torch.save(build_passt(None).net.state_dict(), path)
@@ -104,7 +104,7 @@ def write_clap_pt(path: Path, tokenizer_dir: Path, *, fusion: bool = True, amode
                   seed: int = 0) -> None:
     """A random laion_clap model saved like the official checkpoints: ``{'epoch', 'state_dict': {'module.*'}}``
     including the ``text_branch.embeddings.position_ids`` entry that newer transformers no longer hold."""
-    from metrics.clap import ROBERTA_BASE, load_tokenizer, offline_transformers
+    from metrics.embedders.clap import ROBERTA_BASE, load_tokenizer, offline_transformers
 
     torch.manual_seed(seed)
     with offline_transformers(load_tokenizer(tokenizer_dir), ROBERTA_BASE):
@@ -116,8 +116,10 @@ def write_clap_pt(path: Path, tokenizer_dir: Path, *, fusion: bool = True, amode
     torch.save({"epoch": 45, "state_dict": state}, path)
 
 
-def write_all(folder: Path, seed: int = 0) -> dict[str, Path]:
-    """Every evaluator file the metrics need, in ``folder`` under the official file names."""
+def write_all(folder: Path, seed: int = 0, extra_clap: tuple[str, ...] = ()) -> dict[str, Path]:
+    """Every evaluator file the metrics need, in ``folder`` under the official file names (OpenL3, PaSST, the
+    protocol-default CLAP, VGGish, PANNs 16 kHz; ``extra_clap``: further CLAP checkpoints by weights name, e.g.
+    ``clap-music-audioset``)."""
     from metrics.weights import REGISTRY
 
     folder.mkdir(parents=True, exist_ok=True)
@@ -133,6 +135,16 @@ def write_all(folder: Path, seed: int = 0) -> dict[str, Path]:
         write_passt_pt(paths["passt-s-swa-ap476"], seed)
     if not paths["clap-630k-audioset-fusion"].exists():
         write_clap_pt(paths["clap-630k-audioset-fusion"], paths["roberta-base"], seed=seed)
+    paths["vggish"] = folder / REGISTRY["vggish"].filename
+    if not paths["vggish"].exists():
+        write_vggish_pth(paths["vggish"], seed)
+    paths["panns-cnn14-16k"] = folder / REGISTRY["panns-cnn14-16k"].filename
+    if not paths["panns-cnn14-16k"].exists():
+        write_panns_pth(paths["panns-cnn14-16k"], 16000, seed)
+    for name in extra_clap:  # HTSAT-base checkpoints of the musicgen / audioldm2 protocols (large: on request)
+        paths[name] = folder / REGISTRY[name].filename
+        if not paths[name].exists():
+            write_clap_pt(paths[name], paths["roberta-base"], fusion=False, amodel="HTSAT-base", seed=seed)
     return paths
 
 

@@ -8,6 +8,7 @@ computing is listed under ``skipped_metrics`` with its reason, and the others' r
 from __future__ import annotations
 
 import collections
+import dataclasses
 import datetime as dt
 import json
 import math
@@ -20,16 +21,17 @@ from typing import Any, Callable
 
 import numpy as np
 
+from metrics import protocols
 from metrics.audio import AudioError, read_audio
 from metrics.cache import EmbeddingCache, atomic_write_bytes
-from metrics.clap import CHECKPOINTS, ClapEmbedder
+from metrics.distances import fad_inf, inception_score, kernel_audio_distance, kl_audioldm, kl_divergence, per_item_fd
 from metrics.embedder import Embedder
-from metrics.evaluate import clap_result, fd_result, gaussian_stats, kl_result, timing_result
+from metrics.embedders import build, entry
+from metrics.evaluate import _mean_result, clap_result, fd_result, gaussian_stats, kl_result, timing_result
 from metrics.ids import FileSet, IdError, align_ids, check_id, one_line
-from metrics.inputs import METRICS, Inputs, UsageError, check_inputs
-from metrics.openl3 import OpenL3Embedder
-from metrics.passt import PasstEmbedder
+from metrics.inputs import METRICS, Inputs, UsageError, check_inputs, weight_needs
 from metrics.pipeline import EmbedResult, embed_files
+from metrics.protocols import MetricSpec, Protocol
 from metrics.refstats import write_fd_stats, write_kl_probs
 from metrics.timing import detect_end
 
@@ -39,7 +41,9 @@ __all__ = ["METRICS", "RunConfig", "UsageError", "MetricError", "run", "warm_cac
 @dataclass
 class RunConfig:
     gen: Path
-    metrics: tuple[str, ...] = METRICS
+    metrics: tuple[str, ...] | None = None  # metric kinds (python -m metrics fd ...); None: the protocol's own list
+    protocol: str = protocols.DEFAULT_PROTOCOL  # metrics.protocols preset
+    model: str | None = None  # embedding of the embedding distances, chosen by hand (--model)
     ref: Path | None = None
     ref_stats: list[Path] = field(default_factory=list)  # .npz (FD) and/or .pkl (KL)
     captions: Path | None = None
@@ -57,9 +61,11 @@ class RunConfig:
     openl3_weights: Path | None = None
     passt_weights: Path | None = None
     clap_weights: Path | None = None
+    vggish_weights: Path | None = None
+    panns_weights: Path | None = None
     roberta_dir: Path | None = None
-    openl3_content: str = "music"
-    clap_checkpoint: str = "630k-audioset-fusion"
+    openl3_content: str | None = None  # None: the protocol's (music)
+    clap_checkpoint: str | None = None  # None: the protocol's
     seed: int = 0
     bootstrap: int = 1000
     fd_bootstrap: int = 50
@@ -110,6 +116,8 @@ class Runner:
         self.items = collect_items(inputs.gen, inputs.ids)
         self.cache = EmbeddingCache(cfg.cache_dir)
         self.skipped_files: list[dict[str, str]] = []
+        self._embedders: dict[tuple[str | None, Any], Embedder] = {}
+        self._outputs: dict[int, tuple[dict[str, np.ndarray], set[str]]] = {}
         self.shard = shard  # (rank, world): embed only every world-th file (see warm_cache)
 
     def embed(self, embedder: Embedder, paths: list[str], metric: str) -> EmbedResult:
@@ -124,68 +132,75 @@ class Runner:
         if self.cfg.save_ref_stats is not None and self.shard is None:
             write(self.cfg.save_ref_stats / name)
 
-    # --- metrics ----------------------------------------------------------------------------------------------
-    def fd(self) -> dict[str, Any]:
-        cfg, inputs = self.cfg, self.inputs
-        name = f"openl3-mel256-{cfg.openl3_content}"
-        embedder = OpenL3Embedder(inputs.weights[name], cfg.device, cfg.batch_size, content_type=cfg.openl3_content)
-        if inputs.fd_ref is not None:
-            mu_ref, sigma_ref = inputs.fd_ref
-        else:
-            ref = self.embed(embedder, inputs.ref.paths(), "fd-reference").outputs
-            if len(ref) == 0:
-                raise UsageError(f"FD: no reference file in {cfg.ref} could be embedded")
-            stats = gaussian_stats([ref[k] for k in sorted(ref)])
-            mu_ref, sigma_ref = stats.mean, stats.cov
-            self._save_ref(f"fd_{embedder.name}.npz", lambda p: write_fd_stats(p, mu_ref, sigma_ref))
-        gen = self.embed(embedder, inputs.gen.paths(), "fd").outputs
-        result = fd_result(gen, mu_ref, sigma_ref, n_boot=cfg.fd_bootstrap, seed=cfg.seed)
-        return {**result, "model": embedder.name, "settings": embedder.settings()}
+    # --- embeddings: one forward pass per file per embedder in a run ------------------------------------------
+    def embedder(self, spec: MetricSpec) -> Embedder:
+        """The run's embedder for ``spec`` (shared by every metric with the same model and options)."""
+        key = (spec.model, spec.embedder)
+        if key not in self._embedders:
+            e = entry(spec.model)
+            needs = weight_needs(self.cfg, spec)
+            extra = {option: self.inputs.weights[name] for (option, _), (name, _) in zip(e.extra.items(), needs[1:])}
+            if spec.model == "clap":
+                extra["seed"] = self.cfg.seed
+            self._embedders[key] = build(spec.model, self.inputs.weights[needs[0][0]], self.cfg.device,
+                                         self.cfg.batch_size, **spec.embedder_options(), **extra)
+        return self._embedders[key]
 
-    def kl(self) -> dict[str, Any]:
-        cfg, inputs, items = self.cfg, self.inputs, self.items
-        embedder = PasstEmbedder(inputs.weights["passt-s-swa-ap476"], cfg.device, cfg.batch_size)
-        if inputs.kl_ref is not None:
-            ref_probs, ref_problems = align_ids(inputs.kl_ref, items.ids)
-        else:
-            ref_items = collect_items(inputs.ref, items.ids)
-            out = self.embed(embedder, list(ref_items.gen.values()), "kl-reference").outputs
-            ref_probs = {i: out[p] for i, p in ref_items.gen.items() if p in out}
-            ref_problems = {i: f"reference: {why}" for i, why in ref_items.problems.items()}
-            self._save_ref("kl_passt_reference_probabilities.pkl", lambda p: write_kl_probs(p, ref_probs))
-        out = self.embed(embedder, list(items.gen.values()), "kl").outputs
-        gen_probs = {i: out[p] for i, p in items.gen.items() if p in out}
-        result = kl_result(gen_probs, ref_probs, items.ids, exclude=inputs.exclude, ref_problems=ref_problems,
-                           n_boot=cfg.bootstrap, seed=cfg.seed)
-        return {**result, "model": embedder.name, "settings": embedder.settings()}
+    def outputs(self, spec: MetricSpec, paths: list[str], label: str) -> dict[str, np.ndarray]:
+        """``{path: output}`` of ``spec``'s embedder (the part named by its ``output`` option), each file embedded at
+        most once per run whatever the number of metrics reading it."""
+        emb = self.embedder(spec)
+        done, failed = self._outputs.setdefault(id(emb), ({}, set()))
+        todo = [p for p in paths if p not in done and p not in failed]
+        if todo:
+            res = self.embed(emb, todo, label)
+            done.update(res.outputs)
+            failed.update(res.skipped)
+        part = entry(spec.model).outputs.get(spec.distance_options().get("output"))
+        return {p: (done[p][part] if part is not None else done[p]) for p in paths if p in done}
 
-    def clap(self) -> dict[str, Any]:
-        cfg, inputs, items = self.cfg, self.inputs, self.items
-        embedder = ClapEmbedder(inputs.weights[CHECKPOINTS[cfg.clap_checkpoint].weights], cfg.device,
-                                cfg.batch_size, checkpoint=cfg.clap_checkpoint,
-                                roberta_dir=inputs.weights["roberta-base"], seed=cfg.seed)
-        out = self.embed(embedder, list(items.gen.values()), "clap").outputs
-        audio = {i: out[p] for i, p in items.gen.items() if p in out}
-        ids = [i for i in items.ids if i in inputs.captions]
-        text_emb = dict(zip(ids, embedder.embed_text([inputs.captions[i] for i in ids])))
-        result = clap_result(audio, text_emb, ids, n_boot=cfg.bootstrap, seed=cfg.seed)
-        return {**result, "model": embedder.name, "settings": embedder.settings()}
+    def frames(self, spec: MetricSpec, paths: list[str], label: str) -> dict[str, np.ndarray]:
+        """``{path: [n, D]}``: a one-vector-per-file embedder (PANNs, CLAP) gives one frame per file."""
+        return {p: np.atleast_2d(v) for p, v in self.outputs(spec, paths, label).items()}
 
-    def timing(self) -> dict[str, Any]:
-        detected = {}
-        for i, path in self.items.gen.items():
-            try:
-                audio = read_audio(path)
-            except AudioError as exc:
-                self.skipped_files.append({"metric": "timing", "file": path, "reason": str(exc)})
-                continue
-            detected[i] = detect_end(audio.samples, audio.sample_rate)
-        return timing_result(detected, self.inputs.requested, self.items.ids, n_boot=self.cfg.bootstrap,
-                             seed=self.cfg.seed)
+    def ref_frames(self, spec: MetricSpec) -> list[np.ndarray]:
+        out = self.frames(spec, self.inputs.ref.paths(), f"{spec.key}-reference")
+        if not out:
+            raise UsageError(f"{spec.key}: no reference file in {self.cfg.ref} could be embedded")
+        return [out[k] for k in sorted(out)]
 
-    def call(self, metric: str) -> dict[str, Any]:
-        """Run one metric; raises if it cannot give a value (no file or id could be scored)."""
-        result = getattr(self, metric)()
+    def ref_gaussian(self, spec: MetricSpec) -> tuple[np.ndarray, np.ndarray]:
+        if spec.key in self.inputs.fd_ref:
+            return self.inputs.fd_ref[spec.key]
+        stats = gaussian_stats(self.ref_frames(spec))
+        mu, sigma = stats.mean, stats.cov
+        name = self.embedder(spec).name
+        self._save_ref(f"fd_{name}.npz", lambda p: write_fd_stats(p, mu, sigma))
+        return mu, sigma
+
+    def gen_by_id(self, spec: MetricSpec, label: str) -> dict[str, np.ndarray]:
+        out = self.outputs(spec, list(self.items.gen.values()), label)
+        return {i: out[p] for i, p in self.items.gen.items() if p in out}
+
+    def ref_by_id(self, spec: MetricSpec) -> tuple[dict[str, np.ndarray], dict[str, str]]:
+        ref_items = collect_items(self.inputs.ref, self.items.ids)
+        out = self.outputs(spec, list(ref_items.gen.values()), f"{spec.key}-reference")
+        return ({i: out[p] for i, p in ref_items.gen.items() if p in out},
+                {i: f"reference: {why}" for i, why in ref_items.problems.items()})
+
+    def described(self, spec: MetricSpec, result: dict[str, Any]) -> dict[str, Any]:
+        """``result`` with the metric's label, embedder and every setting (protocol's and embedder's)."""
+        extra: dict[str, Any] = {"label": spec.label, "protocol_metric": spec.settings()}
+        if spec.model is not None:
+            emb = self.embedder(spec)
+            extra.update(model=emb.name, settings=emb.settings())
+        return {**result, **extra}
+
+    def call(self, key: str) -> dict[str, Any]:
+        """Run the metric with result key ``key``; raises if it cannot give a value (nothing could be scored)."""
+        spec = next(s for s in self.inputs.specs if s.key == key)
+        result = self.described(spec, METRIC_FNS[spec.kind](self, spec))
+        metric = key
         left_out = result.get("left_out", {})
         for i, why in left_out.items():  # say why an id has no generated file
             if why == "no generated output" and i in self.items.problems:
@@ -193,6 +208,136 @@ class Runner:
         if result.get("value") is None or result.get("n", result.get("n_files")) == 0:
             raise NoResult(f"{metric}: no id could be scored ({_reasons(result.get('left_out', {}))})")
         return result
+
+
+# --- the metric registry: kind -> function of (runner, spec); no per-model branches -----------------------------
+def _concat(frames: dict[str, np.ndarray]) -> np.ndarray:
+    return np.concatenate([frames[k] for k in sorted(frames)])
+
+
+def fd_metric(r: Runner, spec: MetricSpec) -> dict[str, Any]:
+    gen = r.frames(spec, r.inputs.gen.paths(), spec.key)
+    mu, sigma = r.ref_gaussian(spec)
+    return fd_result(gen, mu, sigma, n_boot=r.cfg.fd_bootstrap, seed=r.cfg.seed)
+
+
+def kad_metric(r: Runner, spec: MetricSpec) -> dict[str, Any]:
+    o = spec.distance_options()
+    gen = r.frames(spec, r.inputs.gen.paths(), spec.key)
+    if not gen:
+        raise ValueError(f"{spec.key}: no generated file could be embedded")
+    ref, y = np.concatenate(r.ref_frames(spec)), _concat(gen)
+    value = kernel_audio_distance(ref, y, bandwidth=o["bandwidth"], kernel=o["kernel"], device=r.cfg.device)
+    return {"value": value, "n_files": len(gen), "n_frames": len(y), "n_ref_frames": len(ref)}
+
+
+def fad_inf_metric(r: Runner, spec: MetricSpec) -> dict[str, Any]:
+    """fadtk's FAD-inf (draws with replacement) as ``value``; the extrapolation of draws without replacement (to the
+    population FD) as ``value_unbiased`` where the set has enough frames."""
+    o = spec.distance_options()
+    gen = r.frames(spec, r.inputs.gen.paths(), spec.key)
+    if not gen:
+        raise ValueError(f"{spec.key}: no generated file could be embedded")
+    frames, (mu, sigma) = _concat(gen), r.ref_gaussian(spec)
+    kw = dict(seed=o["seed"], steps=o["steps"], min_n=o["min_n"])
+    result = {**fad_inf(frames, mu, sigma, replace=o["replace"], **kw), "n_files": len(gen),
+              "value_is": "fadtk score_inf: frames drawn with replacement (parity with fadtk)"}
+    try:
+        unbiased = fad_inf(frames, mu, sigma, replace=False, **kw)
+        result.update(value_unbiased=unbiased["value"], slope_unbiased=unbiased["slope"], r2_unbiased=unbiased["r2"],
+                      value_unbiased_is="frames drawn without replacement: extrapolates to the population FD")
+    except ValueError as exc:
+        result.update(value_unbiased=None, value_unbiased_is=f"not computed: {one_line(exc)}")
+    return result
+
+
+def fd_per_song_metric(r: Runner, spec: MetricSpec) -> dict[str, Any]:
+    gen = {i: np.atleast_2d(v) for i, v in r.gen_by_id(spec, spec.key).items()}
+    mu, sigma = r.ref_gaussian(spec)
+    per_item = per_item_fd(gen, mu, sigma)
+    left_out = {i: ("no generated output" if i not in gen else "fewer than 2 frames")
+                for i in r.items.ids if i not in per_item}
+    return _mean_result(per_item, left_out, r.cfg.bootstrap, r.cfg.seed)
+
+
+def _kl_divergence(spec: MetricSpec):  # noqa: ANN202  (gen, ref) -> KL per the spec's direction and activation
+    o = spec.distance_options()
+    if spec.model == "passt":  # probabilities already
+        if o["direction"] == "gen||ref":
+            return lambda g, ref: kl_divergence(g, ref, o["eps"])
+        return lambda g, ref: kl_divergence(ref, g, o["eps"])  # KL(ref || gen), eps on the generated side
+    return lambda g, ref: float(kl_audioldm(g[None], ref[None], o.get("activation", "softmax"), o["eps"])[0])
+
+
+def kl_metric(r: Runner, spec: MetricSpec) -> dict[str, Any]:
+    if r.inputs.kl_ref is not None and spec.model == "passt":
+        ref, ref_problems = align_ids(r.inputs.kl_ref, r.items.ids)
+    else:
+        ref, ref_problems = r.ref_by_id(spec)
+        if spec.model == "passt":
+            r._save_ref("kl_passt_reference_probabilities.pkl", lambda p: write_kl_probs(p, ref))
+    gen = r.gen_by_id(spec, spec.key)
+    return kl_result(gen, ref, r.items.ids, exclude=r.inputs.exclude, ref_problems=ref_problems,
+                     n_boot=r.cfg.bootstrap, seed=r.cfg.seed, divergence=_kl_divergence(spec))
+
+
+def is_metric(r: Runner, spec: MetricSpec) -> dict[str, Any]:
+    o = spec.distance_options()
+    logits = r.gen_by_id(spec, spec.key)
+    ids = [i for i in r.items.ids if i in logits]
+    score = inception_score(np.stack([logits[i] for i in ids]), splits=o["splits"], seed=o["shuffle_seed"])
+    return {"value": score.mean, "std": score.std, "split_scores": list(score.splits), "n": len(ids),
+            "left_out": {i: "no generated output" for i in r.items.ids if i not in logits}}
+
+
+def clap_metric(r: Runner, spec: MetricSpec) -> dict[str, Any]:
+    audio = r.gen_by_id(spec, spec.key)
+    ids = [i for i in r.items.ids if i in r.inputs.captions]
+    text_emb = dict(zip(ids, r.embedder(spec).embed_text([r.inputs.captions[i] for i in ids])))
+    return clap_result(audio, text_emb, ids, n_boot=r.cfg.bootstrap, seed=r.cfg.seed)
+
+
+def timing_metric(r: Runner, spec: MetricSpec) -> dict[str, Any]:
+    detected = {}
+    for i, path in r.items.gen.items():
+        try:
+            audio = read_audio(path)
+        except AudioError as exc:
+            r.skipped_files.append({"metric": spec.key, "file": path, "reason": str(exc)})
+            continue
+        detected[i] = detect_end(audio.samples, audio.sample_rate)
+    return timing_result(detected, r.inputs.requested, r.items.ids, n_boot=r.cfg.bootstrap, seed=r.cfg.seed)
+
+
+METRIC_FNS: dict[str, Callable[[Runner, MetricSpec], dict[str, Any]]] = {
+    "fd": fd_metric, "kad": kad_metric, "fad-inf": fad_inf_metric, "fd-per-song": fd_per_song_metric,
+    "kl": kl_metric, "is": is_metric, "clap": clap_metric, "timing": timing_metric}
+
+
+def plan(cfg: RunConfig) -> tuple[Protocol, tuple[MetricSpec, ...]]:
+    """The protocol of the run (``--protocol``, ``--model``, ``--openl3-content``, ``--clap-checkpoint``) and the
+    metrics to run: its own list, or those of the requested kinds."""
+    try:
+        protocol = protocols.get(cfg.protocol)
+        if cfg.model is not None:
+            protocol = protocol.with_model(cfg.model)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    if cfg.openl3_content is not None:
+        protocol = protocol.with_embedder_options("openl3", content_type=cfg.openl3_content)
+    if cfg.clap_checkpoint is not None:
+        own = protocol.embedder_of("clap")
+        protocol = protocol.with_embedder_options("clap", checkpoint=cfg.clap_checkpoint)
+        if own and dict(own).get("checkpoint") != cfg.clap_checkpoint:
+            protocol = dataclasses.replace(protocol, metrics=tuple(
+                dataclasses.replace(m, comparable=False, deviations=m.deviations + (
+                    f"CLAP checkpoint chosen by hand: {cfg.clap_checkpoint}",)) if m.model == "clap" else m
+                for m in protocol.metrics))
+    try:
+        specs = protocol.metrics if cfg.metrics is None else protocol.select(cfg.metrics)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    return protocol, specs
 
 
 class NoResult(ValueError):
@@ -215,11 +360,11 @@ def warm_cache(cfg: RunConfig, rank: int, world: int) -> None:
         raise UsageError("sharded evaluation needs a cache folder shared by all ranks")
     inputs = check_inputs(cfg)
     runner = Runner(cfg, inputs, shard=(rank, world))
-    for name in cfg.metrics:
-        if name in inputs.unavailable:
+    for spec in inputs.specs:
+        if spec.key in inputs.unavailable:
             continue
         try:
-            runner.call(name)
+            runner.call(spec.key)
         except Exception:  # noqa: BLE001  the full run reports why a metric fails; a small share may have too few items
             pass
 
@@ -236,7 +381,7 @@ def run(cfg: RunConfig, strict: bool) -> dict[str, Any]:
     runner = Runner(cfg, inputs)
     results: dict[str, Any] = {}
     skipped_metrics: dict[str, str] = dict(inputs.unavailable)
-    for name in cfg.metrics:
+    for name in (spec.key for spec in inputs.specs):
         if name in skipped_metrics:
             continue
         try:
@@ -251,6 +396,7 @@ def run(cfg: RunConfig, strict: bool) -> dict[str, Any]:
         "tool": "sa-bench metrics", "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "command": sys.argv, "environment": environment(cfg.device),
         "settings": {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(cfg).items()},
+        "protocol": {**plan(cfg)[0].settings(), "metrics": {spec.key: spec.settings() for spec in inputs.specs}},
         "metrics": results, "skipped_metrics": skipped_metrics,
         "ids": {"n": len(runner.items.ids), "with_audio": len(runner.items.gen),
                 "without_audio": runner.items.problems},

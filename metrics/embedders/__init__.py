@@ -1,1 +1,62 @@
-"""Evaluator models behind the :class:`metrics.embedder.Embedder` interface, one module per model family."""
+"""Evaluator models behind the :class:`metrics.embedder.Embedder` interface, one module per model family, and the
+registry that builds them by name.
+
+The registry names each embedder's class by import path only, so importing it (or listing the choices) loads no
+model module; the modules import :mod:`metrics.embedder`, never this package's registry, so there is no import
+circle. A new embedder is one module, one :data:`EMBEDDERS` entry and its :data:`metrics.weights.REGISTRY` entries;
+``metrics.run`` needs no new branch.
+"""
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from metrics.embedder import Embedder
+
+
+@dataclass(frozen=True)
+class EmbedderEntry:
+    factory: str  # "module:Class"; the class takes (weights_path, device, batch_size, **options)
+    weights: Callable[[dict[str, Any]], str]  # options -> metrics.weights registry name of its main file
+    flag: str  # RunConfig field holding an explicit path for that file (the CLI flag with dashes)
+    extra: dict[str, str] = field(default_factory=dict)  # option name -> weights registry name of a further file
+    outputs: dict[str, slice] = field(default_factory=dict)  # named parts of one cached output vector
+
+
+def _clap_weights(o: dict[str, Any]) -> str:
+    from metrics.embedders.clap import CHECKPOINTS
+
+    return CHECKPOINTS[o.get("checkpoint", "630k-audioset-fusion")].weights
+
+
+EMBEDDERS: dict[str, EmbedderEntry] = {
+    "openl3": EmbedderEntry("metrics.embedders.openl3:OpenL3Embedder",
+                            lambda o: f"openl3-mel256-{o.get('content_type', 'music')}", "openl3_weights"),
+    "passt": EmbedderEntry("metrics.embedders.passt:PasstEmbedder", lambda o: "passt-s-swa-ap476", "passt_weights"),
+    "clap": EmbedderEntry("metrics.embedders.clap:ClapEmbedder", _clap_weights, "clap_weights",
+                          extra={"roberta_dir": "roberta-base"}),
+    "vggish": EmbedderEntry("metrics.embedders.vggish:VGGishEmbedder", lambda o: "vggish", "vggish_weights"),
+    "panns": EmbedderEntry("metrics.embedders.panns:PannsEmbedder",
+                           lambda o: f"panns-cnn14-{int(o.get('sample_rate', 16000)) // 1000}k", "panns_weights",
+                           outputs={"2048": slice(0, 2048), "logits": slice(2048, 2048 + 527)}),
+}
+
+
+def entry(name: str) -> EmbedderEntry:
+    try:
+        return EMBEDDERS[name]
+    except KeyError:
+        raise ValueError(f"unknown embedder {name!r}; choose from {list(EMBEDDERS)}") from None
+
+
+def embedder_class(name: str) -> type[Embedder]:
+    """The class of embedder ``name`` (imports its module now; builds nothing)."""
+    module, cls = entry(name).factory.split(":")
+    return getattr(importlib.import_module(module), cls)
+
+
+def build(name: str, weights: Path | None, device: str = "cpu", batch_size: int = 32, **options: Any) -> Embedder:
+    """The embedder ``name`` with its main weight file ``weights`` and ``options`` (imports its module now)."""
+    return embedder_class(name)(weights, device, batch_size, **options)

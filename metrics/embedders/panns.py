@@ -41,7 +41,7 @@ from torch import nn
 
 from metrics.audio import read_audio
 from metrics.embedder import Embedder
-from metrics.openl3 import slaney_mel_filterbank
+from metrics.embedders.openl3 import slaney_mel_filterbank
 
 MIN_SAMPLES = 32000  # audioldm_eval pad_short_audio: at the model rate
 EMBED_DIM = 2048

@@ -43,7 +43,7 @@ def test_resamplers():
 
 
 def test_int16_roundtrip_matches_laion_clap():
-    from metrics.clap import ROBERTA_BASE, offline_transformers
+    from metrics.embedders.clap import ROBERTA_BASE, offline_transformers
 
     with offline_transformers(None, ROBERTA_BASE):  # laion_clap fetches tokenizers at import otherwise
         from laion_clap.training.data import float32_to_int16, int16_to_float32

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from metrics.clap import ClapEmbedder, load_clap_state_dict, load_tokenizer, protocol_resize, seeded_numpy
+from metrics.embedders.clap import ClapEmbedder, load_clap_state_dict, load_tokenizer, protocol_resize, seeded_numpy
 from metrics.embedder import load_state_strict
 from metrics.pipeline import embed_files
 from tests.conftest import tone, write_wav

@@ -8,10 +8,10 @@ import scipy.signal
 import torch
 
 from metrics.audio import AudioError
-from metrics.openl3 import (KapreMelFrontend, OpenL3, OpenL3Embedder, OpenL3Net, frame_signal, load_keras_weights,
-                            n_windows, slaney_mel_filterbank)
-from metrics.random_weights import random_openl3, write_openl3_h5
+from metrics.embedders.openl3 import (KapreMelFrontend, OpenL3, OpenL3Embedder, OpenL3Net, frame_signal,
+                                      load_keras_weights, n_windows, slaney_mel_filterbank)
 from metrics.pipeline import embed_files
+from metrics.random_weights import random_openl3, write_openl3_h5
 from tests.conftest import tone, write_wav
 
 

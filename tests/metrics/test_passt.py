@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from metrics.audio import AudioError
-from metrics.passt import PasstEmbedder, build_passt, passt_signal, passt_windows
+from metrics.embedders.passt import PasstEmbedder, build_passt, passt_signal, passt_windows
 from metrics.pipeline import embed_files
 from tests.conftest import tone, write_wav
 
@@ -105,7 +105,7 @@ def test_prepared_signal_holds_each_sample_once():
 def test_fused_attention_is_hear21passt_attention():
     from hear21passt.models.passt import Attention
 
-    from metrics.passt import FusedAttention
+    from metrics.embedders.passt import FusedAttention
 
     torch.manual_seed(0)
     attn = Attention(768, num_heads=12, qkv_bias=True).eval()

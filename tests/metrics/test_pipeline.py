@@ -8,7 +8,7 @@ from metrics.audio import read_audio
 from metrics.cache import EmbeddingCache
 from metrics.embedder import Embedder
 from metrics.ids import IdError, check_id, id_path
-from metrics.openl3 import OpenL3Embedder
+from metrics.embedders.openl3 import OpenL3Embedder
 from metrics.pipeline import embed_files
 from tests.conftest import tone, write_wav
 

@@ -1,0 +1,144 @@
+"""The protocol presets as data: consistent, complete in what they record, and tied to the published numbers."""
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from pathlib import Path
+
+import pytest
+
+from metrics import protocols as P
+
+NUMBERS = json.loads((Path(__file__).parents[2] / "reports" / "paper_numbers.json").read_text())
+
+
+@pytest.mark.parametrize("name", list(P.PROTOCOLS))
+def test_presets_are_consistent(name):
+    protocol = P.get(name)
+    assert protocol.name == name
+    assert protocol.metrics, "a protocol names at least one metric"
+    for m in protocol.metrics:
+        assert m.kind in P.METRIC_KINDS
+        assert (m.model is None) == (m.kind == "timing")
+        assert m.label and m.reference, f"{name}.{m.key} must say what it is and what it mirrors"
+    assert protocol.default_model in P.EMBEDDING_MODELS
+    P.shared_embedders(protocol)  # one set of options per embedder: one forward pass per file per embedder
+
+
+@pytest.mark.parametrize("name", list(P.PROTOCOLS))
+def test_settings_name_every_setting_and_are_json(name):
+    protocol = P.get(name)
+    settings = json.loads(json.dumps(protocol.settings()))
+    assert settings["name"] == name and settings["source"]
+    assert list(settings["metrics"]) == [m.key for m in protocol.metrics]
+    for m in protocol.metrics:
+        s = settings["metrics"][m.key]
+        assert set(s) >= {"kind", "model", "embedder", "distance", "reference", "deviations",
+                          "comparable_to_published"}
+        # the distance options are complete: the kind's defaults, overridden by the protocol's own
+        assert set(dict(P.DISTANCE_DEFAULTS[m.kind])) <= set(s["distance"])
+        assert all(s["distance"][k] == v for k, v in m.distance)
+        assert s["embedder"] == dict(m.embedder)
+
+
+def test_presets_follow_their_references():
+    # facts read from the reference code (metrics/protocols.py docstring lists where)
+    sa = P.get("stable-audio")
+    assert [(m.key, m.model) for m in sa.metrics] == [("fd", "openl3"), ("kl", "passt"), ("clap", "clap"),
+                                                       ("timing", None)]
+    assert sa.metric("kl").distance_options()["direction"] == "gen||ref"
+    mg = P.get("musicgen")
+    assert (mg.metric("fad").kind, mg.metric("fad").model) == ("fd", "vggish")
+    assert mg.metric("kl").distance_options()["direction"] == "ref||gen"
+    assert mg.metric("clap").embedder_options() == {"checkpoint": "music-audioset"}
+    assert any("torchvggish" in d for d in mg.metric("fad").deviations), "the TF-vs-torch VGGish gap is stated"
+    ldm = P.get("audioldm")
+    assert {m.key: m.model for m in ldm.metrics} == {"fd": "panns", "kl": "panns", "kl_sigmoid": "panns",
+                                                     "is": "panns", "fad": "vggish"}
+    assert ldm.metric("kl_sigmoid").distance_options()["activation"] == "sigmoid"
+    assert ldm.metric("is").distance_options()["splits"] == 10
+    assert P.get("audioldm2").metric("clap").embedder_options() == {"checkpoint": "music-speech-audioset"}
+    assert {m.kind for m in P.get("fadtk").metrics} == {"fd", "fad-inf", "fd-per-song", "kad"}
+
+
+def test_select_uses_the_protocols_own_metric_or_a_generic_one_on_the_same_embedder():
+    mg = P.get("musicgen")
+    assert [m.key for m in mg.select(["fd"])] == ["fad"]
+    sa = P.get("stable-audio").with_embedder_options("openl3", content_type="env")
+    kad, = sa.select(["kad"])
+    assert (kad.key, kad.model) == ("kad", "openl3")
+    assert kad.embedder == sa.metric("fd").embedder, "kad must read the FD embeddings from the cache"
+    assert kad.distance_options()["scale"] == 100.0
+    with pytest.raises(ValueError, match="unknown metric"):
+        sa.select(["fid"])
+    with pytest.raises(ValueError, match="protocol"):
+        P.get("fadtk").select(["kl"])  # a classifier metric needs a protocol that defines it
+
+
+def test_with_model_retargets_only_embedding_distances():
+    mg = P.get("musicgen").with_model("openl3")
+    assert mg.model_override == "openl3" and mg.default_model == "openl3"
+    fad = mg.metric("fad")
+    assert fad.model == "openl3" and not fad.comparable
+    assert fad.embedder == P.EMBEDDING_DEFAULTS["openl3"]
+    assert any("by hand" in d for d in fad.deviations)
+    assert mg.metric("kl") == P.get("musicgen").metric("kl")
+    assert mg.metric("clap") == P.get("musicgen").metric("clap")
+    # a model the protocol already runs keeps that embedder's options (shared cache)
+    ldm = P.get("audioldm").with_model("vggish")
+    assert ldm.metric("fd").embedder == ldm.metric("fad").embedder
+    assert "output" not in dict(ldm.metric("fd").distance), "PANNs' '2048' output does not apply to VGGish"
+    P.shared_embedders(ldm)
+    assert P.get("stable-audio").with_model("openl3").metric("fd").comparable, "same model: unchanged"
+    with pytest.raises(ValueError, match="--model"):
+        P.get("stable-audio").with_model("passt")
+
+
+def test_unknown_protocol_lists_the_choices():
+    with pytest.raises(ValueError, match="stable-audio"):
+        P.get("audiocraft")
+
+
+def test_specs_are_frozen_and_validated():
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        P.get("musicgen").metrics[0].model = "openl3"  # type: ignore[misc]
+    spec = P.MetricSpec("fd", "fd", "openl3", "FD")
+    with pytest.raises(ValueError, match="duplicate"):
+        P.Protocol("x", "x", "x", (spec, spec), "openl3", None)
+    with pytest.raises(ValueError, match="does not fit"):
+        P.Protocol("x", "x", "x", (P.MetricSpec("t", "timing", "openl3", "t"),), "openl3", None)
+
+
+def test_published_rows_use_the_protocols_metric_keys():
+    rows = NUMBERS["rows"]
+    assert {r["protocol"] for r in rows} == {p.published for p in P.PROTOCOLS.values() if p.published}
+    for r in rows:
+        protocol = next(p for p in P.PROTOCOLS.values() if p.published == r["protocol"])
+        keys = {m.key for m in protocol.metrics}
+        assert r["metrics"] and set(r["metrics"]) <= keys, f"{r['model']}: {set(r['metrics']) - keys}"
+        assert r["benchmark"] in P.BENCHMARKS
+        assert r["evidence"] in ("primary", "secondary")
+        tags = [t for t in NUMBERS["_sources"] if f"[{t}]" in r["source"]]
+        assert tags, f"{r['model']}: source {r['source']!r} names no tag of _sources"
+        assert all(isinstance(v, float | int) and math.isfinite(v) and v >= 0
+                   for v in [*r["metrics"].values(), *r.get("other", {}).values()])
+
+
+def test_report_sets_a_run_beside_the_published_rows_of_its_protocol():
+    from reports.html import metric_table, published
+
+    def run(protocol, **over):
+        p = P.get(protocol).with_model(over["model"]) if "model" in over else P.get(protocol)
+        metrics = {m.key: {"value": 1.2345, "label": m.label, "n": 3} for m in p.metrics}
+        return {"benchmark": "musiccaps", "protocol": p.settings(), "metrics": metrics, "skipped_metrics": {}}
+
+    page = published([("ours", run("musicgen"))])
+    assert "musicgen protocol, musiccaps" in page and "MusicGen 1.5B (paper)" in page and "FAD_vggish" in page
+    assert "1.234" in page and "AudioLDM2-48kHz" not in page, "only rows of the run's own protocol"
+    hand = published([("ours", run("musicgen", model="openl3"))])
+    assert "1.234</td><td>1.234" in hand, "KL and CLAP still beside the papers' numbers"
+    assert "<td>–</td><td>1.234" in hand, "an FD on a hand-chosen model is not set beside the paper's FAD"
+    tables = metric_table([("a", run("stable-audio")), ("b", run("audioldm"))])
+    assert "protocol: stable-audio" in tables and "protocol: audioldm" in tables
+    assert "fd (FD_panns)" in tables and "fd (FD_openl3)" in tables
