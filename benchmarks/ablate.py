@@ -12,11 +12,11 @@ Sweepable keys: ``text_encoder`` (minilm | t5 | clap; their local paths come fro
 """
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from pathlib import Path
 
+from sa_core.cli import ArgumentParser, guarded, positive_int
 from sa_core.config import ConfigError, to_dict
 from sa_core.text_encoders import MissingTextEncoder
 from sa_core.train import TrainConfig, Trainer, read_config
@@ -48,15 +48,16 @@ def variant(base: TrainConfig, key: str, value: str, paths: dict[str, str | None
     return read_config(None, [f"{k}={json.dumps(v)}" for k, v in data.items()])
 
 
+@guarded
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m benchmarks.ablate", description=__doc__.splitlines()[0])
+    p = ArgumentParser(prog="python -m benchmarks.ablate", description=__doc__.splitlines()[0])
     p.add_argument("--base", type=Path, help="base TrainConfig JSON (default: TrainConfig() with the tiny preset)")
     p.add_argument("--sweep", required=True, help="KEY=V1,V2,...")
     p.add_argument("--data", type=Path, required=True, help="training audio with captions (e.g. SynthCaps train)")
-    p.add_argument("--steps", type=int, required=True, help="training steps per value (the shared budget)")
+    p.add_argument("--steps", type=positive_int, required=True, help="training steps per value (the shared budget)")
     p.add_argument("--out", type=Path, default=Path("runs/ablate"))
-    p.add_argument("--n-test", type=int, default=40)
-    p.add_argument("--eval-steps", type=int, default=50, help="sampling steps for the evaluation")
+    p.add_argument("--n-test", type=positive_int, default=40)
+    p.add_argument("--eval-steps", type=positive_int, default=50, help="sampling steps for the evaluation")
     p.add_argument("--t5-dir")
     p.add_argument("--clap-ckpt")
     p.add_argument("--roberta-dir")
@@ -86,9 +87,12 @@ def main(argv: list[str] | None = None) -> int:
             skipped[value] = str(exc)
             print(f"{key}={value}: skipped: {exc}", file=sys.stderr)
             continue
-        synthcaps(["--ckpt", str(run / "model"), "--out", str(run / "eval"), "--n", str(args.n_test),
-                   "--steps", str(args.eval_steps), "--device", args.device] + (["--no-progress"]
-                                                                                 if args.no_progress else []))
+        code = synthcaps(["--ckpt", str(run / "model"), "--out", str(run / "eval"), "--n", str(args.n_test),
+                          "--steps", str(args.eval_steps), "--device", args.device]
+                         + (["--no-progress"] if args.no_progress else []))
+        if code != 0:  # its one-line reason is already on stderr
+            skipped[value] = f"evaluation failed (exit {code})"
+            continue
         done.append(run / "eval")
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "sweep.json").write_text(json.dumps({"key": key, "values": list(configs), "steps": args.steps,

@@ -13,7 +13,7 @@ alone already spends.
 """
 from __future__ import annotations
 
-import argparse
+import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from benchmarks.runner import fmt
 from benchmarks.synthcaps import adherence
 from benchmarks.synthcaps_data import SR, items, render
 from metrics.audio import AudioError, read_audio, resample_soxr
@@ -30,9 +31,10 @@ from metrics.reconstruction import mel_distance, si_sdr
 from metrics.run import RunConfig, run, write_results
 from metrics.stats import bootstrap_ci
 from metrics.timing import detect_end
-from sa_core.generate import write_wav
+from sa_core.cli import ArgumentParser, guarded, positive_int
+from sa_core.generate import write_audio
 from sa_core.losses import stereo_mrstft_loss
-from sa_core.model import load_model
+from sa_core.model import load_model, read_model_config
 
 
 def reconstruct(model: Any, audio: np.ndarray, chunk: int | None) -> np.ndarray:
@@ -44,46 +46,75 @@ def reconstruct(model: Any, audio: np.ndarray, chunk: int | None) -> np.ndarray:
     return y[0, :, :audio.shape[-1]].float().cpu().numpy()
 
 
+def score(model: Any, path: str, chunk: int | None) -> tuple[np.ndarray, np.ndarray, dict[str, float]]:
+    """One reference file -> (original at the model's rate and channels, reconstruction, its scores). Raises
+    AudioError for unreadable audio, and whatever the model or a score raises on input it cannot take."""
+    a = read_audio(path)
+    sr, channels = model.cfg.sample_rate, model.cfg.autoencoder.io_channels
+    x = resample_soxr(a.samples, a.sample_rate, sr)
+    x = np.ascontiguousarray(np.repeat(x, channels, 0) if x.shape[0] == 1 and channels > 1 else x[:channels])
+    y = reconstruct(model, x, chunk)
+    scores = {"mrstft": float(stereo_mrstft_loss(torch.from_numpy(y)[None], torch.from_numpy(x)[None])),
+              "mel_distance": mel_distance(x, y, sr), "si_sdr": si_sdr(x, y)}
+    bad = [k for k, v in scores.items() if not np.isfinite(v)]
+    if bad:
+        raise AudioError(f"non-finite {', '.join(bad)}")
+    return x, y, scores
+
+
+def keep_only(folder: Path, names: set[str]) -> None:
+    """Delete this benchmark's own outputs in ``folder`` that the current run did not produce, so that FD (which
+    reads the whole folder) never mixes in files of an earlier run with other references or --limit."""
+    for f in paths_in(folder) if folder.is_dir() else []:
+        if Path(f).stem not in names:
+            Path(f).unlink()
+
+
+@guarded
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m benchmarks.autoencoder", description=__doc__.splitlines()[0])
+    p = ArgumentParser(prog="python -m benchmarks.autoencoder", description=__doc__.splitlines()[0])
     p.add_argument("--ckpt", type=Path, required=True)
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--ref-dir", type=Path)
-    src.add_argument("--synthcaps", type=int, metavar="N", help="the first N SynthCaps test items as references")
+    src.add_argument("--synthcaps", type=positive_int, metavar="N", help="the first N SynthCaps test items as "
+                     "references")
     p.add_argument("--out", type=Path, default=Path("runs/autoencoder"))
-    p.add_argument("--limit", type=int)
-    p.add_argument("--decode-chunk", type=int, default=128)
+    p.add_argument("--limit", type=positive_int, help="the first N reference files")
+    p.add_argument("--decode-chunk", type=positive_int, default=128)
     p.add_argument("--weights-dir", type=Path, help="OpenL3 weights for FD (skipped, with the reason, if missing)")
     p.add_argument("--device", default="cpu")
     args = p.parse_args(argv)
+    read_model_config(args.ckpt)  # a missing or broken checkpoint is an error before anything is written
     test = items("test", args.synthcaps) if args.synthcaps else []
+    if test:
+        files = [str(args.out / "synthcaps" / f"{it.id}.wav") for it in test]
+    else:
+        files = paths_in(args.ref_dir)[:args.limit]
+        if not files:
+            raise FileNotFoundError(f"--ref-dir {args.ref_dir} holds no .wav/.flac/.ogg/.mp3 file")
     for it in test:
-        write_wav(args.out / "synthcaps" / f"{it.id}.wav", render(it), SR)
-    try:
-        model = load_model(args.ckpt).to(args.device)
-        files = paths_in(args.out / "synthcaps" if test else args.ref_dir)[:args.limit]
-    except (OSError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    sr, channels = model.cfg.sample_rate, model.cfg.autoencoder.io_channels
+        write_audio(args.out / "synthcaps" / f"{it.id}.wav", render(it), SR)
+    model = load_model(args.ckpt).to(args.device)
+    sr = model.cfg.sample_rate
     recon_dir, orig_dir = args.out / "audio", args.out / "reference"
     scores: dict[str, dict[str, float]] = {"mrstft": {}, "mel_distance": {}, "si_sdr": {}}
     skipped = []
     for f in files:
         name = Path(f).stem
         try:
-            a = read_audio(f)
-        except AudioError as exc:
-            skipped.append({"metric": "autoencoder", "file": f, "reason": str(exc)})
+            x, y, item_scores = score(model, f, args.decode_chunk)
+        except Exception as exc:  # one file the model or a score cannot take is skipped with why, never the run
+            reason = str(exc) if isinstance(exc, AudioError) else f"autoencoder failed: {type(exc).__name__}: {exc}"
+            skipped.append({"metric": "autoencoder", "file": f, "reason": " ".join(reason.split())})
             continue
-        x = resample_soxr(a.samples, a.sample_rate, sr)
-        x = np.repeat(x, channels, 0) if x.shape[0] == 1 and channels > 1 else x[:channels]
-        y = reconstruct(model, np.ascontiguousarray(x), args.decode_chunk)
-        write_wav(orig_dir / f"{name}.wav", x, sr)  # the originals at the model rate: FD reference set
-        write_wav(recon_dir / f"{name}.wav", y, sr)
-        scores["mrstft"][name] = float(stereo_mrstft_loss(torch.from_numpy(y)[None], torch.from_numpy(x)[None]))
-        scores["mel_distance"][name] = mel_distance(x, y, sr)
-        scores["si_sdr"][name] = si_sdr(x, y)
+        write_audio(orig_dir / f"{name}.wav", x, sr)  # the originals at the model rate: FD reference set
+        write_audio(recon_dir / f"{name}.wav", y, sr)
+        for metric, v in item_scores.items():
+            scores[metric][name] = v
+    done = set(scores["si_sdr"])
+    for folder in (recon_dir, orig_dir):
+        keep_only(folder, done)
+        folder.mkdir(parents=True, exist_ok=True)
     results = run(RunConfig(gen=recon_dir, ref=orig_dir, metrics=("fd",), weights_dir=args.weights_dir,
                             device=args.device, progress=False), strict=False)
     for metric, per in scores.items():
@@ -93,24 +124,28 @@ def main(argv: list[str] | None = None) -> int:
     if test:
         results["metrics"].update(adherence(recon_dir, test))
         detected = {it.id: detect_end(read_audio(recon_dir / f"{it.id}.wav").samples, sr) for it in test
-                    if (recon_dir / f"{it.id}.wav").exists()}
+                    if it.id in done}
         results["metrics"]["timing"] = timing_result(detected, {it.id: it.seconds for it in test},
                                                      [it.id for it in test])
-    results.update(benchmark="autoencoder", checkpoint=str(args.ckpt))
+    results.update(benchmark="autoencoder", checkpoint=str(args.ckpt),
+                   audio={"evaluated": "audio", "timing": "audio"})
     results["skipped_files"] += skipped
     write_results(args.out / "results.json", results)
+    results = json.loads((args.out / "results.json").read_text())  # as written: non-finite numbers are null
     from reports.html import write_report
 
     write_report([args.out], args.out / "report.html")
     for m in ("fd", "mrstft", "mel_distance", "si_sdr", "pitch", "position"):
         if m in results["metrics"]:
-            print(f"{m}: {results['metrics'][m]['value']}")
+            print(f"{m}: {fmt(results['metrics'][m]['value'], '.4g')}")
     if "timing" in results["metrics"]:
         t = results["metrics"]["timing"]
-        print(f"timing: within ±0.5 s {t['within_0.5s']:.1%}, median |error| {t['median_abs_error_s']:.3f} s, "
-              f"bias {t['bias_s']:+.3f} s (n={t['n']})")
+        print(f"timing: within ±0.5 s {fmt(t.get('within_0.5s'), '.1%')}, median |error| "
+              f"{fmt(t.get('median_abs_error_s'))} s, bias {fmt(t.get('bias_s'), '+.3f')} s (n={t['n']})")
     for m, why in results["skipped_metrics"].items():
         print(f"{m}: skipped: {why}")
+    if skipped:
+        print(f"skipped files: {len(skipped)} (reasons in {args.out / 'results.json'})")
     return 0
 
 

@@ -11,7 +11,10 @@ KL_passt / CLAP / timing as stable-audio-metrics computes them:
 * FD uses every generated file of the run (the protocol's folder glob) against reference statistics
   (``--ref-stats X.npz``) or reference audio (``--ref DIR``);
 * generated audio is trimmed to ``seconds_total`` (10 s for MusicCaps and AudioCaps, 47 s for Song Describer, as the
-  Stable Audio Open paper reports them).
+  Stable Audio Open paper reports them) for FD/KL/CLAP; the whole window is kept in ``window/<id>.flac`` and the
+  timing metric reads that, so it can see audio that runs past the request (``--gen-dir`` audio is used as given).
+
+``--seconds-total`` must lie in (0, the checkpoint's window]; ``--limit`` and ``--batch-size`` are >= 1.
 
 Under ``torchrun --nproc-per-node N`` every rank generates every N-th prompt; rank 0 evaluates after all finish.
 Each run appends one row to ``--results-table`` (JSON lines).
@@ -21,15 +24,16 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from benchmarks.runner import (Prompt, add_generation_arguments, benchmark_config, generate_missing, run_benchmark,
-                               sampler_from_args, write_prompts)
+from benchmarks.runner import (Prompt, add_generation_arguments, benchmark_config, check_prompts, fmt,
+                               generate_missing, run_benchmark, run_dirs, sampler_from_args, window_seconds,
+                               write_prompts)
 from metrics.ids import IdError, check_id, read_id_list, read_table
 from metrics.run import warm_cache
+from sa_core.cli import ArgumentParser, guarded, positive_int
 from sa_core.generate import SamplerConfig
 
 
@@ -50,17 +54,20 @@ DATASETS: dict[str, CaptionSet] = {
 
 
 def read_prompts(spec: CaptionSet, csv_path: Path, text_col: str, seconds: float, limit: int | None) -> list[Prompt]:
+    """The first ``limit`` rows (all when None) as prompts; IdError naming how many ids cannot be file names."""
+    if limit is not None and limit < 1:
+        raise ValueError(f"--limit must be >= 1, got {limit}")
     captions = read_table(csv_path, spec.id_col, text_col)
-    bad = []
+    bad = {}
     for i in captions:
         try:
             check_id(i)
-        except IdError:
-            bad.append(i)
+        except IdError as exc:
+            bad[i] = str(exc)
     if bad:
-        raise IdError(f"{csv_path}: {len(bad)} id(s) cannot be file names, e.g. {bad[0]!r}")
-    rows = [Prompt(i, c, seconds) for i, c in captions.items()]
-    return rows[:limit] if limit else rows
+        first = next(iter(bad))
+        raise IdError(f"{csv_path}: {len(bad)} id(s) cannot be file names, e.g. {first[:40]!r}: {bad[first]}")
+    return [Prompt(i, c, seconds) for i, c in captions.items()][:limit]
 
 
 def excluded_ids(spec: CaptionSet, csv_path: Path, unavailable: Path | None, out: Path) -> Path | None:
@@ -84,10 +91,12 @@ def shard_work(args: argparse.Namespace, spec: CaptionSet, prompts: list[Prompt]
 
     dist.init_process_group("nccl" if args.device.startswith("cuda") else "gloo")
     device = f"cuda:{int(os.environ['LOCAL_RANK'])}" if args.device.startswith("cuda") else args.device
-    audio_dir = args.gen_dir or args.out / "audio"
+    audio_dir, window_dir = run_dirs(args.out, trim=True)
+    audio_dir = args.gen_dir or audio_dir
     if args.ckpt:
         generate_missing(args.ckpt, prompts[rank::world], audio_dir, sampler, args.seed, args.batch_size, device,
-                         progress=not args.no_progress and rank == 0, text_path=args.text_path)
+                         progress=not args.no_progress and rank == 0, text_path=args.text_path,
+                         window_dir=window_dir)
     dist.barrier()  # every file exists before anyone embeds
     if rank == 0:
         write_prompts(args.out / "prompts.csv", prompts)
@@ -99,7 +108,8 @@ def shard_work(args: argparse.Namespace, spec: CaptionSet, prompts: list[Prompt]
 
 
 def append_row(table: Path, results: dict[str, Any]) -> None:
-    """One JSON line per run: what ran, on what, with which settings, and every metric with its CI."""
+    """One JSON line per run: what ran, on what, with which settings, and every metric with its CI. ``results`` as
+    :func:`run_benchmark` returns them (read back from results.json, so no NaN reaches the table)."""
     row = {k: results.get(k) for k in ("benchmark", "created", "git_commit", "checkpoint", "checkpoint_sha256",
                                        "sampler", "seed", "environment")}
     row["run"] = results["settings"]["gen"]
@@ -108,20 +118,22 @@ def append_row(table: Path, results: dict[str, Any]) -> None:
     row["skipped_metrics"] = results["skipped_metrics"]
     table.parent.mkdir(parents=True, exist_ok=True)
     with open(table, "a") as f:
-        f.write(json.dumps(row, default=str) + "\n")
+        f.write(json.dumps(row, default=str, allow_nan=False) + "\n")
 
 
+@guarded
 def main(dataset: str, argv: list[str] | None = None) -> int:
     spec = DATASETS[dataset]
-    p = argparse.ArgumentParser(prog=f"python -m benchmarks.{dataset}", description=__doc__.splitlines()[0])
+    p = ArgumentParser(prog=f"python -m benchmarks.{dataset}", description=__doc__.splitlines()[0])
     p.add_argument("--captions", type=Path, required=True, help="the dataset's caption CSV")
     p.add_argument("--text-col", default="caption")
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--ckpt", type=Path, help="generate with this checkpoint (ours or stable-audio-open-1.0)")
     src.add_argument("--gen-dir", type=Path, help="evaluate audio from any model: <id>.wav per prompt")
     p.add_argument("--out", type=Path, required=True)
-    p.add_argument("--limit", type=int, help="first N prompts (quick runs)")
-    p.add_argument("--seconds-total", type=float, default=spec.seconds_total)
+    p.add_argument("--limit", type=positive_int, help="first N prompts (quick runs)")
+    p.add_argument("--seconds-total", type=float, default=spec.seconds_total,
+                   help="in (0, the checkpoint's window]")
     p.add_argument("--unavailable", type=Path, help="ids (AudioCaps: YouTube ids) the protocol leaves out of KL")
     p.add_argument("--ref", type=Path, help="reference audio folder")
     p.add_argument("--ref-stats", type=Path, action="append", default=[], help=".npz (FD) / .pkl (KL)")
@@ -129,27 +141,23 @@ def main(dataset: str, argv: list[str] | None = None) -> int:
     p.add_argument("--results-table", type=Path, default=Path("runs/results.jsonl"))
     add_generation_arguments(p)
     args = p.parse_args(argv)
+    # every check before anything is written or a model loads
     sampler = sampler_from_args(args)
-    try:
-        prompts = read_prompts(spec, args.captions, args.text_col, args.seconds_total, args.limit)
-        if args.ckpt and not args.ckpt.exists():
-            raise FileNotFoundError(f"--ckpt {args.ckpt} does not exist")
-        excluded = excluded_ids(spec, args.captions, args.unavailable, args.out)
-        metrics_cfg = {"ref": args.ref, "ref_stats": args.ref_stats, "weights_dir": args.weights_dir,
-                       "exclude_ids": excluded, "openl3_content": spec.openl3_content}
-        world, rank = int(os.environ.get("WORLD_SIZE", "1")), int(os.environ.get("RANK", "0"))
-        if world > 1:  # each rank generates and embeds every world-th item; rank 0 then evaluates from the cache
-            if shard_work(args, spec, prompts, sampler, metrics_cfg, rank, world):
-                return 0
-        results = run_benchmark(dataset, prompts, args.out, ckpt=args.ckpt, gen_dir=args.gen_dir, sampler=sampler,
-                                seed=args.seed, batch_size=args.batch_size, device=args.device,
-                                metrics_cfg=metrics_cfg, progress=not args.no_progress, text_path=args.text_path)
-    except (OSError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    prompts = read_prompts(spec, args.captions, args.text_col, args.seconds_total, args.limit)
+    check_prompts(prompts, window_seconds(args.ckpt) if args.ckpt else None)
+    excluded = excluded_ids(spec, args.captions, args.unavailable, args.out)
+    metrics_cfg = {"ref": args.ref, "ref_stats": args.ref_stats, "weights_dir": args.weights_dir,
+                   "exclude_ids": excluded, "openl3_content": spec.openl3_content}
+    world, rank = int(os.environ.get("WORLD_SIZE", "1")), int(os.environ.get("RANK", "0"))
+    if world > 1:  # each rank generates and embeds every world-th item; rank 0 then evaluates from the cache
+        if shard_work(args, spec, prompts, sampler, metrics_cfg, rank, world):
+            return 0
+    results = run_benchmark(dataset, prompts, args.out, ckpt=args.ckpt, gen_dir=args.gen_dir, sampler=sampler,
+                            seed=args.seed, batch_size=args.batch_size, device=args.device,
+                            metrics_cfg=metrics_cfg, progress=not args.no_progress, text_path=args.text_path)
     append_row(args.results_table, results)
     for name, res in results["metrics"].items():
-        print(f"{name}: {res.get('value')} (n={res.get('n', res.get('n_files'))})")
+        print(f"{name}: {fmt(res.get('value'), '.4g')} (n={res.get('n', res.get('n_files'))})")
     for name, why in results["skipped_metrics"].items():
         print(f"{name}: skipped: {why}")
     print(f"report: {args.out / 'report.html'}")

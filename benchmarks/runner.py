@@ -1,24 +1,41 @@
-"""The shared benchmark job: prompts -> generated audio (resumable) -> metrics -> results.json + report.
+"""The shared benchmark job: prompts -> generated audio (resumable, verified) -> metrics -> results.json + report.
 
-Every dataset runner (``benchmarks.synthcaps``; MusicCaps/AudioCaps use the same path) builds a list of
-:class:`Prompt` rows and calls :func:`run_benchmark`. A run folder holds ``prompts.csv``, ``audio/<id>.wav``,
-``results.json``, ``items.csv`` and ``report.html``; a rerun keeps every file already generated.
+Every dataset runner (``benchmarks.synthcaps``, ``benchmarks.timing``, the caption sets) builds a list of
+:class:`Prompt` rows and calls :func:`run_benchmark`. Every prompt is checked before anything is written or any
+model loads (file-safe ids, lengths in (0, the model's window]).
+
+A run folder holds ``prompts.csv``, ``audio/<id>.wav``, ``results.json``, ``items.csv`` and ``report.html``.
+Runs that trim to ``seconds_total`` (the caption sets' protocol) also keep the whole generated window in
+``window/<id>.flac`` (24-bit): FD/KL/CLAP read the trimmed ``audio/`` files as the protocol does, while the timing
+metric reads the windows, since a file cut at ``seconds_total`` cannot show that the model runs long. A rerun
+reuses an existing file only when it decodes to the model's channels, rate and expected length; anything else (an
+interrupted write, an emptied or truncated file, another model's output) is regenerated, and ``results.json``
+lists each regenerated id with the reason under ``generation.regenerated``.
 """
 from __future__ import annotations
 
 import argparse
 import csv
+import json
+import math
 import subprocess
+import sys
 import time
 import zlib
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any, Callable
 
 from metrics.cache import file_sha256
 from metrics.ids import check_id
 from metrics.run import RunConfig, run, write_results
-from sa_core.generate import SamplerConfig, generate, write_wav
+from sa_core.cli import first_reasons, positive_int
+from sa_core.generate import (SamplerConfig, SettingsError, check_seconds_total, generate,
+                              trimmed_frames, verify_audio, write_audio)
+from sa_core.model import read_model_config
+
+AUDIO, WINDOW = "audio", "window"  # run-folder subfolders: evaluated audio; whole windows of trimmed runs
+WINDOW_SUFFIX = ".flac"
 
 
 @dataclass(frozen=True)
@@ -37,15 +54,35 @@ def add_generation_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--sigma-min", type=float, default=d.sigma_min)
     p.add_argument("--sigma-max", type=float, default=d.sigma_max)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--batch-size", type=int, default=4)
+    p.add_argument("--batch-size", type=positive_int, default=4)
     p.add_argument("--device", default="cpu")
     p.add_argument("--no-progress", action="store_true")
     p.add_argument("--text-path", help="local text-encoder files (T5 folder for stable-audio-open-1.0 checkpoints)")
 
 
 def sampler_from_args(args: argparse.Namespace) -> SamplerConfig:
+    """The flags as a SamplerConfig; SettingsError (one line) for invalid settings."""
     return SamplerConfig(steps=args.steps, cfg_scale=args.cfg_scale, sampler=args.sampler,
                          sigma_min=args.sigma_min, sigma_max=args.sigma_max)
+
+
+def window_seconds(ckpt: str | Path) -> float:
+    """The longest ``seconds_total`` the checkpoint can generate (its window), read without loading weights."""
+    return read_model_config(ckpt).max_seconds
+
+
+def check_prompts(prompts: list[Prompt], window_s: float | None) -> None:
+    """Raise (IdError / SettingsError, one line) unless the prompts can be generated into one folder: at least one,
+    file-safe and distinct ids, lengths in (0, ``window_s``]."""
+    if not prompts:
+        raise SettingsError("no prompts to run")
+    seen: set[str] = set()
+    for p in prompts:
+        check_id(p.id)
+        if p.id in seen:
+            raise SettingsError(f"id {p.id!r} appears twice; each prompt needs its own file")
+        seen.add(p.id)
+    check_seconds_total({p.id: p.seconds_total for p in prompts}, window_s)
 
 
 def write_prompts(path: Path, prompts: list[Prompt]) -> None:
@@ -56,29 +93,75 @@ def write_prompts(path: Path, prompts: list[Prompt]) -> None:
         w.writerows(asdict(p) for p in prompts)
 
 
+def run_dirs(out: Path, trim: bool) -> tuple[Path, Path | None]:
+    """(evaluated audio folder, whole-window folder or None when the audio is not trimmed) of a run folder."""
+    return out / AUDIO, (out / WINDOW if trim else None)
+
+
+def _targets(p: Prompt, audio_dir: Path, window_dir: Path | None, sample_rate: int,
+             window: int) -> list[tuple[Path, int]]:
+    """The files one prompt's generation writes, with their expected lengths in samples."""
+    if window_dir is None:
+        return [(audio_dir / f"{p.id}.wav", window)]
+    return [(audio_dir / f"{p.id}.wav", trimmed_frames(p.seconds_total, sample_rate, window)),
+            (window_dir / f"{p.id}{WINDOW_SUFFIX}", window)]
+
+
+def _why_regenerate(targets: list[tuple[Path, int]], sample_rate: int, channels: int) -> str | None:
+    """None if every file of a prompt can be reused; "missing" if none exists yet; else the first file's problem."""
+    found = [(path, verify_audio(path, sample_rate, channels, frames)) for path, frames in targets]
+    bad = [(path, why) for path, why in found if why is not None]
+    if not bad:
+        return None
+    if len(bad) == len(found) and all(why == "missing" for _, why in bad):
+        return "missing"
+    path, why = bad[0]
+    return f"{path.parent.name}/{path.name}: {why}"
+
+
 def generate_missing(ckpt: str | Path, prompts: list[Prompt], audio_dir: Path, sampler: SamplerConfig, seed: int,
-                     batch_size: int, device: str, progress: bool = True,
-                     text_path: str | None = None, trim: bool = True) -> dict[str, Any]:
-    """Generate every prompt whose ``<id>.wav`` is missing; returns timing figures. A prompt's noise seed is
-    ``seed + crc32(id)``, so its audio does not depend on sharding, ``--limit`` or batch composition. ``trim``: cut
-    each file at its ``seconds_total`` (the caption benchmarks' protocol); off, the whole window is kept, so the
-    timing metric sees whether the audio really stops."""
+                     batch_size: int, device: str, progress: bool = True, text_path: str | None = None,
+                     window_dir: Path | None = None) -> dict[str, Any]:
+    """Generate every prompt whose files are missing or fail verification; returns what was done.
+
+    ``window_dir`` None: ``audio_dir/<id>.wav`` is the whole generated window. Otherwise ``audio_dir/<id>.wav`` is
+    cut at the prompt's ``seconds_total`` (the caption benchmarks' protocol) and ``window_dir/<id>.flac`` keeps the
+    whole window for the timing metric. An existing file is reused only if :func:`sa_core.generate.verify_audio`
+    accepts it (decodes to the model's channels and rate, at the expected length). A prompt's noise seed is
+    ``seed + crc32(id)``, so its audio does not depend on sharding, ``--limit`` or batch composition.
+    """
     from tqdm import tqdm
 
     from sa_core.model import load_model
 
-    todo = [(k, p) for k, p in enumerate(prompts) if not (audio_dir / f"{check_id(p.id)}.wav").exists()]
+    if batch_size < 1:
+        raise SettingsError(f"batch size must be >= 1, got {batch_size}")
+    spec = read_model_config(ckpt)
+    check_prompts(prompts, spec.max_seconds)
+    sr, channels = spec.sample_rate, spec.autoencoder.io_channels
+    reasons = {p.id: why for p in prompts
+               if (why := _why_regenerate(_targets(p, audio_dir, window_dir, sr, spec.sample_size), sr, channels))}
+    regenerated = {i: why for i, why in reasons.items() if why != "missing"}
+    summary: dict[str, Any] = {"generated": len(reasons), "reused": len(prompts) - len(reasons),
+                               "regenerated": regenerated, "seconds": 0.0,
+                               "trimmed_to_seconds_total": window_dir is not None}
+    if regenerated:
+        print(f"regenerating {len(regenerated)} file(s) that failed verification: {first_reasons(regenerated)}",
+              file=sys.stderr)
+    todo = [p for p in prompts if p.id in reasons]
     if not todo:
-        return {"generated": 0, "seconds": 0.0, "trimmed_to_seconds_total": trim}
+        return summary
     model = load_model(ckpt, text_path=text_path).to(device)
     started = time.time()
     for start in tqdm(range(0, len(todo), batch_size), disable=not progress, desc="generating", unit="batch"):
         batch = todo[start:start + batch_size]
-        audio = generate(model, [p.caption for _, p in batch], [p.seconds_total for _, p in batch],
-                         [(seed + zlib.crc32(p.id.encode())) % 2**63 for _, p in batch], sampler, device, trim)
-        for (_, p), a in zip(batch, audio):
-            write_wav(audio_dir / f"{p.id}.wav", a, model.cfg.sample_rate)
-    return {"generated": len(todo), "seconds": time.time() - started, "trimmed_to_seconds_total": trim}
+        audio = generate(model, [p.caption for p in batch], [p.seconds_total for p in batch],
+                         [(seed + zlib.crc32(p.id.encode())) % 2**63 for p in batch], sampler, device, trim=False)
+        for p, a in zip(batch, audio):
+            for path, frames in _targets(p, audio_dir, window_dir, sr, spec.sample_size):
+                write_audio(path, a[:, :frames], sr)
+    summary["seconds"] = time.time() - started
+    return summary
 
 
 def checkpoint_id(ckpt: str | Path) -> str:
@@ -106,6 +189,31 @@ def benchmark_config(out: Path, audio_dir: Path, device: str, progress: bool,
                      seconds_col="seconds_total", device=device, progress=progress, **settings)
 
 
+def evaluate(cfg: RunConfig, timing_dir: Path) -> dict[str, Any]:
+    """``metrics.run.run`` on a run's audio, with the timing metric on ``timing_dir`` (the whole windows of a
+    trimmed run) and every other metric on ``cfg.gen``: one results dict, skipped files of both folders."""
+    if timing_dir == cfg.gen or "timing" not in cfg.metrics:
+        return run(cfg, strict=False)
+    timing = run(replace(cfg, gen=timing_dir, metrics=("timing",)), strict=False)
+    protocol = tuple(m for m in cfg.metrics if m != "timing")
+    if not protocol:
+        return timing
+    results = run(replace(cfg, metrics=protocol), strict=False)
+    results["metrics"].update(timing["metrics"])
+    results["skipped_metrics"].update(timing["skipped_metrics"])
+    results["skipped_files"] += timing["skipped_files"]
+    results["settings"]["timing_gen"] = str(timing_dir)
+    return results
+
+
+def _relative(path: Path, out: Path) -> str:
+    """``path`` relative to the run folder when inside it (the report finds it wherever the run is moved)."""
+    try:
+        return str(path.resolve().relative_to(out.resolve()))
+    except ValueError:
+        return str(path.resolve())
+
+
 def run_benchmark(name: str, prompts: list[Prompt], out: Path, *, ckpt: str | Path | None = None,
                   gen_dir: Path | None = None, sampler: SamplerConfig = SamplerConfig(), seed: int = 0,
                   batch_size: int = 8, device: str = "cpu", metrics_cfg: dict[str, Any] | None = None,
@@ -113,25 +221,41 @@ def run_benchmark(name: str, prompts: list[Prompt], out: Path, *, ckpt: str | Pa
                   progress: bool = True, text_path: str | None = None, trim: bool = True) -> dict[str, Any]:
     """Generate (unless ``gen_dir`` holds audio from another model), evaluate, write results and the report.
 
+    ``trim``: generated files are cut at ``seconds_total`` and the windows kept for timing (see the module doc).
     ``extra(audio_dir, prompts, metrics)`` returns more metric entries (dataset-specific scores) to merge in.
+    Returns the results as written to ``results.json`` (valid JSON: non-finite numbers are null).
+    Raises (before writing anything or loading a model) on prompts the checkpoint cannot generate.
     """
+    if (ckpt is None) == (gen_dir is None):
+        raise SettingsError("give exactly one of a checkpoint to generate with and a folder of generated audio")
+    check_prompts(prompts, window_seconds(ckpt) if ckpt is not None else None)
     out.mkdir(parents=True, exist_ok=True)
     write_prompts(out / "prompts.csv", prompts)
-    audio_dir = gen_dir or out / "audio"
-    generation = {"source": str(gen_dir)} if gen_dir else generate_missing(
-        ckpt, prompts, audio_dir, sampler, seed, batch_size, device, progress, text_path, trim)
-    results = run(benchmark_config(out, audio_dir, device, progress, metrics_cfg), strict=False)
+    audio_dir, window_dir = (gen_dir, None) if gen_dir is not None else run_dirs(out, trim)
+    generation = {"source": str(gen_dir)} if gen_dir is not None else generate_missing(
+        ckpt, prompts, audio_dir, sampler, seed, batch_size, device, progress, text_path, window_dir)
+    timing_dir = window_dir or audio_dir
+    results = evaluate(benchmark_config(out, audio_dir, device, progress, metrics_cfg), timing_dir)
     results.update(benchmark=name, checkpoint=str(ckpt) if ckpt else None,
                    checkpoint_sha256=checkpoint_id(ckpt) if ckpt else None, git_commit=git_commit(),
-                   sampler=asdict(sampler), seed=seed, generation=generation)
+                   sampler=asdict(sampler), seed=seed, generation=generation,
+                   audio={"evaluated": _relative(audio_dir, out), "timing": _relative(timing_dir, out)})
     if extra is not None:
         results["metrics"].update(extra(audio_dir, prompts, results["metrics"]))
     write_results(out / "results.json", results)
+    results = json.loads((out / "results.json").read_text())  # what was written: NaN/inf already null
     write_item_table(out / "items.csv", results)
     from reports.html import write_report
 
     write_report([out], out / "report.html")
     return results
+
+
+def fmt(value: Any, spec: str = ".3f") -> str:
+    """A summary number, or "n/a" when a metric had no valid item (None) or is not finite."""
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value):
+        return "n/a"
+    return format(value, spec)
 
 
 def write_item_table(path: Path, results: dict[str, Any]) -> None:

@@ -7,19 +7,19 @@ are listed as skipped with the command to get them) -> ``results.json`` and ``re
 """
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from benchmarks.runner import Prompt, run_benchmark
+from benchmarks.runner import Prompt, check_prompts, fmt, run_benchmark, window_seconds
 from benchmarks.synthcaps_data import NOTES, PANS, SR, Item, items, render
 from metrics.adherence import cents, pitch_of, position_of, stereo_balance
 from metrics.audio import AudioError, read_audio
 from metrics.stats import bootstrap_ci
-from sa_core.generate import SamplerConfig, write_wav
+from sa_core.cli import ArgumentParser, guarded, positive_int
+from sa_core.generate import SamplerConfig, write_audio
 
 SHIPPED = Path(__file__).resolve().parents[1] / "sa_core" / "checkpoints" / "synthcaps-tiny"
 PITCH_TOLERANCE_CENTS = 50.0
@@ -55,15 +55,23 @@ def adherence(audio_dir: Path, test_items: list[Item], n_boot: int = 1000) -> di
     }
 
 
+def write_references(folder: Path, test_items: list[Item]) -> None:
+    """The ground-truth render of each prompt, rewritten every run (cheap, deterministic): a file damaged by an
+    interrupted run can never leak into the FD/KL reference set."""
+    for it in test_items:
+        write_audio(folder / f"{it.id}.wav", render(it), SR)
+
+
+@guarded
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m benchmarks.synthcaps", description=__doc__.splitlines()[0])
+    p = ArgumentParser(prog="python -m benchmarks.synthcaps", description=__doc__.splitlines()[0])
     p.add_argument("--out", type=Path, default=Path("runs/synthcaps"))
     p.add_argument("--ckpt", type=Path, default=SHIPPED, help="default: the checkpoint shipped in the package")
-    p.add_argument("--n", type=int, default=40, help="test prompts")
+    p.add_argument("--n", type=positive_int, default=40, help="test prompts")
     p.add_argument("--steps", type=int, default=50)
     p.add_argument("--cfg-scale", type=float, default=4.0)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--batch-size", type=int, default=8)
+    p.add_argument("--batch-size", type=positive_int, default=8)
     p.add_argument("--device", default="cpu")
     p.add_argument("--weights-dir", type=Path, help="evaluator weights for FD/KL/CLAP (optional)")
     p.add_argument("--no-progress", action="store_true")
@@ -71,25 +79,26 @@ def main(argv: list[str] | None = None) -> int:
     if not (args.ckpt / "model.safetensors").is_file():
         print(f"error: no checkpoint at {args.ckpt}", file=sys.stderr)
         return 2
-    test = items("test", args.n, seed=args.seed)
-    prompts = [Prompt(i.id, i.caption, i.seconds) for i in test]
-    reference = args.out / "reference"  # the ground truth of each prompt: FD/KL references when weights exist
-    for it in test:
-        if not (reference / f"{it.id}.wav").exists():
-            write_wav(reference / f"{it.id}.wav", render(it), SR)
     sampler = SamplerConfig(steps=args.steps, cfg_scale=args.cfg_scale, sigma_min=0.03, sigma_max=80.0,
                             sampler="dpmpp-2m", schedule="karras", rho=7.0)
+    test = items("test", args.n, seed=args.seed)
+    prompts = [Prompt(i.id, i.caption, i.seconds) for i in test]
+    check_prompts(prompts, window_seconds(args.ckpt))  # before anything is written
+    reference = args.out / "reference"  # the ground truth of each prompt: FD/KL references when weights exist
+    write_references(reference, test)
     results = run_benchmark("synthcaps", prompts, args.out, ckpt=args.ckpt, sampler=sampler, seed=args.seed,
                             batch_size=args.batch_size, device=args.device, trim=False,  # timing sees the window
                             metrics_cfg={"weights_dir": args.weights_dir, "ref": reference},
                             extra=lambda audio_dir, _prompts, _metrics: adherence(audio_dir, test),
                             progress=not args.no_progress)
     m = results["metrics"]
-    t = m.get("timing", {})
-    print(f"timing: within ±0.5 s {t.get('within_0.5s', float('nan')):.1%}, MAE {t.get('mae_s', float('nan')):.3f} s"
-          f" (n={t.get('n')})")
-    print(f"pitch: {m['pitch']['value']:.1%} within ±50 cents (chance {m['pitch']['chance']:.1%}, n={m['pitch']['n']})")
-    print(f"position: {m['position']['value']:.1%} (chance {m['position']['chance']:.1%}, n={m['position']['n']})")
+    if "timing" in m:  # otherwise listed below with the reason it was skipped
+        t = m["timing"]
+        print(f"timing: within ±0.5 s {fmt(t['within_0.5s'], '.1%')}, MAE {fmt(t['mae_s'])} s (n={t['n']})")
+    print(f"pitch: {fmt(m['pitch']['value'], '.1%')} within ±50 cents (chance {m['pitch']['chance']:.1%}, "
+          f"n={m['pitch']['n']})")
+    print(f"position: {fmt(m['position']['value'], '.1%')} (chance {m['position']['chance']:.1%}, "
+          f"n={m['position']['n']})")
     for name, why in results["skipped_metrics"].items():
         print(f"{name}: skipped: {why}")
     print(f"report: {args.out / 'report.html'}")

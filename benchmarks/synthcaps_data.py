@@ -130,7 +130,7 @@ def write_split(folder: Path, split: str, n: int, seed: int = 0, full_window: bo
     Gaussian noise at that RMS level (dBFS) to both channels: a recording's noise floor, which keeps the
     log-magnitude term of the STFT loss from charging every bin of exact digital silence.
     """
-    from sa_core.generate import write_wav
+    from sa_core.generate import write_audio
 
     folder.mkdir(parents=True, exist_ok=True)
     chosen = items(split, n, seed)
@@ -139,7 +139,7 @@ def write_split(folder: Path, split: str, n: int, seed: int = 0, full_window: bo
         if dither_db is not None:
             noise = np.random.default_rng([item.seed, 1]).standard_normal(audio.shape)
             audio = (audio + 10 ** (dither_db / 20) * noise).astype(np.float32)
-        write_wav(folder / f"{item.id}.wav", audio, SR)
+        write_audio(folder / f"{item.id}.wav", audio, SR)
     with open(folder / "captions.csv", "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=["file", "caption"])
         w.writeheader()

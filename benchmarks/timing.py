@@ -3,11 +3,11 @@
 Every prompt is generated at every requested ``seconds_total``; the detected end of each file
 (:mod:`metrics.timing`) is compared with the request. The report plots detected against requested length;
 ``results.json`` holds the overall timing metric and a per-length breakdown (MAE, fraction within ±1 s).
-Prompts come from ``--prompts-csv`` (columns id, caption) or a built-in varied set.
+Prompts come from ``--prompts-csv`` (columns id, caption) or a built-in varied set. Every requested length must be
+a finite number in (0, the checkpoint's window]; files keep the whole window (nothing is trimmed).
 """
 from __future__ import annotations
 
-import argparse
 import sys
 from collections import defaultdict
 from pathlib import Path
@@ -15,8 +15,11 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.runner import Prompt, add_generation_arguments, run_benchmark, sampler_from_args
+from benchmarks.runner import (Prompt, add_generation_arguments, check_prompts, fmt, run_benchmark, sampler_from_args,
+                               window_seconds)
 from metrics.ids import read_table
+from sa_core.cli import ArgumentParser, guarded
+from sa_core.generate import SettingsError
 
 DEFAULT_PROMPTS = ("An upbeat electronic dance track with a driving beat", "Solo piano, slow and melancholic",
                    "Rain falling on a tin roof", "A dog barking in the distance", "Orchestral strings swelling")
@@ -35,34 +38,41 @@ def per_length(timing: dict[str, Any]) -> dict[str, dict[str, float]]:
             for s, e in sorted(groups.items())}
 
 
+def parse_seconds(text: str) -> list[float]:
+    """``"1,5,10"`` -> [1.0, 5.0, 10.0]; SettingsError for an empty list or a value that is not a number (the range
+    is checked against the checkpoint's window by :func:`benchmarks.runner.check_prompts`)."""
+    try:
+        seconds = [float(s) for s in text.split(",") if s.strip()]
+    except ValueError:
+        raise SettingsError(f"--seconds must be comma-separated numbers, got {text!r}") from None
+    if not seconds:
+        raise SettingsError(f"--seconds is empty: {text!r}")
+    return seconds
+
+
+@guarded
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m benchmarks.timing", description=__doc__.splitlines()[0])
+    p = ArgumentParser(prog="python -m benchmarks.timing", description=__doc__.splitlines()[0])
     p.add_argument("--ckpt", type=Path, required=True)
     p.add_argument("--seconds", default="1,5,10,20,30,47", help="comma-separated seconds_total values")
     p.add_argument("--prompts-csv", type=Path)
     p.add_argument("--out", type=Path, default=Path("runs/timing"))
     add_generation_arguments(p)
     args = p.parse_args(argv)
-    try:
-        seconds = [float(s) for s in args.seconds.split(",") if s.strip()]
-        if not seconds or min(seconds) <= 0:
-            raise ValueError(f"--seconds must be positive numbers, got {args.seconds!r}")
-        if not (args.ckpt / "model.safetensors").is_file():
-            raise FileNotFoundError(f"no checkpoint at {args.ckpt}")
-        captions = list(read_table(args.prompts_csv, "id", "caption").values()) if args.prompts_csv else list(
-            DEFAULT_PROMPTS)
-        sampler = sampler_from_args(args)
-        results = run_benchmark("timing-sweep", grid(captions, seconds), args.out, ckpt=args.ckpt, sampler=sampler,
-                                seed=args.seed, batch_size=args.batch_size, device=args.device,
-                                metrics_cfg={"metrics": ("timing",)}, progress=not args.no_progress,
-                                text_path=args.text_path, trim=False,
-                                extra=lambda _dir, _prompts, m: {"timing_by_length": {
-                                    "value": None, "per_length": per_length(m["timing"])}})
-    except (OSError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    sampler = sampler_from_args(args)
+    captions = list(read_table(args.prompts_csv, "id", "caption").values()) if args.prompts_csv else list(
+        DEFAULT_PROMPTS)
+    prompts = grid(captions, parse_seconds(args.seconds))
+    check_prompts(prompts, window_seconds(args.ckpt))
+    results = run_benchmark("timing-sweep", prompts, args.out, ckpt=args.ckpt, sampler=sampler,
+                            seed=args.seed, batch_size=args.batch_size, device=args.device,
+                            metrics_cfg={"metrics": ("timing",)}, progress=not args.no_progress,
+                            text_path=args.text_path, trim=False,
+                            extra=lambda _dir, _prompts, m: {"timing_by_length": {
+                                "value": None, "per_length": per_length(m["timing"])}})
     for length, row in results["metrics"]["timing_by_length"]["per_length"].items():
-        print(f"{length:>6s} s: MAE {row['mae_s']:.2f} s, within ±1 s {row['within_1s']:.0%} (n={row['n']})")
+        print(f"{length:>6s} s: MAE {fmt(row['mae_s'], '.2f')} s, within ±1 s {fmt(row['within_1s'], '.0%')} "
+              f"(n={row['n']})")
     print(f"report: {args.out / 'report.html'}")
     return 0
 

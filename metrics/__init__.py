@@ -2,6 +2,8 @@
 
 Light to import: models and their packages load only when an embedder is first used.
 """
-from metrics.distances import frechet_distance, kl_divergence
+from metrics.distances import (ReferenceGaussian, fad_inf, frechet_distance, kernel_audio_distance, kl_divergence,
+                               median_pairwise_distance, per_item_fd)
 
-__all__ = ["frechet_distance", "kl_divergence"]
+__all__ = ["ReferenceGaussian", "fad_inf", "frechet_distance", "kernel_audio_distance", "kl_divergence",
+           "median_pairwise_distance", "per_item_fd"]

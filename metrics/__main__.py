@@ -10,21 +10,24 @@ Examples::
 from __future__ import annotations
 
 import argparse
+import json
 import sys
+import warnings
 from pathlib import Path
 
 from metrics.clap import CHECKPOINTS
-from metrics.ids import IdError
-from metrics.run import METRICS, RunConfig, UsageError, run, write_results
-from metrics.weights import ENV_VAR, MissingWeights
+from metrics.ids import one_line
+from metrics.inputs import check_output_file
+from metrics.run import METRICS, MetricError, RunConfig, UsageError, run, write_results
+from metrics.weights import ENV_VAR
 
 DEFAULT_CACHE = Path("~/.cache/sa-bench/embeddings")
 
 
 def add_run_arguments(p: argparse.ArgumentParser) -> None:
     io = p.add_argument_group("inputs")
-    io.add_argument("--gen", type=Path, help="folder of generated audio, one <id>.wav per prompt")
-    io.add_argument("--ref", type=Path, help="folder of reference audio (FD: every file; KL: <id>.wav)")
+    io.add_argument("--gen", type=Path, help="folder of generated audio, one <id>.<ext> per prompt (wav, flac, ogg, opus, mp3, ...; links out of the folder and duplicate stems are reported and left out)")
+    io.add_argument("--ref", type=Path, help="folder of reference audio (FD: every file; KL: <id>.<ext>)")
     io.add_argument("--ref-stats", type=Path, action="append", default=[],
                     help="reference statistics instead of audio: .npz (FD: mu_ref, sigma_ref) or .pkl (KL "
                          "probabilities), as stable-audio-metrics ships them; repeatable")
@@ -74,21 +77,33 @@ def config_from_args(args: argparse.Namespace, metrics: tuple[str, ...]) -> RunC
 
 
 def summary_lines(results: dict) -> list[str]:
+    """The printed summary of (JSON-ready) results; a missing value or CI reads "n/a"."""
     lines = []
     for name, res in results["metrics"].items():
         ci = res.get("ci95") or [None, None]
-        ci_txt = f" [95% CI {ci[0]:.4g}, {ci[1]:.4g}]" if None not in ci else ""
-        value = res.get("value")
-        lines.append(f"{name:7s} {value if value is None else format(value, '.4g')}{ci_txt}  (n={res.get('n', res.get('n_files'))})")
+        ci_txt = f"[95% CI {_num(ci[0])}, {_num(ci[1])}]" if None not in ci else "[95% CI n/a]"
+        lines.append(f"{name:7s} {_num(res.get('value'))} {ci_txt}  (n={res.get('n', res.get('n_files'))})")
     lines += [f"{name:7s} skipped: {why}" for name, why in results["skipped_metrics"].items()]
     if results["skipped_files"]:
         lines.append(f"skipped files: {len(results['skipped_files'])} (reasons in the results file)")
     return lines
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m metrics", description="FD_openl3, KL_passt, CLAP score and "
-                                     "timing accuracy as stable-audio-metrics computes them (offline, batched).")
+def _num(x: float | None) -> str:
+    return "n/a" if x is None else format(x, ".4g")
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse whose usage errors are one line ``error: ...`` on stderr (exit 2), like every other error."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        print(f"error: {message} (see {self.prog} --help)", file=sys.stderr)
+        raise SystemExit(2)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = OneLineParser(prog="python -m metrics", description="FD_openl3, KL_passt, CLAP score and "
+                           "timing accuracy as stable-audio-metrics computes them (offline, batched).")
     sub = parser.add_subparsers(dest="command", required=True)
     for name in (*METRICS, "all"):
         add_run_arguments(sub.add_parser(name, help=f"compute {name}"))
@@ -99,22 +114,50 @@ def main(argv: list[str] | None = None) -> int:
                       help="write random-weight evaluators in the official formats and use them (numbers are "
                            "meaningless; shows the pipeline end to end offline)")
     demo.add_argument("--weights-dir", type=Path)
-    args = parser.parse_args(argv)
-    try:
-        if args.command == "demo":
-            from metrics.demo import run_demo
+    return parser
 
-            results, out = run_demo(args.out, args.n, args.random_weights, args.weights_dir)
-        else:
-            metrics = METRICS if args.command == "all" else (args.command,)
-            results = run(config_from_args(args, metrics), strict=args.command != "all")
-            out = args.out
-            write_results(out, results)
-    except (UsageError, MissingWeights, IdError, FileNotFoundError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+
+def evaluate(args: argparse.Namespace, argv: list[str]) -> tuple[dict, Path]:
+    """Check the output path, run the metrics, write the results (``all`` keeps every metric that finished)."""
+    if args.command == "demo":
+        from metrics.demo import run_demo
+
+        return run_demo(args.out, args.n, args.random_weights, args.weights_dir)
+    check_output_file(args.out)
+    metrics = METRICS if args.command == "all" else (args.command,)
+    # dependencies' warnings (resampy's import, torch deprecations, scipy's singular-matrix note) go into the
+    # results file rather than stderr, where an error must be the only line
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("default")
+        results = run(config_from_args(args, metrics), strict=args.command != "all")
+    results["command"] = ["python -m metrics", *argv]
+    results["warnings"] = sorted({f"{w.category.__name__}: {one_line(w.message)}" for w in caught})
+    try:
+        write_results(args.out, results)
+    except OSError as exc:
+        raise UsageError(f"--out {args.out}: could not write the results ({exc.strerror or exc})") from exc
+    return results, args.out
+
+
+def main(argv: list[str] | None = None) -> int:
+    """The CLI. Every error is one line ``error: ...`` on stderr and exit status 2, never a traceback."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as exc:  # --help (0) or a usage error already printed as one line (2)
+        return int(exc.code or 0)
+    try:
+        results, out = evaluate(args, argv)
+    except Exception as exc:  # noqa: BLE001  last resort: the specific checks give better messages first
+        known = isinstance(exc, (ValueError, OSError, MetricError))
+        print(f"error: {one_line(exc) if known else f'{type(exc).__name__}: {one_line(exc)}'}", file=sys.stderr)
         return 2
+    results = json.loads(out.read_text())
     print("\n".join(summary_lines(results)))
     print(f"results: {out}")
+    if not results["metrics"]:
+        print(f"error: no metric could be computed (reasons under skipped_metrics in {out})", file=sys.stderr)
+        return 2
     return 0
 
 

@@ -73,7 +73,10 @@ def fd_result(gen_frames: dict[str, np.ndarray], mu_ref: np.ndarray, sigma_ref: 
 
 
 def kl_result(gen_probs: dict[str, np.ndarray], ref_probs: dict[str, np.ndarray], ids: list[str], *,
-              exclude: set[str] = frozenset(), n_boot: int = 1000, seed: int = 0) -> dict[str, Any]:
+              exclude: set[str] = frozenset(), ref_problems: dict[str, str] | None = None, n_boot: int = 1000,
+              seed: int = 0) -> dict[str, Any]:
+    """``ref_problems``: why an id has no reference probabilities, where known (else a generic reason)."""
+    ref_problems = ref_problems or {}
     per_item: dict[str, float] = {}
     left_out: dict[str, str] = {}
     for i in ids:
@@ -82,7 +85,7 @@ def kl_result(gen_probs: dict[str, np.ndarray], ref_probs: dict[str, np.ndarray]
         elif i not in gen_probs:
             left_out[i] = "no generated output"
         elif i not in ref_probs:
-            left_out[i] = "no reference probabilities"
+            left_out[i] = ref_problems.get(i, "no reference probabilities")
         else:
             per_item[i] = float(kl_divergence(gen_probs[i], ref_probs[i]))
     return _mean_result(per_item, left_out, n_boot, seed)

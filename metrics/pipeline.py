@@ -20,6 +20,7 @@ from tqdm import tqdm
 from metrics.audio import AudioError
 from metrics.cache import EmbeddingCache, file_sha256
 from metrics.embedder import Embedder
+from metrics.ids import paths_in  # noqa: F401  (re-exported: defined with the files of a run in metrics.ids)
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -118,10 +119,3 @@ def embed_files(embedder: Embedder, paths: list[str], *, cache: EmbeddingCache |
             executor.shutdown(cancel_futures=True)
     return result
 
-
-def paths_in(folder: str | Path, extensions: tuple[str, ...] = (".wav", ".flac", ".ogg", ".mp3")) -> list[str]:
-    """Every audio file directly inside ``folder``, sorted (the protocol's glob of the generated folder)."""
-    root = Path(folder)
-    if not root.is_dir():
-        raise FileNotFoundError(f"not a folder: {root}")
-    return sorted(str(p) for p in root.iterdir() if p.is_file() and p.suffix.lower() in extensions)

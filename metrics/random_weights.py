@@ -134,3 +134,67 @@ def write_all(folder: Path, seed: int = 0) -> dict[str, Path]:
     if not paths["clap-630k-audioset-fusion"].exists():
         write_clap_pt(paths["clap-630k-audioset-fusion"], paths["roberta-base"], seed=seed)
     return paths
+
+
+def write_vggish_pth(path: Path, seed: int = 0) -> None:
+    """A random VGGish saved as the torchvggish release ``vggish-10086976.pth``: a plain float32 state dict
+    (``features.{0,3,6,8,11,13}``, ``embeddings.{0,2,4}``). He-normal weights and small biases, so that activations
+    neither vanish nor saturate through the 9 layers and the embeddings depend on the input."""
+    from metrics.embedders.vggish import VGGishNet
+
+    with torch.device("meta"):  # only the names and shapes are needed
+        shapes = {k: v.shape for k, v in VGGishNet().state_dict().items()}
+    gen = torch.Generator().manual_seed(seed)
+    state = {}
+    for key, shape in shapes.items():
+        if key.endswith("weight"):
+            state[key] = torch.randn(shape, generator=gen) * (2.0 / shape[1:].numel()) ** 0.5
+        else:
+            state[key] = 0.01 * torch.randn(shape, generator=gen)
+    torch.save(state, path)
+
+
+def write_vggish_pca_pth(path: Path, seed: int = 0, scale: float = 0.05) -> None:
+    """Random PCA parameters as the torchvggish release ``vggish_pca_params-970ea276.pth``: a dict of float64
+    NumPy arrays ``pca_eigen_vectors`` [128, 128] (a random rotation times ``scale``, which keeps the projections of
+    :func:`write_vggish_pth` embeddings mostly inside the [-2, 2] quantiser range) and ``pca_means`` [128]."""
+    rng = np.random.default_rng(seed)
+    rotation, _ = np.linalg.qr(rng.standard_normal((128, 128)))
+    torch.save({"pca_eigen_vectors": scale * rotation, "pca_means": rng.standard_normal(128)}, path)
+
+
+def write_panns_pth(path: Path, sample_rate: int = 16000, seed: int = 0) -> Path:
+    """A random CNN14 saved like the official PANNs release (``Cnn14_16k_mAP=0.438.pth`` / ``Cnn14_mAP=0.431.pth``):
+    ``{'iteration', 'model': state dict}``, the front-end (DFT kernels, mel matrix) as torchlibrosa computes it.
+
+    Plain random convolutions with random BN statistics shrink the signal layer after layer until every file gives
+    the same output, which would make parity tests blind. So the BN running statistics are calibrated on a few
+    seeded synthetic clips (one train-mode pass), then gammas/betas are randomised: each layer sees O(1)
+    activations, the outputs depend on the input, and the logits spread over a few units (so softmax KL and IS
+    are not trivially ~0 and ~1).
+    """
+    from metrics.embedders.panns import Cnn14, config_for
+
+    cfg = config_for(sample_rate)
+    torch.manual_seed(seed)
+    net = Cnn14(cfg)
+    rng = np.random.default_rng(seed)
+    sr, n = cfg.sample_rate, 3 * cfg.sample_rate // 2
+    t = np.arange(n) / sr
+    clips = [0.3 * np.sin(2 * np.pi * rng.uniform(100, 4000) * t * (1 + rng.uniform(0, 0.2) * t))
+             + rng.uniform(0.001, 0.1) * rng.standard_normal(n) for _ in range(4)]
+    x = torch.from_numpy(np.stack(clips).astype(np.float32))  # [4, 1.5 s]
+    with torch.no_grad():
+        for m in net.modules():
+            if isinstance(m, nn.BatchNorm2d):
+                m.reset_running_stats()
+                m.momentum = None  # cumulative average: the running stats become this pass's batch stats
+        net.train()(x)
+        for m in net.modules():
+            if isinstance(m, nn.BatchNorm2d):
+                m.momentum = 0.1
+                c = m.num_features
+                m.weight.copy_(torch.from_numpy(rng.uniform(0.5, 1.5, c).astype(np.float32)))
+                m.bias.copy_(torch.from_numpy(rng.normal(0, 0.1, c).astype(np.float32)))
+    torch.save({"iteration": 0, "model": net.eval().state_dict()}, path)
+    return path

@@ -1,12 +1,16 @@
-"""One evaluation run: resolve inputs and weights, run the requested metrics, write one results JSON.
+"""One evaluation run: check every input (:mod:`metrics.inputs`), run the requested metrics, write one results JSON.
 
 The CLI (``python -m metrics``) parses flags into :class:`RunConfig` and calls :func:`run`; the benchmark
-runners call :func:`run` directly.
+runners call :func:`run` directly. Every metric reads the same files of the run (:func:`metrics.ids.audio_files`):
+FD all of them (the protocol's whole folder), the per-id metrics each id's file. A metric that fails while
+computing is listed under ``skipped_metrics`` with its reason, and the others' results are kept.
 """
 from __future__ import annotations
 
+import collections
 import datetime as dt
 import json
+import math
 import os
 import platform
 import sys
@@ -21,15 +25,15 @@ from metrics.cache import EmbeddingCache, atomic_write_bytes
 from metrics.clap import CHECKPOINTS, ClapEmbedder
 from metrics.embedder import Embedder
 from metrics.evaluate import clap_result, fd_result, gaussian_stats, kl_result, timing_result
-from metrics.ids import IdError, id_path, read_id_list, read_table
+from metrics.ids import FileSet, IdError, align_ids, check_id, one_line
+from metrics.inputs import METRICS, Inputs, UsageError, check_inputs
 from metrics.openl3 import OpenL3Embedder
 from metrics.passt import PasstEmbedder
-from metrics.pipeline import EmbedResult, embed_files, paths_in
-from metrics.refstats import read_fd_stats, read_kl_probs, write_fd_stats, write_kl_probs
+from metrics.pipeline import EmbedResult, embed_files
+from metrics.refstats import write_fd_stats, write_kl_probs
 from metrics.timing import detect_end
-from metrics.weights import MissingWeights, resolve
 
-METRICS = ("fd", "kl", "clap", "timing")
+__all__ = ["METRICS", "RunConfig", "UsageError", "MetricError", "run", "warm_cache", "write_results"]
 
 
 @dataclass
@@ -63,10 +67,6 @@ class RunConfig:
     progress: bool = True
 
 
-class UsageError(ValueError):
-    """Inputs that make a requested metric impossible; the CLI prints it as one line and exits 2."""
-
-
 @dataclass
 class Items:
     """The evaluated ids and their generated files."""
@@ -76,25 +76,20 @@ class Items:
     problems: dict[str, str]  # id -> why it has no file
 
 
-def collect_items(cfg: RunConfig, folder: Path, ids: list[str]) -> Items:
+def collect_items(files: FileSet, ids: list[str]) -> Items:
+    """Each id's file among the files of the run (:func:`metrics.ids.audio_files`), or why it has none."""
     gen, problems = {}, {}
     for i in ids:
         try:
-            path = id_path(folder, i)
+            check_id(i)
         except IdError as exc:
             problems[i] = str(exc)
             continue
-        if path is None:
-            problems[i] = f"no audio file named {i}.wav/.flac/.ogg/.mp3 in {folder}"
+        if i in files.files:
+            gen[i] = str(files.files[i])
         else:
-            gen[i] = str(path)
+            problems[i] = files.refused.get(i, f"no audio file named {i}.<audio extension> in {files.folder}")
     return Items(ids, gen, problems)
-
-
-def _ids(cfg: RunConfig) -> list[str]:
-    if cfg.captions:
-        return list(read_table(cfg.captions, cfg.id_col, cfg.text_col))
-    return [Path(p).stem for p in paths_in(cfg.gen)]
 
 
 def default_workers(cfg: RunConfig) -> int:
@@ -106,8 +101,13 @@ def default_workers(cfg: RunConfig) -> int:
 
 
 class Runner:
-    def __init__(self, cfg: RunConfig, shard: tuple[int, int] | None = None):
+    """The metrics of one run over checked :class:`~metrics.inputs.Inputs`; each method returns a result dict or
+    raises (too few frames, corrupt weights, no scorable id, ...)."""
+
+    def __init__(self, cfg: RunConfig, inputs: Inputs, shard: tuple[int, int] | None = None):
         self.cfg = cfg
+        self.inputs = inputs
+        self.items = collect_items(inputs.gen, inputs.ids)
         self.cache = EmbeddingCache(cfg.cache_dir)
         self.skipped_files: list[dict[str, str]] = []
         self.shard = shard  # (rank, world): embed only every world-th file (see warm_cache)
@@ -120,89 +120,91 @@ class Runner:
         self.skipped_files += [{"metric": metric, "file": p, "reason": r} for p, r in sorted(res.skipped.items())]
         return res
 
-    def weights(self, name: str, explicit: Path | None) -> Path:
-        return resolve(name, explicit, self.cfg.weights_dir)
+    def _save_ref(self, name: str, write: Callable[[Path], None]) -> None:
+        if self.cfg.save_ref_stats is not None and self.shard is None:
+            write(self.cfg.save_ref_stats / name)
 
     # --- metrics ----------------------------------------------------------------------------------------------
     def fd(self) -> dict[str, Any]:
-        cfg = self.cfg
-        npz = [p for p in cfg.ref_stats if p.suffix == ".npz"]
-        if not npz and cfg.ref is None:
-            raise UsageError("FD needs --ref DIR (reference audio) or --ref-stats FILE.npz")
-        embedder = OpenL3Embedder(self.weights(f"openl3-mel256-{cfg.openl3_content}", cfg.openl3_weights),
-                                  cfg.device, cfg.batch_size, content_type=cfg.openl3_content)
-        if npz:
-            mu_ref, sigma_ref = read_fd_stats(npz[0])
+        cfg, inputs = self.cfg, self.inputs
+        name = f"openl3-mel256-{cfg.openl3_content}"
+        embedder = OpenL3Embedder(inputs.weights[name], cfg.device, cfg.batch_size, content_type=cfg.openl3_content)
+        if inputs.fd_ref is not None:
+            mu_ref, sigma_ref = inputs.fd_ref
         else:
-            ref = self.embed(embedder, paths_in(cfg.ref), "fd-reference").outputs
+            ref = self.embed(embedder, inputs.ref.paths(), "fd-reference").outputs
             if len(ref) == 0:
                 raise UsageError(f"FD: no reference file in {cfg.ref} could be embedded")
             stats = gaussian_stats([ref[k] for k in sorted(ref)])
             mu_ref, sigma_ref = stats.mean, stats.cov
-            if cfg.save_ref_stats:
-                write_fd_stats(cfg.save_ref_stats / f"fd_{embedder.name}.npz", mu_ref, sigma_ref)
-        gen = self.embed(embedder, paths_in(cfg.gen), "fd").outputs
+            self._save_ref(f"fd_{embedder.name}.npz", lambda p: write_fd_stats(p, mu_ref, sigma_ref))
+        gen = self.embed(embedder, inputs.gen.paths(), "fd").outputs
         result = fd_result(gen, mu_ref, sigma_ref, n_boot=cfg.fd_bootstrap, seed=cfg.seed)
         return {**result, "model": embedder.name, "settings": embedder.settings()}
 
-    def kl(self, items: Items) -> dict[str, Any]:
-        cfg = self.cfg
-        pkl = [p for p in cfg.ref_stats if p.suffix == ".pkl"]
-        if not pkl and cfg.ref is None:
-            raise UsageError("KL needs --ref DIR (reference audio named <id>.wav) or --ref-stats FILE.pkl")
-        embedder = PasstEmbedder(self.weights("passt-s-swa-ap476", cfg.passt_weights), cfg.device, cfg.batch_size)
-        if pkl:
-            ref_probs = read_kl_probs(pkl[0])
+    def kl(self) -> dict[str, Any]:
+        cfg, inputs, items = self.cfg, self.inputs, self.items
+        embedder = PasstEmbedder(inputs.weights["passt-s-swa-ap476"], cfg.device, cfg.batch_size)
+        if inputs.kl_ref is not None:
+            ref_probs, ref_problems = align_ids(inputs.kl_ref, items.ids)
         else:
-            ref_items = collect_items(cfg, cfg.ref, items.ids)
+            ref_items = collect_items(inputs.ref, items.ids)
             out = self.embed(embedder, list(ref_items.gen.values()), "kl-reference").outputs
             ref_probs = {i: out[p] for i, p in ref_items.gen.items() if p in out}
-            if cfg.save_ref_stats:
-                write_kl_probs(cfg.save_ref_stats / "kl_passt_reference_probabilities.pkl", ref_probs)
+            ref_problems = {i: f"reference: {why}" for i, why in ref_items.problems.items()}
+            self._save_ref("kl_passt_reference_probabilities.pkl", lambda p: write_kl_probs(p, ref_probs))
         out = self.embed(embedder, list(items.gen.values()), "kl").outputs
         gen_probs = {i: out[p] for i, p in items.gen.items() if p in out}
-        exclude = read_id_list(cfg.exclude_ids) if cfg.exclude_ids else set()
-        result = kl_result(gen_probs, ref_probs, items.ids, exclude=exclude, n_boot=cfg.bootstrap, seed=cfg.seed)
+        result = kl_result(gen_probs, ref_probs, items.ids, exclude=inputs.exclude, ref_problems=ref_problems,
+                           n_boot=cfg.bootstrap, seed=cfg.seed)
         return {**result, "model": embedder.name, "settings": embedder.settings()}
 
-    def clap(self, items: Items) -> dict[str, Any]:
-        cfg = self.cfg
-        if cfg.captions is None:
-            raise UsageError("CLAP needs --captions CSV with --id-col and --text-col")
-        texts = read_table(cfg.captions, cfg.id_col, cfg.text_col)
-        weights = self.weights(CHECKPOINTS[cfg.clap_checkpoint].weights, cfg.clap_weights)
-        roberta = self.weights("roberta-base", cfg.roberta_dir)
-        embedder = ClapEmbedder(weights, cfg.device, cfg.batch_size, checkpoint=cfg.clap_checkpoint,
-                                roberta_dir=roberta, seed=cfg.seed)
+    def clap(self) -> dict[str, Any]:
+        cfg, inputs, items = self.cfg, self.inputs, self.items
+        embedder = ClapEmbedder(inputs.weights[CHECKPOINTS[cfg.clap_checkpoint].weights], cfg.device,
+                                cfg.batch_size, checkpoint=cfg.clap_checkpoint,
+                                roberta_dir=inputs.weights["roberta-base"], seed=cfg.seed)
         out = self.embed(embedder, list(items.gen.values()), "clap").outputs
         audio = {i: out[p] for i, p in items.gen.items() if p in out}
-        ids = [i for i in items.ids if i in texts]
-        text_emb = dict(zip(ids, embedder.embed_text([texts[i] for i in ids])))
+        ids = [i for i in items.ids if i in inputs.captions]
+        text_emb = dict(zip(ids, embedder.embed_text([inputs.captions[i] for i in ids])))
         result = clap_result(audio, text_emb, ids, n_boot=cfg.bootstrap, seed=cfg.seed)
         return {**result, "model": embedder.name, "settings": embedder.settings()}
 
-    def timing(self, items: Items) -> dict[str, Any]:
-        cfg = self.cfg
-        if cfg.seconds_total is not None:
-            requested = {i: float(cfg.seconds_total) for i in items.ids}
-        elif cfg.seconds_col and cfg.captions:
-            requested = {i: float(v) for i, v in read_table(cfg.captions, cfg.id_col, cfg.seconds_col).items()}
-        else:
-            raise UsageError("timing needs --seconds-total S or --captions CSV with --seconds-col")
+    def timing(self) -> dict[str, Any]:
         detected = {}
-        for i, path in items.gen.items():
+        for i, path in self.items.gen.items():
             try:
                 audio = read_audio(path)
             except AudioError as exc:
                 self.skipped_files.append({"metric": "timing", "file": path, "reason": str(exc)})
                 continue
             detected[i] = detect_end(audio.samples, audio.sample_rate)
-        return timing_result(detected, requested, items.ids, n_boot=cfg.bootstrap, seed=cfg.seed)
+        return timing_result(detected, self.inputs.requested, self.items.ids, n_boot=self.cfg.bootstrap,
+                             seed=self.cfg.seed)
+
+    def call(self, metric: str) -> dict[str, Any]:
+        """Run one metric; raises if it cannot give a value (no file or id could be scored)."""
+        result = getattr(self, metric)()
+        left_out = result.get("left_out", {})
+        for i, why in left_out.items():  # say why an id has no generated file
+            if why == "no generated output" and i in self.items.problems:
+                left_out[i] = f"no generated output: {self.items.problems[i]}"
+        if result.get("value") is None or result.get("n", result.get("n_files")) == 0:
+            raise NoResult(f"{metric}: no id could be scored ({_reasons(result.get('left_out', {}))})")
+        return result
 
 
-def metric_calls(runner: Runner, items: Items) -> dict[str, Callable[[], dict[str, Any]]]:
-    return {"fd": runner.fd, "kl": lambda: runner.kl(items), "clap": lambda: runner.clap(items),
-            "timing": lambda: runner.timing(items)}
+class NoResult(ValueError):
+    """A metric ran but had nothing to score."""
+
+
+def _reasons(left_out: dict[str, str], shown: int = 3) -> str:
+    counts = collections.Counter(left_out.values()).most_common()
+    if not counts:
+        return "no ids"
+    text = "; ".join(f"{n} x {why}" for why, n in counts[:shown])
+    return text + (f"; {len(counts) - shown} other reasons" if len(counts) > shown else "")
 
 
 def warm_cache(cfg: RunConfig, rank: int, world: int) -> None:
@@ -211,46 +213,53 @@ def warm_cache(cfg: RunConfig, rank: int, world: int) -> None:
     computed on the way are discarded."""
     if cfg.cache_dir is None:
         raise UsageError("sharded evaluation needs a cache folder shared by all ranks")
-    runner = Runner(cfg, shard=(rank, world))
-    calls = metric_calls(runner, collect_items(cfg, cfg.gen, _ids(cfg)))
+    inputs = check_inputs(cfg)
+    runner = Runner(cfg, inputs, shard=(rank, world))
     for name in cfg.metrics:
+        if name in inputs.unavailable:
+            continue
         try:
-            calls[name]()
-        except (UsageError, MissingWeights, ValueError):
-            pass  # the full run reports why a metric cannot run; too few items in a share is expected here
+            runner.call(name)
+        except Exception:  # noqa: BLE001  the full run reports why a metric fails; a small share may have too few items
+            pass
 
 
 def run(cfg: RunConfig, strict: bool) -> dict[str, Any]:
-    """Run ``cfg.metrics``. ``strict``: a metric that cannot run raises; otherwise it is listed as skipped."""
-    if not cfg.gen.is_dir():
-        raise UsageError(f"--gen {cfg.gen} is not a folder")
-    for p in cfg.ref_stats:
-        if p.suffix not in (".npz", ".pkl") or not p.is_file():
-            raise UsageError(f"--ref-stats {p}: expected an existing .npz (FD) or .pkl (KL) file")
-    if cfg.clap_checkpoint not in CHECKPOINTS:
-        raise UsageError(f"--clap-checkpoint must be one of {list(CHECKPOINTS)}")
-    if cfg.save_ref_stats:
-        cfg.save_ref_stats.mkdir(parents=True, exist_ok=True)
-    runner = Runner(cfg)
-    items = collect_items(cfg, cfg.gen, _ids(cfg))
-    calls = metric_calls(runner, items)
+    """Check every input (:func:`metrics.inputs.check_inputs`), then run ``cfg.metrics``.
+
+    ``strict``: a metric that cannot run or fails raises (one line). Otherwise it is listed under
+    ``skipped_metrics`` with its reason and the others' results are kept.
+    """
+    inputs = check_inputs(cfg)
+    if strict and inputs.unavailable:
+        raise UsageError(next(iter(inputs.unavailable.values())))
+    runner = Runner(cfg, inputs)
     results: dict[str, Any] = {}
-    skipped_metrics: dict[str, str] = {}
+    skipped_metrics: dict[str, str] = dict(inputs.unavailable)
     for name in cfg.metrics:
+        if name in skipped_metrics:
+            continue
         try:
-            results[name] = calls[name]()
-        except (UsageError, MissingWeights) as exc:
+            results[name] = runner.call(name)
+        except Exception as exc:  # noqa: BLE001  one metric's failure must not lose the others' finished work
             if strict:
-                raise
-            skipped_metrics[name] = str(exc)
+                raise MetricError(f"{name}: {one_line(exc)}") from exc
+            skipped_metrics[name] = f"{type(exc).__name__}: {one_line(exc)}"
+    folders = [inputs.gen] + ([inputs.ref] if inputs.ref is not None else [])
+    input_problems = [{"metric": "input", "file": f, "reason": why} for fs in folders for f, why in fs.problems.items()]
     return {
         "tool": "sa-bench metrics", "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "command": sys.argv, "environment": environment(cfg.device),
         "settings": {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(cfg).items()},
         "metrics": results, "skipped_metrics": skipped_metrics,
-        "ids": {"n": len(items.ids), "with_audio": len(items.gen), "without_audio": items.problems},
-        "skipped_files": runner.skipped_files,
+        "ids": {"n": len(runner.items.ids), "with_audio": len(runner.items.gen),
+                "without_audio": runner.items.problems},
+        "skipped_files": input_problems + runner.skipped_files,
     }
+
+
+class MetricError(RuntimeError):
+    """A single requested metric failed while computing; the CLI prints it as one line and exits 2."""
 
 
 def environment(device: str) -> dict[str, str]:
@@ -264,23 +273,21 @@ def environment(device: str) -> dict[str, str]:
 
 
 def write_results(path: Path, results: dict[str, Any]) -> None:
-    """Atomic JSON write; non-finite floats (e.g. a CI over one item) become null."""
-    atomic_write_bytes(path, json.dumps(_finite(results), indent=2, default=_json_default).encode())
+    """Atomic JSON write, always valid JSON: non-finite numbers (e.g. a CI over one item) become null."""
+    text = json.dumps(_finite(results), indent=2, allow_nan=False)
+    atomic_write_bytes(path, text.encode())
 
 
 def _finite(obj: Any) -> Any:
+    """``obj`` with numpy scalars/arrays as Python values, paths as str, and NaN/inf as None."""
+    if isinstance(obj, (np.generic, np.ndarray)):
+        obj = obj.tolist()
     if isinstance(obj, float):
-        return obj if np.isfinite(obj) else None
+        return obj if math.isfinite(obj) else None
     if isinstance(obj, dict):
-        return {k: _finite(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
+        return {str(k): _finite(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple, set)):
         return [_finite(v) for v in obj]
-    return obj
-
-
-def _json_default(obj: Any) -> Any:
-    if isinstance(obj, (np.floating, np.integer)):
-        return obj.item()
     if isinstance(obj, Path):
         return str(obj)
-    raise TypeError(f"not JSON-serialisable: {type(obj).__name__}")
+    return obj

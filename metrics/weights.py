@@ -64,6 +64,19 @@ REGISTRY: dict[str, WeightFile] = {w.name: w for w in [
                tuple(_ROBERTA.format(f) for f in ("tokenizer.json", "config.json", "vocab.json", "merges.txt")),
                "CLAP text tokenizer", "--roberta-dir",
                members=("tokenizer.json", "config.json", "vocab.json", "merges.txt")),
+    WeightFile("vggish", "vggish-10086976.pth",
+               ("https://github.com/harritaylor/torchvggish/releases/download/v0.1/vggish-10086976.pth",),
+               "FAD_vggish (fadtk / frechet-audio-distance protocols)", "--vggish-weights"),
+    WeightFile("vggish-pca", "vggish_pca_params-970ea276.pth",
+               ("https://github.com/harritaylor/torchvggish/releases/download/v0.1/vggish_pca_params-970ea276.pth",),
+               "FAD_vggish PCA variant (AudioSet release embeddings)", "--vggish-pca"),
+    # PANNs (Kong et al.), Zenodo record 3987831: the files audioldm_eval's CNN14 loads
+    WeightFile("panns-cnn14-16k", "Cnn14_16k_mAP=0.438.pth",
+               ("https://zenodo.org/record/3987831/files/Cnn14_16k_mAP%3D0.438.pth?download=1",),
+               "PANNs CNN14 FD/KL/IS (audioldm_eval protocol, 16 kHz)", "--panns-weights"),
+    WeightFile("panns-cnn14-32k", "Cnn14_mAP=0.431.pth",
+               ("https://zenodo.org/record/3987831/files/Cnn14_mAP%3D0.431.pth?download=1",),
+               "PANNs CNN14 FD/KL/IS (audioldm_eval protocol, 32 kHz)", "--panns-weights"),
 ]}
 
 

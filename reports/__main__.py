@@ -1,15 +1,16 @@
 """``python -m reports RUN_DIR [RUN_DIR ...] [--out report.html]``: one HTML report, runs side by side."""
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
 from reports.html import write_report
+from sa_core.cli import ArgumentParser, guarded
 
 
+@guarded
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m reports", description=__doc__.splitlines()[0])
+    p = ArgumentParser(prog="python -m reports", description=__doc__.splitlines()[0])
     p.add_argument("runs", nargs="+", type=Path)
     p.add_argument("--out", type=Path, default=Path("report.html"))
     args = p.parse_args(argv)

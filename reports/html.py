@@ -3,7 +3,10 @@
 Only reads run outputs and renders: metric table (value, 95% CI, n) with runs side by side, skipped metrics and
 files with reasons, requested-vs-detected length (the paper's timing figure), per-item score distributions,
 spectrograms and audio players for the best and worst items by timing error, and each run's metadata. Images are
-inline PNG and audio inline 16-bit WAV, so the file can be mailed or attached as it is.
+inline PNG and audio inline 16-bit WAV, so the file can be mailed, moved or attached as it is. A run's audio is
+found through the folders its results name relative to the run folder, so a report can be written from any working
+directory. A results file that is not valid JSON or lacks the fields a report needs is a ReportError naming the
+file; an audio file that cannot be decoded is shown as such instead of its player.
 """
 from __future__ import annotations
 
@@ -15,6 +18,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from metrics.ids import AUDIO_EXTENSIONS
 
 STYLE = """body{font-family:system-ui,sans-serif;margin:2em;max-width:1100px}table{border-collapse:collapse;margin:1em 0}
 td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}th{background:#f3f3f3}td.l{text-align:left}
@@ -31,14 +36,51 @@ def _png(fig: Any) -> str:
     return f'<img alt="plot" src="data:image/png;base64,{base64.b64encode(buf.getvalue()).decode()}">'
 
 
-def _wav(path: Path) -> str:
+class ReportError(ValueError):
+    """A run folder whose results cannot be reported; ``str(err)`` names the file and the problem."""
+
+
+def load_run(run_dir: Path) -> dict[str, Any]:
+    """``run_dir/results.json`` checked for what the report reads (metrics and skipped lists)."""
+    path = run_dir / "results.json"
+    try:
+        r = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ReportError(f"{path}: not a readable results file ({' '.join(str(exc).split())})") from exc
+    if not isinstance(r, dict) or not isinstance(r.get("metrics"), dict) or not all(
+            isinstance(v, dict) for v in r["metrics"].values()):
+        raise ReportError(f"{path}: not a results file (no 'metrics' mapping of metric results)")
+    r.setdefault("skipped_metrics", {})
+    r.setdefault("skipped_files", [])
+    if not isinstance(r["skipped_metrics"], dict) or not isinstance(r["skipped_files"], list):
+        raise ReportError(f"{path}: 'skipped_metrics' must be a mapping and 'skipped_files' a list")
+    return r
+
+
+def audio_folder(run_dir: Path, r: dict[str, Any], role: str = "timing") -> Path | None:
+    """The folder of a run's audio for ``role`` ("evaluated" or "timing"): as the results name it relative to the
+    run folder (absolute paths as they are), else (older results) ``settings.gen`` or the run's ``audio/``."""
+    named = (r.get("audio") or {}).get(role) or (r.get("audio") or {}).get("evaluated")
+    candidates = [run_dir / named] if named else []
+    gen = (r.get("settings") or {}).get("gen")
+    if gen:
+        candidates += [run_dir / gen, Path(gen)]
+    candidates.append(run_dir / "audio")
+    return next((c for c in candidates if c.is_dir()), None)
+
+
+def _player(samples: np.ndarray, sr: int) -> str:
+    """``[C, T]`` -> an inline 16-bit WAV player."""
     import soundfile as sf
 
-    data, sr = sf.read(str(path), dtype="float32")
     buf = io.BytesIO()
-    sf.write(buf, np.clip(data, -1, 1), sr, format="WAV", subtype="PCM_16")
+    sf.write(buf, np.clip(samples.T, -1, 1), sr, format="WAV", subtype="PCM_16")
     return (f'<audio controls preload="none" src="data:audio/wav;base64,'
             f'{base64.b64encode(buf.getvalue()).decode()}"></audio>')
+
+
+def _finite(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and bool(np.isfinite(v))
 
 
 def _fmt(v: Any) -> str:
@@ -56,9 +98,9 @@ def metric_table(runs: list[tuple[str, dict[str, Any]]]) -> str:
             res = r["metrics"].get(m)
             if res is None:
                 why = r["skipped_metrics"].get(m, "not run")
-                cells.append(f'<td class="l skip" title="{html.escape(why)}">skipped</td>')
+                cells.append(f'<td class="l skip" title="{html.escape(str(why))}">skipped</td>')
                 continue
-            ci = res.get("ci95") or [None, None]
+            ci = res.get("ci95") if isinstance(res.get("ci95"), list) and len(res["ci95"]) == 2 else [None, None]
             chance = f" (chance {_fmt(res['chance'])})" if "chance" in res else ""
             within = ("; within ±0.5 s: " + _fmt(res["within_0.5s"]) + ", ±1 s: " + _fmt(res.get("within_1s"))
                       if "within_0.5s" in res else "")  # timing: value is the MAE in seconds
@@ -95,9 +137,9 @@ def timing_figure(runs: list[tuple[str, dict[str, Any]]]) -> str:
     fig, ax = plt.subplots(figsize=(5, 4.5))
     top = 1.0
     for label, r in runs:
-        rows = (r["metrics"].get("timing") or {}).get("per_item") or {}
-        req = [v["requested_s"] for v in rows.values()]
-        det = [v["detected_s"] for v in rows.values()]
+        pairs = [(v.get("requested_s"), v.get("detected_s")) for v in _timing_rows(r).values()]
+        req = [a for a, b in pairs if _finite(a) and _finite(b)]
+        det = [b for a, b in pairs if _finite(a) and _finite(b)]
         if req:
             ax.scatter(req, det, s=12, alpha=0.7, label=label)
             top = max(top, max(req), max(det))
@@ -130,60 +172,81 @@ def distributions(runs: list[tuple[str, dict[str, Any]]]) -> str:
     return "".join(figs)
 
 
-def spectrogram(path: Path) -> str:
-    import matplotlib.pyplot as plt
-    import soundfile as sf
+def _timing_rows(r: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    rows = (r["metrics"].get("timing") or {}).get("per_item") or {}
+    return {i: v for i, v in rows.items() if isinstance(v, dict)} if isinstance(rows, dict) else {}
 
-    data, sr = sf.read(str(path), dtype="float32", always_2d=True)
+
+def spectrogram(samples: np.ndarray, sr: int) -> str:
+    """``[C, T]`` -> an inline PNG spectrogram of the channel mean."""
+    import matplotlib.pyplot as plt
+
     fig, ax = plt.subplots(figsize=(4, 2))
-    ax.specgram(data.mean(1), NFFT=1024, Fs=sr, noverlap=768, cmap="magma")
+    ax.specgram(samples.mean(0), NFFT=1024, Fs=sr, noverlap=768, cmap="magma")
     ax.set(xlabel="s", ylabel="Hz")
     return _png(fig)
 
 
+def _example(path: Path) -> str:
+    """Spectrogram and player of one file, or why the file cannot be shown."""
+    from metrics.audio import AudioError, read_audio
+
+    try:
+        a = read_audio(path)
+    except AudioError as exc:
+        return f'<p class="skip">{html.escape(path.name)}: {html.escape(str(exc))}</p>'
+    return f"{spectrogram(a.samples, a.sample_rate)}<br>{_player(a.samples, a.sample_rate)}"
+
+
 def examples(run_dir: Path, r: dict[str, Any], k: int = 3) -> str:
-    rows = (r["metrics"].get("timing") or {}).get("per_item") or {}
+    rows = {i: v for i, v in _timing_rows(r).items()
+            if _finite(v.get("error_s")) and _finite(v.get("requested_s")) and _finite(v.get("detected_s"))}
     if not rows:
         return "<p>No timing scores to rank examples by.</p>"
+    folder = audio_folder(run_dir, r)
+    if folder is None:
+        return f"<p>The run's audio folder was not found beside {html.escape(str(run_dir))}.</p>"
     ranked = sorted(rows, key=lambda i: abs(rows[i]["error_s"]))
     captions = {}
     prompts = run_dir / "prompts.csv"
     if prompts.is_file():
         import csv
 
-        with open(prompts, newline="") as f:
-            captions = {row["id"]: row["caption"] for row in csv.DictReader(f)}
+        with open(prompts, newline="", encoding="utf-8") as f:
+            captions = {row.get("id"): row.get("caption") or "" for row in csv.DictReader(f)}
     out = []
-    for title, ids in (("best", ranked[:k]), ("worst", ranked[-k:][::-1])):
+    for title, ids in (("best", ranked[:k]), ("worst", ranked[max(k, len(ranked) - k):][::-1])):  # no repeats
         for i in ids:
-            path = Path(r["settings"]["gen"]) / f"{i}.wav"
-            if not path.is_file():
+            path = next((folder / f"{i}{ext}" for ext in AUDIO_EXTENSIONS if (folder / f"{i}{ext}").is_file()), None)
+            if path is None:
                 continue
             out.append(f"<figure><figcaption>{title}: <b>{html.escape(i)}</b> {html.escape(captions.get(i, ''))}"
                        f" (requested {rows[i]['requested_s']:.2f} s, ends at {rows[i]['detected_s']:.2f} s)"
-                       f"</figcaption>{spectrogram(path)}<br>{_wav(path)}</figure>")
+                       f"</figcaption>{_example(path)}</figure>")
     return "".join(out)
 
 
 def write_report(run_dirs: list[Path], out: Path) -> Path:
-    runs = [(d.name, json.loads((d / "results.json").read_text())) for d in run_dirs]
+    runs = [(d.name, load_run(d)) for d in run_dirs]
     parts = [f"<h1>sa-bench report</h1><p>{len(runs)} run(s): {', '.join(html.escape(n) for n, _ in runs)}</p>",
              "<h2>Metrics</h2>", metric_table(runs), published(runs)]
     for label, r in runs:
         if r["skipped_metrics"]:
             parts.append(f"<h3>{html.escape(label)}: skipped metrics</h3><ul>" + "".join(
-                f"<li><b>{html.escape(m)}</b>: {html.escape(why)}</li>" for m, why in r["skipped_metrics"].items())
+                f"<li><b>{html.escape(m)}</b>: {html.escape(str(why))}</li>" for m, why in r["skipped_metrics"].items())
                 + "</ul>")
         if r["skipped_files"]:
             parts.append(f"<h3>{html.escape(label)}: skipped files</h3><ul>" + "".join(
-                f"<li>{html.escape(s['metric'])}: {html.escape(Path(s['file']).name)}: {html.escape(s['reason'])}"
-                "</li>" for s in r["skipped_files"]) + "</ul>")
+                f"<li>{html.escape(str(s.get('metric')))}: {html.escape(Path(str(s.get('file'))).name)}: "
+                f"{html.escape(str(s.get('reason')))}</li>" for s in r["skipped_files"] if isinstance(s, dict))
+                + "</ul>")
     parts += ["<h2>Timing</h2>", timing_figure(runs), "<h2>Per-item distributions</h2>", distributions(runs)]
     for d, (label, r) in zip(run_dirs, runs):
         parts += [f"<h2>Examples: {html.escape(label)}</h2>", examples(d, r),
                   f"<h2>Run metadata: {html.escape(label)}</h2><pre>" + html.escape(json.dumps(
                       {k: r.get(k) for k in ("benchmark", "created", "git_commit", "checkpoint", "checkpoint_sha256",
-                                             "sampler", "seed", "generation", "environment", "settings")},
+                                             "sampler", "seed", "generation", "audio", "environment",
+                                             "settings")},
                       indent=2)) + "</pre>"]
     page = (f"<!doctype html><html><head><meta charset='utf-8'><title>sa-bench report</title><style>{STYLE}</style>"
             f"</head><body>{''.join(parts)}</body></html>")

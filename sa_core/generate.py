@@ -1,14 +1,17 @@
 """Text-to-audio generation: conditioning -> guided DPM-Solver++ over the latent window -> VAE decode -> trim.
 
 ``python -m sa_core.generate --ckpt DIR --prompt "..." --seconds-total 30 --steps 100 --cfg-scale 7 --seed 0
---out out.wav``, or many prompts from a CSV into ``--out-dir`` (one ``<id>.wav`` each; existing files are kept,
-so an interrupted run resumes). Each prompt's noise comes from its own generator seeded with ``seed + row``, so
+--out out.wav`` (.wav float, .flac 24-bit, .ogg or .mp3, by the extension), or many prompts from a CSV into
+``--out-dir`` (one ``<id>.wav`` each). An interrupted run resumes: an existing file is kept when it decodes to the
+expected channels, rate and length, and regenerated otherwise. Every setting and requested length is checked
+before the model loads (:meth:`SamplerConfig.validate`, :func:`check_seconds_total`). Each prompt's noise comes from its own generator seeded with ``seed + row``, so
 an item's audio does not depend on the batch it was generated in; results are deterministic for a seed on the
 same device and dtype.
 """
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,13 +20,21 @@ import numpy as np
 import torch
 
 from metrics.cache import atomic_write
+from metrics.ids import MAX_NAME_BYTES, check_id
+from sa_core.cli import ArgumentParser, first_reasons, guarded, positive_int
 from sa_core.diffusion import VDenoiser, cfg_velocity
-from sa_core.model import StableAudio, load_model
+from sa_core.model import StableAudio, load_model, read_model_config
 from sa_core.sampling import SAMPLERS, SCHEDULES
+
+
+class SettingsError(ValueError):
+    """A generation request that cannot produce valid audio; ``str(err)`` is the one-line reason."""
 
 
 @dataclass(frozen=True)
 class SamplerConfig:
+    """Sampler settings; invalid ones raise :class:`SettingsError` on construction (see :meth:`validate`)."""
+
     steps: int = 100
     cfg_scale: float = 7.0
     cfg_rescale: float = 0.0  # the reference's scale_phi (0.4 is the SA1 U-Net default)
@@ -33,6 +44,61 @@ class SamplerConfig:
     sigma_max: float = 500.0
     rho: float = 1.0
     decode_chunk: int | None = 128  # latent frames per VAE decode window (flat memory); None: whole window
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    def validate(self) -> None:
+        """Raise SettingsError unless the settings give a finite, decreasing noise schedule: steps >= 1; finite
+        cfg_scale; cfg_rescale in [0, 1]; 0 < sigma_min < sigma_max, both finite (the solvers work in log sigma);
+        rho > 0 and finite; a known sampler and schedule; decode_chunk None or >= 1."""
+        def bad(name: str, what: str) -> SettingsError:
+            return SettingsError(f"{name} (--{name.replace('_', '-')}) must be {what}, got {getattr(self, name)!r}")
+
+        if not _is_int(self.steps) or self.steps < 1:
+            raise bad("steps", "an integer >= 1")
+        for name in ("cfg_scale", "cfg_rescale", "sigma_min", "sigma_max", "rho"):
+            value = getattr(self, name)
+            if not _is_real(value) or not math.isfinite(value):
+                raise bad(name, "a finite number")
+        if not 0.0 <= self.cfg_rescale <= 1.0:
+            raise bad("cfg_rescale", "in [0, 1]")
+        if self.sigma_min <= 0:
+            raise bad("sigma_min", "> 0 (the solvers step in log sigma)")
+        if self.sigma_max <= self.sigma_min:
+            raise bad("sigma_max", f"above sigma_min ({self.sigma_min:g})")
+        if self.rho <= 0:
+            raise bad("rho", "> 0")
+        if self.sampler not in SAMPLERS:
+            raise bad("sampler", f"one of {list(SAMPLERS)}")
+        if self.schedule not in SCHEDULES:
+            raise bad("schedule", f"one of {list(SCHEDULES)}")
+        if self.decode_chunk is not None and (not _is_int(self.decode_chunk) or self.decode_chunk < 1):
+            raise bad("decode_chunk", "None or an integer >= 1")
+
+
+def _is_int(v: object) -> bool:
+    return isinstance(v, (int, np.integer)) and not isinstance(v, bool)
+
+
+def _is_real(v: object) -> bool:
+    return isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool)
+
+
+def check_seconds_total(seconds: dict[str, float], window_s: float | None) -> None:
+    """Raise SettingsError unless every requested length (``{id: seconds_total}``) is a finite number in
+    (0, ``window_s``]. Longer than the window is an error, not a silent clamp: the model cannot make it, and a
+    file of the window's length scored against the request would misreport both the audio and the timing.
+    ``window_s`` None: no upper bound (audio from another model)."""
+    allowed = f"in (0, {window_s:.3f}] s (the model's window)" if window_s is not None else "> 0"
+    for item_id, s in seconds.items():
+        if not (_is_real(s) and math.isfinite(s)) or s <= 0 or (window_s is not None and s > window_s):
+            raise SettingsError(f"seconds_total of {item_id!r} must be a finite number {allowed}, got {s!r}")
+
+
+def trimmed_frames(seconds_total: float, sample_rate: int, window: int) -> int:
+    """Samples a trimmed output keeps: ``round(seconds_total * sample_rate)``, at least 1, at most the window."""
+    return min(window, max(1, int(round(seconds_total * sample_rate))))
 
 
 def sigmas_for(cfg: SamplerConfig, device: torch.device | str) -> torch.Tensor:
@@ -63,34 +129,95 @@ def generate(model: StableAudio, prompts: list[str], seconds_total: list[float],
              cfg: SamplerConfig = SamplerConfig(), device: torch.device | str = "cpu",
              trim: bool = True) -> list[np.ndarray]:
     """Audio per prompt, ``[channels, samples]`` float32, trimmed to its ``seconds_total`` (``trim``) or the whole
-    window (what a timing evaluation needs: a file cut at ``seconds_total`` cannot show that it runs long)."""
+    window (what a timing evaluation needs: a file cut at ``seconds_total`` cannot show that it runs long).
+    Raises SettingsError for lengths outside (0, window] (:func:`check_seconds_total`)."""
+    if not len(prompts) == len(seconds_total) == len(seeds):
+        raise SettingsError(f"{len(prompts)} prompts, {len(seconds_total)} lengths and {len(seeds)} seeds")
+    check_seconds_total({f"prompt {k}": s for k, s in enumerate(seconds_total)}, model.cfg.max_seconds)
     latents = generate_latents(model, prompts, seconds_total, seeds, cfg, device=device)
     ae = model.autoencoder
     audio = ae.decode(latents.to(next(ae.parameters()).dtype), chunk=cfg.decode_chunk).float().cpu().numpy()
     sr = model.cfg.sample_rate
-    return [a[:, :min(a.shape[-1], int(round(s * sr)))] if trim else a for a, s in zip(audio, seconds_total)]
+    return [a[:, :trimmed_frames(s, sr, a.shape[-1])] if trim else a for a, s in zip(audio, seconds_total)]
 
 
-def write_wav(path: Path, audio: np.ndarray, sample_rate: int) -> None:
-    """Atomic float WAV write (``[C, T]``)."""
+# --- output files --------------------------------------------------------------------------------------------
+AUDIO_FORMATS: dict[str, tuple[str, str]] = {  # extension -> (soundfile format, subtype); the metrics read all four
+    ".wav": ("WAV", "FLOAT"),  # exact
+    ".flac": ("FLAC", "PCM_24"),  # lossless at 24 bits; samples clipped to [-1, 1]
+    ".ogg": ("OGG", "VORBIS"),
+    ".mp3": ("MP3", "MPEG_LAYER_III"),
+}
+
+
+def audio_format(path: Path) -> tuple[str, str]:
+    """(format, subtype) for ``path``'s extension; SettingsError for any other extension."""
+    fmt = AUDIO_FORMATS.get(path.suffix.lower())
+    if fmt is None:
+        raise SettingsError(f"{path}: unknown audio extension {path.suffix!r}; use one of {list(AUDIO_FORMATS)}")
+    return fmt
+
+
+def check_output_path(path: Path) -> None:
+    """Raise SettingsError unless ``path`` can take an audio file: a known extension, not an existing folder."""
+    if path.is_dir():
+        raise SettingsError(f"{path} is a folder; give a file name such as {path / 'out.wav'}")
+    audio_format(path)
+    if len(path.name.encode()) > MAX_NAME_BYTES:
+        raise SettingsError(f"{path.name[:40]}...: file names are limited to {MAX_NAME_BYTES} bytes")
+
+
+def write_audio(path: Path, audio: np.ndarray, sample_rate: int) -> None:
+    """Atomic write of ``audio`` ``[C, T]`` in the format of ``path``'s extension (:data:`AUDIO_FORMATS`)."""
     import soundfile as sf
 
-    atomic_write(path, lambda tmp: sf.write(tmp, audio.T, sample_rate, subtype="FLOAT"), suffix=".wav")
+    fmt, subtype = audio_format(path)
+    data = audio.T if subtype == "FLOAT" else np.clip(audio.T, -1.0, 1.0)
+    atomic_write(path, lambda tmp: sf.write(tmp, data, sample_rate, format=fmt, subtype=subtype),
+                 suffix=path.suffix)
 
 
+def verify_audio(path: Path, sample_rate: int, channels: int, frames: int) -> str | None:
+    """Why the file at ``path`` cannot be reused as generator output, or None if it can: it must decode
+    (:func:`metrics.audio.read_audio`: readable, finite, not silent) to ``channels`` x ``frames`` samples at
+    ``sample_rate``. A file cut short by an interrupted write decodes to fewer frames than its header claims."""
+    from metrics.audio import AudioError, read_audio
+
+    if not path.is_file():
+        return "missing"
+    try:
+        a = read_audio(path)
+    except AudioError as exc:
+        return str(exc)
+    got = (a.sample_rate, a.samples.shape[0], a.samples.shape[1])
+    if got != (sample_rate, channels, frames):
+        return (f"{got[1]} channel(s) x {got[2]} samples at {got[0]} Hz, expected {channels} x {frames} at "
+                f"{sample_rate} Hz")
+    return None
+
+
+# --- command line --------------------------------------------------------------------------------------------
 def read_prompts(args: argparse.Namespace) -> list[tuple[str, str, float]]:
     """(id, prompt, seconds_total) rows from --prompt or --prompts-csv."""
     if args.prompt is not None:
         return [("out", args.prompt, args.seconds_total)]
-    from metrics.ids import check_id, read_table
+    from metrics.ids import read_table
 
     texts = read_table(args.prompts_csv, args.id_col, args.text_col)
     seconds = read_table(args.prompts_csv, args.id_col, args.seconds_col) if args.seconds_col else {}
-    return [(check_id(i), t, float(seconds.get(i, args.seconds_total))) for i, t in texts.items()]
+    return [(check_id(i), t, _seconds(seconds.get(i, args.seconds_total), i)) for i, t in texts.items()]
 
 
+def _seconds(value: str | float, item_id: str) -> float:
+    try:
+        return float(value)
+    except ValueError:
+        raise SettingsError(f"seconds_total of {item_id!r} is not a number: {value!r}") from None
+
+
+@guarded
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m sa_core.generate", description=__doc__.splitlines()[0])
+    p = ArgumentParser(prog="python -m sa_core.generate", description=__doc__.splitlines()[0])
     p.add_argument("--ckpt", required=True, help="checkpoint folder (ours or stable-audio-open-1.0)")
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--prompt")
@@ -98,8 +225,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--id-col", default="id")
     p.add_argument("--text-col", default="caption")
     p.add_argument("--seconds-col")
-    p.add_argument("--seconds-total", type=float, default=10.0)
-    p.add_argument("--out", type=Path, default=Path("out.wav"))
+    p.add_argument("--seconds-total", type=float, default=10.0, help="in (0, the model's window]")
+    p.add_argument("--out", type=Path, default=Path("out.wav"), help=f"one of {', '.join(AUDIO_FORMATS)}")
     p.add_argument("--out-dir", type=Path, default=Path("generated"))
     p.add_argument("--text-path", help="local folder/file of the text encoder (T5 folder, CLAP checkpoint)")
     d = SamplerConfig()
@@ -112,31 +239,40 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--sigma-max", type=float, default=d.sigma_max)
     p.add_argument("--rho", type=float, default=d.rho)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--batch-size", type=int, default=4)
+    p.add_argument("--batch-size", type=positive_int, default=4)
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     p.add_argument("--dtype", choices=["float32", "bfloat16", "float16"], default="float32")
     args = p.parse_args(argv)
+    # every check before the model loads: a bad request costs nothing and writes nothing
     cfg = SamplerConfig(args.steps, args.cfg_scale, args.cfg_rescale, args.sampler, args.schedule, args.sigma_min,
                         args.sigma_max, args.rho)
-    try:
-        rows = read_prompts(args)
-        model = load_model(args.ckpt, text_path=args.text_path).to(args.device, getattr(torch, args.dtype))
-    except (OSError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    sr = model.cfg.sample_rate
     if args.prompt is not None:
-        write_wav(args.out, generate(model, [args.prompt], [args.seconds_total], [args.seed], cfg, args.device)[0], sr)
+        check_output_path(args.out)
+    spec = read_model_config(args.ckpt)
+    rows = read_prompts(args)
+    check_seconds_total({i: s for i, _, s in rows}, spec.max_seconds)
+    sr, channels = spec.sample_rate, spec.autoencoder.io_channels
+    if args.prompt is not None:
+        model = load_model(args.ckpt, text_path=args.text_path).to(args.device, getattr(torch, args.dtype))
+        write_audio(args.out, generate(model, [args.prompt], [args.seconds_total], [args.seed], cfg, args.device)[0],
+                    sr)
         print(args.out)
         return 0
-    todo = [(k, r) for k, r in enumerate(rows) if not (args.out_dir / f"{r[0]}.wav").exists()]
-    print(f"{len(rows) - len(todo)} of {len(rows)} already generated; {len(todo)} to go", file=sys.stderr)
+    reasons = {i: verify_audio(args.out_dir / f"{i}.wav", sr, channels, trimmed_frames(s, sr, spec.sample_size))
+               for i, _, s in rows}
+    todo = [(k, r) for k, r in enumerate(rows) if reasons[r[0]] is not None]
+    redo = {i: why for i, why in reasons.items() if why not in (None, "missing")}
+    print(f"{len(rows) - len(todo)} of {len(rows)} already generated; {len(todo)} to go"
+          + (f"; {len(redo)} of them replace files that failed verification ({first_reasons(redo)})" if redo else ""), file=sys.stderr)
+    if not todo:
+        return 0
+    model = load_model(args.ckpt, text_path=args.text_path).to(args.device, getattr(torch, args.dtype))
     for start in range(0, len(todo), args.batch_size):
         batch = todo[start:start + args.batch_size]
         audio = generate(model, [r[1] for _, r in batch], [r[2] for _, r in batch],
                          [args.seed + k for k, _ in batch], cfg, args.device)
         for (_, (item_id, _, _)), a in zip(batch, audio):
-            write_wav(args.out_dir / f"{item_id}.wav", a, sr)
+            write_audio(args.out_dir / f"{item_id}.wav", a, sr)
     return 0
 
 

@@ -177,6 +177,22 @@ def _resolve(path: str | Path, weights: str | Path | None) -> tuple[Path, Path]:
     return p, Path(weights)
 
 
+def _read_config(config_path: Path) -> tuple[ModelConfig, bool]:
+    """(config, whether it is in the stable-audio-open-1.0 layout)."""
+    try:
+        raw = json.loads(config_path.read_text())
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"{config_path}: not valid JSON ({exc})") from exc
+    sao = isinstance(raw, dict) and "model_type" in raw
+    return (from_sao_config(raw) if sao else from_dict(ModelConfig, raw)), sao
+
+
+def read_model_config(path: str | Path, weights: str | Path | None = None) -> ModelConfig:
+    """The config of a checkpoint (ours or stable-audio-open-1.0's) without reading its weights: what callers need
+    to check a request (window length, sample rate, channels) before paying for a model load."""
+    return _read_config(_resolve(path, weights)[0])[0]
+
+
 def load_model(path: str | Path, weights: str | Path | None = None, *, text_encoder: TextEncoder | None = None,
                text_path: str | None = None) -> StableAudio:
     """Load our checkpoint folder or the stable-audio-open-1.0 release (folder, or config + weights pair).
@@ -184,9 +200,7 @@ def load_model(path: str | Path, weights: str | Path | None = None, *, text_enco
     ``text_path`` points the (frozen, separately stored) text encoder at its local files.
     """
     config_path, weights_path = _resolve(path, weights)
-    raw = json.loads(config_path.read_text())
-    sao = "model_type" in raw
-    cfg = from_sao_config(raw) if sao else from_dict(ModelConfig, raw)
+    cfg, sao = _read_config(config_path)
     if text_path is not None:
         from sa_core.config import override
 

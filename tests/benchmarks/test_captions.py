@@ -24,7 +24,7 @@ def test_musiccaps_limit_8_end_to_end_and_resume(tiny_ckpt, tmp_path, weights_di
     unavailable = tmp_path / "unavailable.txt"
     unavailable.write_text(first_ids(8)[2] + "\n")
     common = ["--captions", str(MUSICCAPS), "--ckpt", str(tiny_ckpt), "--out", str(tmp_path / "run"), "--steps", "2",
-              "--sigma-max", "20", "--ref", str(ref), "--weights-dir", str(weights_dir), "--unavailable",
+              "--sigma-max", "20", "--seconds-total", "3", "--ref", str(ref), "--weights-dir", str(weights_dir), "--unavailable",
               str(unavailable), "--results-table", str(tmp_path / "results.jsonl"), "--no-progress"]
     assert main("musiccaps", common + ["--limit", "4"]) == 0
     assert main("musiccaps", common + ["--limit", "8"]) == 0  # resumes: generates only the 4 new prompts

@@ -55,6 +55,23 @@ def test_fd_rejects_large_imaginary_component(monkeypatch):
         frechet_distance(np.zeros(2), np.eye(2), np.zeros(2), np.eye(2))
 
 
+@pytest.mark.parametrize("where", ["mu1", "sigma1", "mu2", "sigma2", "overflow"])
+def test_fd_refuses_non_finite_statistics_before_sqrtm(monkeypatch, where):
+    """scipy's sqrtm spins for minutes on NaN (issue #11): non-finite input never reaches it."""
+    def never(a):
+        raise AssertionError("sqrtm called on non-finite input")
+
+    monkeypatch.setattr(distances.scipy.linalg, "sqrtm", never)
+    args = {"mu1": np.zeros(3), "sigma1": np.eye(3), "mu2": np.zeros(3), "sigma2": np.eye(3)}
+    if where == "overflow":  # finite covariances whose product is not
+        args["sigma1"] = args["sigma2"] = np.full((3, 3), 1e300)
+    else:
+        args[where] = args[where].copy()
+        args[where].flat[1] = np.nan if where.startswith("sigma") else np.inf
+    with pytest.raises(ValueError, match="non-finite"):
+        frechet_distance(**args)
+
+
 def test_fd_shape_mismatch():
     with pytest.raises(ValueError, match="shape mismatch"):
         frechet_distance(np.zeros(2), np.eye(2), np.zeros(3), np.eye(3))

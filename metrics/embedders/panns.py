@@ -1,0 +1,335 @@
+"""PANNs CNN14 (AudioSet tagger) as audioldm_eval runs it: one forward per file gives both the 2048-d clip
+embedding (FD) and the 527 AudioSet logits (KL softmax / sigmoid, IS).
+
+Reference: audioldm_eval 0.0.3 ``EvaluationHelper`` (CNN14 backbone) over PANNs' ``Cnn14``
+(qiuqiangkong/audioset_tagging_cnn) with the torchlibrosa 0.1.0 front-end; other-protocols.md.
+Our own port: no torchlibrosa, the official checkpoint loads strictly (``torch.load(weights_only=True)``).
+
+Per file (audioldm_eval ``WaveDataset.read_from_file``), in :func:`prepare_panns`:
+  decode -> first channel only -> minus its mean (DC) -> ``torchaudio.functional.resample`` to the model rate,
+  called exactly as audioldm_eval calls it (defaults: sinc_interp_hann, lowpass_filter_width 6, rolloff 0.99)
+  -> zero-padded at the end to at least 32,000 samples (2 s at 16 kHz, 1 s at 32 kHz). No gain change, no clipping.
+Network (eval mode; ``Cnn14``), for the 16 kHz model (32 kHz: n_fft 1024, hop 320, fmax 14 kHz):
+  STFT: reflect-pad n_fft/2 on both sides, frames every ``hop`` samples, periodic-Hann-windowed DFT as two Conv1d
+    (torchlibrosa's layout; the kernels are the ones stored in the checkpoint) -> power ``re^2 + im^2``
+  log-mel: power @ melW (Slaney mel 50 Hz..fmax, 64 bins, the checkpoint's matrix) -> 10 log10(max(., 1e-10))
+    (ref 1.0, no top_db)
+  bn0: BatchNorm over the 64 mel bins
+  6 conv blocks of (3x3 conv, BN, ReLU) x 2 then 2x2 average pooling (1x1 after the last): 64 ... 2048 channels
+  mean over mel -> max over time + mean over time -> fc1 -> ReLU  = the "2048" embedding
+  fc_audioset(embedding)                                          = the "logits" [527]
+
+Cached per-file output (one forward): a float32 vector ``[2575]`` = ``[embedding (2048) | logits (527)]``;
+:func:`split_output` separates them. FD uses the embeddings, KL and IS the logits (metrics.distances).
+
+Batching: CNN14 pools over time, so zero-padding a file up to a longer batch-mate would change its output.
+``embed`` puts files of exactly equal prepared length in one device batch and never pads files together.
+
+Where we differ from audioldm_eval on purpose: decoding is libsndfile (``metrics.audio.read_audio``), not
+``torchaudio.load``; an unreadable, empty or silent file is an error recorded for that file, where audioldm_eval's
+dataset silently substitutes the next file in the folder.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from metrics.audio import read_audio
+from metrics.embedder import Embedder
+from metrics.openl3 import slaney_mel_filterbank
+
+MIN_SAMPLES = 32000  # audioldm_eval pad_short_audio: at the model rate
+EMBED_DIM = 2048
+N_CLASSES = 527
+OUTPUT_DIM = EMBED_DIM + N_CLASSES
+CHANNELS = (64, 128, 256, 512, 1024, 2048)
+AMIN = 1e-10
+
+
+@dataclass(frozen=True)
+class Cnn14Config:
+    """One CNN14 variant: the front-end settings and the weight file trained with them."""
+
+    sample_rate: int
+    n_fft: int  # = window size
+    hop: int
+    fmax: float
+    weights: str  # metrics.weights.REGISTRY name
+    mel_bins: int = 64
+    fmin: float = 50.0
+    classes: int = N_CLASSES
+
+
+CONFIGS: dict[int, Cnn14Config] = {
+    16000: Cnn14Config(16000, 512, 160, 8000.0, "panns-cnn14-16k"),  # Cnn14_16k_mAP=0.438.pth (default)
+    32000: Cnn14Config(32000, 1024, 320, 14000.0, "panns-cnn14-32k"),  # Cnn14_mAP=0.431.pth
+}
+
+
+def config_for(sample_rate: int) -> Cnn14Config:
+    try:
+        return CONFIGS[sample_rate]
+    except KeyError:
+        raise ValueError(f"PANNs CNN14 runs at {' or '.join(map(str, CONFIGS))} Hz, not {sample_rate}") from None
+
+
+def split_output(out: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``[..., 2575]`` cached outputs -> (embeddings ``[..., 2048]``, logits ``[..., 527]``) (views)."""
+    out = np.asarray(out)
+    if out.shape[-1] != OUTPUT_DIM:
+        raise ValueError(f"expected PANNs outputs of width {OUTPUT_DIM} (2048 embedding + 527 logits), "
+                         f"got shape {out.shape}")
+    return out[..., :EMBED_DIM], out[..., EMBED_DIM:]
+
+
+# ------------------------------------------------------------------------------------------------------------
+# Input
+
+
+def resample_torchaudio(x: torch.Tensor, sr_in: int, sr_out: int) -> torch.Tensor:
+    """``[C, T]`` ``torchaudio.functional.resample`` with its defaults (audioldm_eval's call). Same rate: unchanged."""
+    if sr_in == sr_out:
+        return x
+    import torchaudio.functional
+
+    return torchaudio.functional.resample(x, orig_freq=sr_in, new_freq=sr_out)
+
+
+def prepare_panns(path: str | Path, sample_rate: int) -> np.ndarray:
+    """audioldm_eval's file loading: ``[T]`` float32 at ``sample_rate``, T >= 32000 (see module docstring).
+
+    Raises metrics.audio.AudioError on unreadable, empty, silent or non-finite files.
+    """
+    audio = read_audio(path)
+    x = torch.from_numpy(audio.samples[0:1])  # [1, T]: first channel only
+    x = x - x.mean()  # the same float32 torch reduction audioldm_eval runs
+    x = resample_torchaudio(x, audio.sample_rate, sample_rate)
+    if x.shape[-1] < MIN_SAMPLES:
+        x = nn.functional.pad(x, (0, MIN_SAMPLES - x.shape[-1]))
+    return np.ascontiguousarray(x[0].numpy(), dtype=np.float32)
+
+
+# ------------------------------------------------------------------------------------------------------------
+# Network (parameter names follow the official checkpoint's state dict)
+
+
+def dft_kernels(n_fft: int) -> tuple[np.ndarray, np.ndarray]:
+    """Periodic-Hann-windowed DFT rows as Conv1d kernels: (real, imag), each ``[n_fft//2 + 1, 1, n_fft]`` float32.
+
+    real[k, 0, n] = w[n] cos(2 pi k n / N), imag[k, 0, n] = -w[n] sin(2 pi k n / N) (torchlibrosa's STFT layout);
+    ``k n mod N`` is taken before the angle, in float64, so the large-argument rounding stays out.
+    """
+    n = np.arange(n_fft)
+    k = np.arange(n_fft // 2 + 1)
+    window = 0.5 - 0.5 * np.cos(2.0 * np.pi * n / n_fft)  # periodic Hann (scipy get_window fftbins=True)
+    angle = 2.0 * np.pi * ((k[:, None] * n[None, :]) % n_fft) / n_fft
+    real = (np.cos(angle) * window)[:, None, :]
+    imag = (-np.sin(angle) * window)[:, None, :]
+    return real.astype(np.float32), imag.astype(np.float32)
+
+
+class DftConv(nn.Module):
+    """``[B, T]`` -> real, imag ``[B, F, frames]``: centred (reflect-padded) framed DFT as two strided Conv1d."""
+
+    def __init__(self, n_fft: int, hop: int):
+        super().__init__()
+        self.n_fft = n_fft
+        bins = n_fft // 2 + 1
+        self.conv_real = nn.Conv1d(1, bins, n_fft, stride=hop, bias=False)
+        self.conv_imag = nn.Conv1d(1, bins, n_fft, stride=hop, bias=False)
+        real, imag = dft_kernels(n_fft)
+        with torch.no_grad():
+            self.conv_real.weight.copy_(torch.from_numpy(real))
+            self.conv_imag.weight.copy_(torch.from_numpy(imag))
+        self.requires_grad_(False)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        x = nn.functional.pad(x[:, None, :], (self.n_fft // 2, self.n_fft // 2), mode="reflect")
+        return self.conv_real(x), self.conv_imag(x)
+
+
+class PowerSpectrogram(nn.Module):
+    """``[B, T]`` -> ``[B, 1, frames, F]`` power spectrogram (holds ``stft.conv_real`` / ``stft.conv_imag``)."""
+
+    def __init__(self, n_fft: int, hop: int):
+        super().__init__()
+        self.stft = DftConv(n_fft, hop)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        real, imag = self.stft(x)  # [B, F, frames]
+        return (real ** 2 + imag ** 2).transpose(1, 2)[:, None]
+
+
+class LogMel(nn.Module):
+    """``[B, 1, frames, F]`` power -> ``[B, 1, frames, mels]`` 10 log10(max(power @ melW, 1e-10)) (ref 1, no top_db)."""
+
+    def __init__(self, cfg: Cnn14Config):
+        super().__init__()
+        mel = slaney_mel_filterbank(cfg.sample_rate, cfg.n_fft, cfg.mel_bins, cfg.fmin, cfg.fmax)
+        self.register_buffer("melW", torch.from_numpy(mel))  # [F, mels]
+
+    def forward(self, power: torch.Tensor) -> torch.Tensor:
+        return 10.0 * torch.log10(torch.clamp(power @ self.melW, min=AMIN))
+
+
+class ConvBlock(nn.Module):
+    """(3x3 conv, BN, ReLU) x 2 then ``pool`` x ``pool`` average pooling:
+    ``[B, C_in, t, f] -> [B, C_out, t/p, f/p]``."""
+
+    def __init__(self, c_in: int, c_out: int, pool: int):
+        super().__init__()
+        self.conv1 = nn.Conv2d(c_in, c_out, 3, padding=1, bias=False)
+        self.conv2 = nn.Conv2d(c_out, c_out, 3, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(c_out)
+        self.bn2 = nn.BatchNorm2d(c_out)
+        self.pool = pool
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = torch.relu(self.bn1(self.conv1(x)))
+        x = torch.relu(self.bn2(self.conv2(x)))
+        return nn.functional.avg_pool2d(x, self.pool) if self.pool > 1 else x
+
+
+class Cnn14(nn.Module):
+    """``[B, T]`` audio at ``cfg.sample_rate`` -> (embedding ``[B, 2048]``, logits ``[B, 527]``). Inference only."""
+
+    def __init__(self, cfg: Cnn14Config):
+        super().__init__()
+        self.cfg = cfg
+        self.spectrogram_extractor = PowerSpectrogram(cfg.n_fft, cfg.hop)
+        self.logmel_extractor = LogMel(cfg)
+        self.bn0 = nn.BatchNorm2d(cfg.mel_bins)
+        c_in = 1
+        for i, c in enumerate(CHANNELS, start=1):
+            setattr(self, f"conv_block{i}", ConvBlock(c_in, c, pool=2 if i < len(CHANNELS) else 1))
+            c_in = c
+        self.fc1 = nn.Linear(EMBED_DIM, EMBED_DIM)
+        self.fc_audioset = nn.Linear(EMBED_DIM, cfg.classes)
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """``[B, T]`` -> ``[B, 1, frames, mels]`` bn0-normalised log-mel."""
+        x = self.logmel_extractor(self.spectrogram_extractor(x))
+        return self.bn0(x.transpose(1, 3)).transpose(1, 3)  # BN over the mel axis
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        x = self.features(x)
+        for i in range(1, len(CHANNELS) + 1):
+            x = getattr(self, f"conv_block{i}")(x)
+        x = x.mean(dim=3)  # [B, 2048, t]: over mel
+        x = x.amax(dim=2) + x.mean(dim=2)  # over time
+        embedding = torch.relu(self.fc1(x))
+        return embedding, self.fc_audioset(embedding)
+
+
+# ------------------------------------------------------------------------------------------------------------
+# Official checkpoint
+
+
+def _numpy_globals() -> list[Any]:
+    """numpy's array/scalar/dtype constructors, allowlisted for ``weights_only`` loading under both module names
+    (training checkpoints may carry numpy data beside the state dict; these rebuild data, never run code)."""
+    try:
+        from numpy._core import multiarray  # numpy >= 2
+    except ImportError:
+        from numpy.core import multiarray
+    out: list[Any] = [np.ndarray, np.dtype]
+    for name in ("_reconstruct", "scalar"):
+        fn = getattr(multiarray, name)
+        out += [(fn, f"numpy.core.multiarray.{name}"), (fn, f"numpy._core.multiarray.{name}")]
+    out += [getattr(np.dtypes, d) for d in dir(np.dtypes) if d.endswith("DType")]
+    return out
+
+
+def read_state_dict(path: Path) -> dict[str, torch.Tensor]:
+    """The ``model`` state dict of an official PANNs ``.pth`` (``{'model': ..., 'iteration': ..., ...}``), or of a
+    plain state dict file, loaded with ``torch.load(weights_only=True)``."""
+    allowed = _numpy_globals()
+    try:
+        with torch.serialization.safe_globals(allowed):
+            ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # pickle/zip errors come in many types; one line says which file and why
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ValueError(f"{path}: not a loadable PANNs checkpoint ({type(exc).__name__}: {first})") from exc
+    state = ckpt.get("model", ckpt) if isinstance(ckpt, dict) else None
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise ValueError(f"{path}: expected a PANNs checkpoint with a 'model' state dict")
+    return state
+
+
+def load_cnn14(path: Path, cfg: Cnn14Config) -> Cnn14:
+    """CNN14 for ``cfg`` with the weights of ``path`` loaded strictly; a mismatch is a one-line ValueError."""
+    state = read_state_dict(path)
+    with torch.device("meta"):  # no random init of 80 M parameters that the file replaces anyway
+        model = Cnn14(cfg)
+    expected = model.state_dict()
+    missing = sorted(set(expected) - set(state))
+    unexpected = sorted(set(state) - set(expected))
+    if missing or unexpected:
+        raise ValueError(f"{path}: not a CNN14 checkpoint (missing {missing[:3]}{'...' if len(missing) > 3 else ''}, "
+                         f"unexpected {unexpected[:3]}{'...' if len(unexpected) > 3 else ''})")
+    wrong = [k for k in expected if state[k].shape != expected[k].shape]
+    if wrong:
+        k = wrong[0]
+        bins = state["spectrogram_extractor.stft.conv_real.weight"].shape[0]
+        other = [c.sample_rate for c in CONFIGS.values() if c.n_fft // 2 + 1 == bins and c != cfg]
+        hint = f" (its front-end is the {other[0]} Hz model's: pick that sample rate)" if other else ""
+        raise ValueError(f"{path}: {k} has shape {tuple(state[k].shape)}, CNN14 at {cfg.sample_rate} Hz needs "
+                         f"{tuple(expected[k].shape)}{hint}")
+    model.load_state_dict(state, strict=True, assign=True)
+    return model.eval().requires_grad_(False)
+
+
+# ------------------------------------------------------------------------------------------------------------
+# Embedder
+
+
+class PannsEmbedder(Embedder):
+    """``prepare`` -> ``[T]`` audio at 16 (or 32) kHz; ``embed`` -> ``[2575]`` = [embedding 2048 | logits 527]."""
+
+    def __init__(self, weights_path: Path | None, device: str = "cpu", batch_size: int = 16, *,
+                 sample_rate: int = 16000, model: Cnn14 | None = None):
+        super().__init__(weights_path, device, batch_size)
+        self.cfg = config_for(sample_rate)
+        self.sample_rate = self.cfg.sample_rate
+        self.name = f"panns-cnn14-{self.cfg.sample_rate // 1000}k"
+        self._model = model
+
+    def settings(self) -> dict[str, Any]:
+        return {**{k: v for k, v in asdict(self.cfg).items() if k != "weights"}, "channel": "first",
+                "dc": "subtract-mean", "resampler": "torchaudio.functional.resample(defaults)",
+                "min_samples": MIN_SAMPLES, "output": "embedding2048+logits527"}
+
+    def prepare(self, path: str) -> np.ndarray:
+        return prepare_panns(path, self.sample_rate)
+
+    def build(self) -> Cnn14:
+        from metrics.weights import resolve
+
+        path = resolve(self.cfg.weights, explicit_path=self.weights_path)  # MissingWeights names file and source
+        return load_cnn14(path, self.cfg).to(self.device)
+
+    @torch.no_grad()
+    def embed(self, prepared: list[np.ndarray]) -> list[np.ndarray]:
+        model = self.load()
+        results: list[np.ndarray | None] = [None] * len(prepared)
+        by_length: dict[int, list[int]] = {}
+        for i, p in enumerate(prepared):
+            by_length.setdefault(len(p), []).append(i)
+        for members in by_length.values():  # equal lengths only: padding would change the time pooling
+            for j in range(0, len(members), self.batch_size):
+                chunk = members[j:j + self.batch_size]
+                x = torch.from_numpy(np.stack([prepared[i] for i in chunk])).to(self.device)  # [b, T]
+                emb, logits = model(x)
+                out = torch.cat([emb, logits], dim=1).float().cpu().numpy()  # [b, 2575]
+                for i, row in zip(chunk, out):
+                    results[i] = row
+        return results  # type: ignore[return-value]
+
+
+__all__ = ["CONFIGS", "Cnn14", "Cnn14Config", "EMBED_DIM", "N_CLASSES", "OUTPUT_DIM", "PannsEmbedder",
+           "config_for", "dft_kernels", "load_cnn14", "prepare_panns", "read_state_dict", "split_output"]

@@ -1,0 +1,242 @@
+"""Everything a run reads, checked and loaded before the first embedding, so that no input loses finished work.
+
+:func:`check_inputs` validates the settings (batch sizes, bootstrap counts, device), the folders (the files of the
+run, :func:`metrics.ids.audio_files`), the captions CSV (every column a requested metric reads, every row of
+``--seconds-col`` parsed), the exclusion list, the reference statistics (loaded and validated), the cache and
+``--save-ref-stats`` folders, and resolves the weight files. A given input that is broken raises
+:class:`UsageError` (one line naming the flag, file or row). An input that is simply absent (no ``--ref`` for FD,
+no weight file) makes that metric *unavailable* with the reason: ``run`` raises it for a single metric and lists it
+under ``skipped_metrics`` in ``all``.
+"""
+from __future__ import annotations
+
+import math
+import os
+import tempfile
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from metrics.clap import CHECKPOINTS
+from metrics.ids import FileSet, audio_files, one_line, read_csv, read_id_list
+from metrics.openl3 import CHANNELS, OpenL3Embedder
+from metrics.refstats import read_fd_stats, read_kl_probs
+from metrics.weights import MissingWeights, resolve
+
+if TYPE_CHECKING:
+    from metrics.run import RunConfig
+
+METRICS = ("fd", "kl", "clap", "timing")
+MODEL_METRICS = ("fd", "kl", "clap")
+
+
+class UsageError(ValueError):
+    """Inputs that make a requested metric impossible; the CLI prints it as one line and exits 2."""
+
+
+@dataclass
+class Inputs:
+    """What the metrics of a run read, checked."""
+
+    gen: FileSet
+    ids: list[str]  # the evaluated ids: the captions CSV's, else the generated files'
+    ref: FileSet | None = None
+    captions: dict[str, str] | None = None  # id -> text (CLAP)
+    requested: dict[str, float] | None = None  # id -> requested seconds_total (timing)
+    exclude: set[str] = field(default_factory=set)  # ids left out of KL
+    fd_ref: tuple[np.ndarray, np.ndarray] | None = None  # (mu [D], sigma [D, D]) from --ref-stats
+    kl_ref: dict[int | str, np.ndarray] | None = None  # key -> probs [527] from --ref-stats
+    weights: dict[str, Path] = field(default_factory=dict)  # weight registry name -> local path
+    unavailable: dict[str, str] = field(default_factory=dict)  # metric -> why it cannot run
+
+
+def weight_needs(cfg: RunConfig) -> dict[str, list[tuple[str, Path | None]]]:
+    """metric -> the weight files it loads, as (registry name, explicit path from a flag)."""
+    return {"fd": [(f"openl3-mel256-{cfg.openl3_content}", cfg.openl3_weights)],
+            "kl": [("passt-s-swa-ap476", cfg.passt_weights)],
+            "clap": [(CHECKPOINTS[cfg.clap_checkpoint].weights, cfg.clap_weights), ("roberta-base", cfg.roberta_dir)],
+            "timing": []}
+
+
+def fd_dim(cfg: RunConfig) -> int:
+    """Width of the FD frames: OpenL3's 512-d embedding per channel, L and R concatenated."""
+    return OpenL3Embedder(None, content_type=cfg.openl3_content).channels * CHANNELS[-1]
+
+
+def check_inputs(cfg: RunConfig) -> Inputs:
+    """Validate and load everything ``cfg`` needs (module docstring); raises UsageError/ValueError (one line)."""
+    check_settings(cfg)
+    if any(m in MODEL_METRICS for m in cfg.metrics):
+        check_device(cfg.device)
+    gen = _folder(cfg.gen, "--gen")
+    if not gen.files:
+        raise UsageError(f"--gen {cfg.gen}: no audio files{_first_problem(gen)}")
+    inputs = Inputs(gen=gen, ids=sorted(gen.files))
+    _read_captions(cfg, inputs)
+    if cfg.exclude_ids is not None:
+        inputs.exclude = read_id_list(cfg.exclude_ids)
+    if cfg.ref is not None:
+        inputs.ref = _folder(cfg.ref, "--ref")
+    stats = _ref_stats_files(cfg.ref_stats)
+    for flag, folder in (("--save-ref-stats", cfg.save_ref_stats), ("--cache-dir", cfg.cache_dir)):
+        if folder is not None:
+            check_writable_folder(folder, flag)
+    for metric in cfg.metrics:
+        why = _load_reference(cfg, inputs, metric, stats) or _resolve_weights(cfg, inputs, metric)
+        if why:
+            inputs.unavailable[metric] = why
+    return inputs
+
+
+def check_settings(cfg: RunConfig) -> None:
+    unknown = [m for m in cfg.metrics if m not in METRICS]
+    if unknown:
+        raise UsageError(f"unknown metric(s) {unknown}; choose from {list(METRICS)}")
+    for flag, value, least in (("--batch-size", cfg.batch_size, 1), ("--files-per-batch", cfg.files_per_batch, 1),
+                               ("--workers", 0 if cfg.workers is None else cfg.workers, 0),
+                               ("--bootstrap", cfg.bootstrap, 0), ("--fd-bootstrap", cfg.fd_bootstrap, 0)):
+        if not isinstance(value, int) or value < least:
+            raise UsageError(f"{flag} must be an integer >= {least}, got {value!r}")
+    if cfg.seconds_total is not None and not (math.isfinite(cfg.seconds_total) and cfg.seconds_total > 0):
+        raise UsageError(f"--seconds-total must be a positive number of seconds, got {cfg.seconds_total}")
+    if cfg.clap_checkpoint not in CHECKPOINTS:
+        raise UsageError(f"--clap-checkpoint must be one of {list(CHECKPOINTS)}, got {cfg.clap_checkpoint!r}")
+    if cfg.openl3_content not in ("music", "env"):
+        raise UsageError(f"--openl3-content must be music or env, got {cfg.openl3_content!r}")
+
+
+def check_device(device: str) -> None:
+    """Raise UsageError unless ``device`` names a torch device that works on this machine."""
+    import torch
+
+    with warnings.catch_warnings():  # CUDA probing warns on machines without a driver
+        warnings.simplefilter("ignore")
+        try:
+            dev = torch.device(device)
+        except (RuntimeError, TypeError, ValueError) as exc:
+            raise UsageError(f"--device {device!r}: not a device name ({one_line(exc, 160)})") from exc
+        if dev.type == "cpu":
+            return
+        if dev.type == "cuda" and not torch.cuda.is_available():
+            raise UsageError(f"--device {device}: no CUDA GPU is available here (use --device cpu)")
+        try:
+            torch.zeros(1, device=dev)
+        except Exception as exc:  # noqa: BLE001  any backend failure means "not usable here"
+            raise UsageError(f"--device {device}: not usable here ({one_line(exc, 160)})") from exc
+
+
+def check_writable_folder(folder: Path, flag: str) -> None:
+    """Create ``folder`` if needed and check that a file can be written in it."""
+    if folder.exists() and not folder.is_dir():
+        raise UsageError(f"{flag} {folder}: exists and is not a folder")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as exc:
+        raise UsageError(f"{flag} {folder}: not a writable folder ({exc.strerror or exc})") from exc
+
+
+def check_output_file(path: Path, flag: str = "--out") -> None:
+    """Raise UsageError unless a file can be written at ``path`` (not a folder; its parent can be created)."""
+    if path.is_dir():
+        raise UsageError(f"{flag} {path}: is a folder; give a file name such as {path / 'results.json'}")
+    parent = path.absolute().parent
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir():
+        raise UsageError(f"{flag} {path}: {parent} is a file, so the folder cannot be created")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise UsageError(f"{flag} {path}: {parent} is not writable")
+
+
+# --- pieces of check_inputs ---------------------------------------------------------------------------------------
+def _folder(folder: Path, flag: str) -> FileSet:
+    try:
+        return audio_files(folder)
+    except NotADirectoryError as exc:
+        raise UsageError(f"{flag} {exc}") from exc
+
+
+def _first_problem(files: FileSet) -> str:
+    if not files.problems:
+        return ""
+    path, why = next(iter(files.problems.items()))
+    return f" ({len(files.problems)} left out, e.g. {Path(path).name}: {why})"
+
+
+def _read_captions(cfg: RunConfig, inputs: Inputs) -> None:
+    wants_text = "clap" in cfg.metrics
+    wants_seconds = "timing" in cfg.metrics and cfg.seconds_total is None and cfg.seconds_col is not None
+    if cfg.captions is None:
+        if wants_seconds:
+            raise UsageError("--seconds-col needs --captions CSV")
+    else:
+        columns = ([cfg.text_col] if wants_text else []) + ([cfg.seconds_col] if wants_seconds else [])
+        table = read_csv(cfg.captions, cfg.id_col, columns)
+        inputs.ids = table.ids
+        if wants_text:
+            inputs.captions = table.column(cfg.text_col)
+        if wants_seconds:
+            inputs.requested = {i: _seconds(v, f"{cfg.captions} line {table.lines[i]}, column {cfg.seconds_col!r}")
+                                for i, v in table.column(cfg.seconds_col).items()}
+    if cfg.seconds_total is not None:
+        inputs.requested = {i: float(cfg.seconds_total) for i in inputs.ids}
+
+
+def _seconds(text: str, where: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value > 0):
+        raise UsageError(f"{where}: {text[:40]!r} is not a positive number of seconds")
+    return value
+
+
+def _ref_stats_files(paths: list[Path]) -> dict[str, Path]:
+    """``{".npz": path, ".pkl": path}`` from the --ref-stats flags."""
+    found: dict[str, Path] = {}
+    for p in paths:
+        kind = p.suffix.lower()
+        if kind not in (".npz", ".pkl") or not p.is_file():
+            raise UsageError(f"--ref-stats {p}: expected an existing .npz (FD) or .pkl (KL) file")
+        if kind in found:
+            raise UsageError(f"--ref-stats: two {kind} files ({found[kind]}, {p}); give one per metric")
+        found[kind] = p
+    return found
+
+
+def _load_reference(cfg: RunConfig, inputs: Inputs, metric: str, stats: dict[str, Path]) -> str | None:
+    """Load ``metric``'s reference (or check the folder it will be computed from); the reason if there is none."""
+    kind = {"fd": ".npz", "kl": ".pkl"}.get(metric)
+    if metric == "clap" and inputs.captions is None:
+        return "CLAP needs --captions CSV with --id-col and --text-col"
+    if metric == "timing" and inputs.requested is None:
+        return "timing needs --seconds-total S or --captions CSV with --seconds-col"
+    if kind is None:
+        return None
+    if kind in stats:
+        if metric == "fd":
+            inputs.fd_ref = read_fd_stats(stats[kind], dim=fd_dim(cfg))
+        else:
+            inputs.kl_ref = read_kl_probs(stats[kind])
+        return None
+    if inputs.ref is None:
+        return (f"{metric.upper()} needs --ref DIR (reference audio"
+                f"{' named <id>.<ext>' if metric == 'kl' else ''}) or --ref-stats FILE{kind}")
+    if not inputs.ref.files:
+        raise UsageError(f"--ref {cfg.ref}: no audio files{_first_problem(inputs.ref)}")
+    return None
+
+
+def _resolve_weights(cfg: RunConfig, inputs: Inputs, metric: str) -> str | None:
+    try:
+        for name, explicit in weight_needs(cfg)[metric]:
+            inputs.weights[name] = resolve(name, explicit, cfg.weights_dir)
+    except MissingWeights as exc:
+        return str(exc)
+    return None

@@ -1,0 +1,63 @@
+"""What every command line of the project shares: one-line errors, exit codes, and count arguments.
+
+Misuse (a bad flag value, a missing file, an input the run cannot use) prints one line ``error: ...`` on stderr and
+exits 2; an unexpected failure prints one line ``error: unexpected <Type>: ...`` and exits 1. Neither prints a
+traceback unless ``SA_BENCH_TRACEBACK=1`` is set (then the exception propagates as usual).
+"""
+from __future__ import annotations
+
+import argparse
+import functools
+import os
+import sys
+from typing import Callable, NoReturn
+
+Main = Callable[..., int]
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse with its errors (unknown flags, bad types, missing required flags) on one line, exit 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"error: {message} (see {self.prog} --help)\n")
+
+
+def positive_int(text: str) -> int:
+    """argparse type of a count (``--limit``, ``--n``, ``--batch-size``): an integer >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 1, got {value}")
+    return value
+
+
+def one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split()) or type(exc).__name__
+
+
+def first_reasons(reasons: dict[str, str], k: int = 3) -> str:
+    """``id: reason`` of the first ``k`` entries and how many more, for one-line messages."""
+    shown = "; ".join(f"{i}: {why}" for i, why in list(reasons.items())[:k])
+    return shown + (f"; and {len(reasons) - k} more" if len(reasons) > k else "")
+
+
+def guarded(main: Main) -> Main:
+    """Wrap a CLI ``main(argv) -> exit code`` so that no exception leaves it as a traceback (see module doc)."""
+
+    @functools.wraps(main)
+    def wrapper(*args: object, **kwargs: object) -> int:
+        if os.environ.get("SA_BENCH_TRACEBACK") == "1":
+            return main(*args, **kwargs)
+        try:
+            return main(*args, **kwargs)
+        except (ValueError, OSError) as exc:  # ConfigError, AudioError, IdError, UsageError, missing files...
+            print(f"error: {one_line(exc)}", file=sys.stderr)
+            return 2
+        except Exception as exc:  # a last resort: still one line, and how to see more
+            print(f"error: unexpected {type(exc).__name__}: {one_line(exc)} (SA_BENCH_TRACEBACK=1 shows where)",
+                  file=sys.stderr)
+            return 1
+
+    return wrapper
