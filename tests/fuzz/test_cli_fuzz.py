@@ -30,7 +30,7 @@ def check_audio_file(path: Path) -> None:
        sigma_max=float_text(-1, 600), seconds=float_text(-10, 100), rho=float_text(-2, 10),
        sampler=st.sampled_from(["dpmpp-2m", "dpmpp-3m-sde"]),
        ext=st.sampled_from([".wav", ".flac", ".ogg", ".mp3", ".txt", "", ".WAV"]))
-@budget(15)
+@budget(6)
 def test_generate_checks_every_setting(fuzz_base, tiny_ckpt, steps, cfg, sigma_min, sigma_max, seconds, rho,
                                        sampler, ext):
     with Sandbox.temporary(fuzz_base) as sb:
@@ -48,7 +48,7 @@ def test_generate_checks_every_setting(fuzz_base, tiny_ckpt, steps, cfg, sigma_m
 
 @given(data=st.data(), ids=st.lists(st.sampled_from(["a", "b", "001", "010", "../up", "/abs", "c:d", "x" * 300,
                                                     "y" * 245, "B", "b "]), min_size=1, max_size=4))
-@budget(8)
+@budget(4)
 def test_generate_from_any_prompt_table(fuzz_base, tiny_ckpt, data, ids):
     table = data.draw(caption_tables(ids))
     with Sandbox.temporary(fuzz_base) as sb:
@@ -66,7 +66,7 @@ def test_generate_from_any_prompt_table(fuzz_base, tiny_ckpt, data, ids):
 
 @given(seconds=st.lists(float_text(-5, 10), min_size=0, max_size=3).map(",".join) | st.sampled_from(
     ["", ",", "1,,2", "1;2", "abc", "1,1", " 1 , 2 "]))
-@budget(8)
+@budget(4)
 def test_timing_sweep_checks_its_lengths(fuzz_base, tiny_ckpt, seconds):
     with Sandbox.temporary(fuzz_base) as sb:
         o = sb.run("benchmarks.timing", ["--ckpt", tiny_ckpt, "--seconds", seconds, "--steps", "1", "--out",
@@ -79,7 +79,7 @@ def test_timing_sweep_checks_its_lengths(fuzz_base, tiny_ckpt, seconds):
 
 @given(entries=folder_entries(max_entries=6, max_seconds=12.0, max_frames=12 * 48000), data=st.data(),
        limit=st.one_of(st.none(), int_text(-2, 5)), seconds=st.one_of(st.none(), float_text(-5, 60)))
-@budget(10)
+@budget(5)
 def test_caption_benchmark_on_any_generated_folder(fuzz_base, entries, data, limit, seconds):
     """``benchmarks.musiccaps --gen-dir`` (no generation; no evaluator weights, so timing only) over any folder."""
     ids = sorted({Path(e.name).stem for e in entries})
@@ -104,7 +104,7 @@ def test_caption_benchmark_on_any_generated_folder(fuzz_base, entries, data, lim
 
 @given(entries=folder_entries(max_entries=4, max_seconds=6.0, max_frames=6 * 48000),
        limit=st.one_of(st.none(), int_text(-2, 4)))
-@budget(6)
+@budget(3)
 def test_autoencoder_benchmark_on_any_reference_folder(fuzz_base, tiny_ckpt, entries, limit):
     with Sandbox.temporary(fuzz_base) as sb:
         ref = sb.inp / "ref"
@@ -136,7 +136,7 @@ def _results_skeleton() -> dict:
 @given(results=mutated(_results_skeleton()), raw=st.sampled_from([None, b"", b"{", b"[]", b"null", b"NaN",
                                                                  b'{"metrics": NaN}', b"\xff\xfe", b"{}"]),
        audio_a=st.sampled_from(sorted(hostile.BROKEN_KINDS) + ["good"]), seed=st.integers(0, 10))
-@budget(12)
+@budget(6)
 def test_reports_on_any_run_folder(fuzz_base, results, raw, audio_a, seed):
     with Sandbox.temporary(fuzz_base) as sb:
         run = sb.inp / "run"
@@ -165,7 +165,7 @@ WEIGHT_FILES = ("openl3_audio_mel256_music.h5", "openl3_audio_mel256_env.h5", "p
        records=st.dictionaries(st.sampled_from(WEIGHT_FILES), st.one_of(CELL, st.sampled_from(["folder", "a" * 64])),
                                max_size=3),
        command=st.sampled_from(["list", "verify"]))
-@budget(12)
+@budget(8)
 def test_weights_cli_on_any_folder(fuzz_base, files, records, command):
     with Sandbox.temporary(fuzz_base) as sb:
         wd = sb.inp / "w"
@@ -196,7 +196,7 @@ SMALL_JSON = st.one_of(st.none(), st.booleans(), st.integers(-3, 600), st.floats
 
 
 @given(data=st.data())
-@budget(15)
+@budget(8)
 def test_info_on_any_config(fuzz_base, tiny_ckpt, data):
     config = json.loads((tiny_ckpt / "model_config.json").read_text())
     changed = data.draw(mutated(config, SMALL_JSON))

@@ -23,7 +23,7 @@ def _ids_of(entries) -> list[str]:
 
 
 @given(entries=folder_entries(max_entries=7), seconds=st.floats(0.1, 120))
-@budget(25)
+@budget(15)
 def test_timing_accounts_for_every_file(fuzz_base, entries, seconds):
     with Sandbox.temporary(fuzz_base) as sb:
         gen = sb.inp / "gen"
@@ -36,7 +36,7 @@ def test_timing_accounts_for_every_file(fuzz_base, entries, seconds):
 
 
 @given(entries=folder_entries(min_good=1, max_entries=6, good_seconds=(0.5, 4.0)), data=st.data())
-@budget(25)
+@budget(15)
 def test_timing_with_any_caption_table(fuzz_base, entries, data):
     ids = _ids_of(entries)
     table = data.draw(caption_tables(ids))
@@ -60,7 +60,7 @@ def test_timing_with_any_caption_table(fuzz_base, entries, data):
        seconds=float_text(-100, 1e4), seed=int_text(-2**40, 2**70),
        device=st.sampled_from(["cpu", "bogus", "cuda", "cuda:7", "meta", "", "cpu:0", "mps", "xla"]),
        content=st.sampled_from(["music", "env"]))
-@budget(20)
+@budget(12)
 def test_any_settings_are_checked(fuzz_base, batch, files, workers, boot, seconds, seed, device, content):
     with Sandbox.temporary(fuzz_base) as sb:
         gen = sb.inp / "gen"
@@ -78,7 +78,7 @@ def test_any_settings_are_checked(fuzz_base, batch, files, workers, boot, second
 
 @given(kind=st.sampled_from(hostile.FD_STATS_KINDS + ("object", "truncated", "random_bytes", "empty_file")),
        pkl_kind=st.sampled_from(hostile.KL_PICKLE_KINDS), seed=st.integers(0, 100))
-@budget(25)
+@budget(15)
 def test_reference_statistics_are_validated(fuzz_base, weights_dir, kind, pkl_kind, seed):
     """Reference files of any content with only the timing metric able to run (no OpenL3/PaSST weights): a file
     that cannot be used is refused in one line before anything runs, never loaded halfway or executed."""
@@ -115,7 +115,7 @@ def _write_npz_kind(path: Path, kind: str, seed: int) -> None:
 @given(entries=folder_entries(min_good=1, max_entries=4, max_frames=12 * 48000, good_seconds=(2.0, 4.0),
                               max_seconds=12.0),
        pkl_kind=st.sampled_from(["valid", "int_keys", "nan", "negative", "one_element", "zero_sum", "huge"]))
-@budget(2, 20, shrink=False)
+@budget(1, 20, shrink=False)
 def test_every_metric_accounts_for_every_file(fuzz_base, weights_dir, entries, pkl_kind):
     """``metrics all`` with random-weight evaluators over a random folder with at least one good file: exit 0,
     every good file scored by every metric, every other file scored or named, strict JSON."""
