@@ -23,6 +23,7 @@ from metrics.run import METRICS, MetricError, RunConfig, UsageError, run, write_
 from metrics.weights import ENV_VAR
 
 DEFAULT_CACHE = Path("~/.cache/sa-bench/embeddings")
+ERROR_CHARS = 1000  # longest error line printed
 
 
 def add_run_arguments(p: argparse.ArgumentParser) -> None:
@@ -162,7 +163,8 @@ def main(argv: list[str] | None = None) -> int:
         results, out = evaluate(args, argv)
     except Exception as exc:  # noqa: BLE001  last resort: the specific checks give better messages first
         known = isinstance(exc, (ValueError, OSError, MetricError))
-        print(f"error: {one_line(exc) if known else f'{type(exc).__name__}: {one_line(exc)}'}", file=sys.stderr)
+        text = one_line(exc, ERROR_CHARS)  # a state-dict mismatch lists hundreds of keys: keep the line readable
+        print(f"error: {text if known else f'{type(exc).__name__}: {text}'}", file=sys.stderr)
         return 2
     results = json.loads(out.read_text())
     print("\n".join(summary_lines(results)))

@@ -140,7 +140,7 @@ def verify(name: str, directory: Path) -> list[str]:
     for f in files:
         record = f.with_name(f.name + ".sha256")
         expected = spec.sha256 if (spec.sha256 and not spec.members) else (
-            record.read_text().strip() if record.is_file() else None)
+            record.read_text(encoding="utf-8", errors="replace").strip() if record.is_file() else None)
         if expected is None:
             problems.append(f"{f}: present, but no sha256 recorded (not fetched by `download`); cannot verify")
         elif sha256_file(f) != expected:
