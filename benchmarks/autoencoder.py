@@ -26,7 +26,7 @@ from benchmarks.synthcaps import adherence
 from benchmarks.synthcaps_data import SR, items, render
 from metrics.audio import AudioError, read_audio, resample_soxr
 from metrics.evaluate import timing_result
-from metrics.pipeline import paths_in
+from metrics.ids import AUDIO_EXTENSIONS, audio_files, paths_in
 from metrics.reconstruction import mel_distance, si_sdr
 from metrics.run import RunConfig, run, write_results
 from metrics.stats import bootstrap_ci
@@ -89,16 +89,18 @@ def main(argv: list[str] | None = None) -> int:
     if test:
         files = [str(args.out / "synthcaps" / f"{it.id}.wav") for it in test]
     else:
-        files = paths_in(args.ref_dir)[:args.limit]
+        found = audio_files(args.ref_dir)  # the files of a run: the same rules (links, duplicates) as the metrics
+        files = found.paths()[:args.limit]
         if not files:
-            raise FileNotFoundError(f"--ref-dir {args.ref_dir} holds no .wav/.flac/.ogg/.mp3 file")
+            raise FileNotFoundError(f"--ref-dir {args.ref_dir} holds no audio file ({', '.join(AUDIO_EXTENSIONS)})")
     for it in test:
         write_audio(args.out / "synthcaps" / f"{it.id}.wav", render(it), SR)
     model = load_model(args.ckpt).to(args.device)
     sr = model.cfg.sample_rate
     recon_dir, orig_dir = args.out / "audio", args.out / "reference"
     scores: dict[str, dict[str, float]] = {"mrstft": {}, "mel_distance": {}, "si_sdr": {}}
-    skipped = []
+    skipped = [{"metric": "input", "file": f, "reason": why} for f, why in sorted(found.problems.items())] \
+        if not test else []
     for f in files:
         name = Path(f).stem
         try:
