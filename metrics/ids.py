@@ -91,6 +91,8 @@ def audio_files(folder: str | Path, extensions: tuple[str, ...] = AUDIO_EXTENSIO
     for entry in entries:
         stem, ext = os.path.splitext(entry.name)
         if ext.lower() not in rank:
+            if entry.name.lower().endswith(tuple(rank)):  # e.g. "...flac": splitext sees no extension
+                out.problems[str(root / entry.name)] = "its name is not a usable id (nothing before the extension)"
             continue
         try:
             check_id(stem)
