@@ -28,7 +28,7 @@ from typing import Any, Callable
 
 from metrics.cache import file_sha256
 from metrics.ids import check_id
-from metrics.run import RunConfig, run, write_results
+from metrics.run import RunConfig, plan, run, write_results
 from sa_core.cli import first_reasons, positive_int
 from sa_core.flow_sampling import FLOW_SAMPLERS
 from sa_core.generate import (SamplerConfig, SettingsError, check_seconds_total, generate, sampler_from_args,
@@ -195,10 +195,11 @@ def benchmark_config(out: Path, audio_dir: Path, device: str, progress: bool,
 def evaluate(cfg: RunConfig, timing_dir: Path) -> dict[str, Any]:
     """``metrics.run.run`` on a run's audio, with the timing metric on ``timing_dir`` (the whole windows of a
     trimmed run) and every other metric on ``cfg.gen``: one results dict, skipped files of both folders."""
-    if timing_dir == cfg.gen or "timing" not in cfg.metrics:
+    kinds = tuple(dict.fromkeys(spec.kind for spec in plan(cfg)[1]))  # the protocol's own list when none is given
+    if timing_dir == cfg.gen or "timing" not in kinds:
         return run(cfg, strict=False)
     timing = run(replace(cfg, gen=timing_dir, metrics=("timing",)), strict=False)
-    protocol = tuple(m for m in cfg.metrics if m != "timing")
+    protocol = tuple(k for k in kinds if k != "timing")
     if not protocol:
         return timing
     results = run(replace(cfg, metrics=protocol), strict=False)

@@ -88,6 +88,11 @@ def _fmt(v: Any) -> str:
         f"{v:.4g}" if isinstance(v, float) else html.escape(str(v)))
 
 
+def _as_published(v: Any) -> str:
+    """A published number with the digits its paper printed (108.69 stays 108.69), "–" where it gave none."""
+    return "–" if v is None else html.escape(str(v))
+
+
 def protocol_of(r: dict[str, Any]) -> dict[str, Any]:
     """The run's protocol record (runs written before protocols existed were stable-audio runs)."""
     return r.get("protocol") or {"name": "stable-audio", "published": "stable-audio", "metrics": {}}
@@ -155,7 +160,7 @@ def published(runs: list[tuple[str, dict[str, Any]]]) -> str:
             rows.append(f'<tr><td class="l"><b>{html.escape(label)}</b> (this run)</td>{"".join(cells)}'
                         "<td class='l'>measured here</td></tr>")
         rows += [f'<tr><td class="l">{html.escape(p["model"])}</td>'
-                 + "".join(f"<td>{_fmt(p['metrics'].get(k))}</td>" for k in cols)
+                 + "".join(f"<td>{_as_published(p['metrics'].get(k))}</td>" for k in cols)
                  + f'<td class="l">{html.escape(p["source"])} ({p["evidence"]})</td></tr>' for p in rows_pub]
         parts.append(f"<h3>{html.escape(key)} protocol, {html.escape(bench)}</h3><table><tr><th>model</th>{heads}"
                      f"<th>source</th></tr>{''.join(rows)}</table>")
