@@ -90,21 +90,25 @@ def record(benchmark, s, flops: int | None = None, steps: int | None = None) -> 
         benchmark.extra_info["real_time_factor"] = s["seconds"] / median
 
 
-def test_denoiser_call_cfg(benchmark, setup):
-    s = setup
-    velocity = cfg_velocity(s["model"].velocity, s["model"].null_conditioning(s["cond"]), 7.0)
-    denoiser = VDenoiser(velocity)
-    sigma = torch.full((s["batch"],), 1.0, device=s["device"])
+def bench_denoiser_call(benchmark, s, denoiser, level: float, group: str) -> None:
+    """One denoiser call on the setup's batch at noise level ``level`` (rounds 5, one warm-up), with its FLOPs."""
+    levels = torch.full((s["batch"],), level, device=s["device"])
 
     def call():
         with torch.no_grad():
-            denoiser(s["x"], sigma, cond=s["cond"])
+            denoiser(s["x"], levels, cond=s["cond"])
         sync(s["device"])
 
     call()
-    benchmark.group = f"denoiser call {case_id((s['name'], s['batch'], s['device']))}"
+    benchmark.group = f"{group} {case_id((s['name'], s['batch'], s['device']))}"
     benchmark.pedantic(call, rounds=5, warmup_rounds=1)
     record(benchmark, s, flops_of(call))
+
+
+def test_denoiser_call_cfg(benchmark, setup):
+    s = setup
+    velocity = cfg_velocity(s["model"].velocity, s["model"].null_conditioning(s["cond"]), 7.0)
+    bench_denoiser_call(benchmark, s, VDenoiser(velocity), 1.0, "denoiser call")
 
 
 @pytest.mark.parametrize("loop", ["ours_doubled_batch", "eager_two_calls"])
@@ -168,18 +172,7 @@ def test_sao_small_pingpong_8_steps(benchmark, small_setup):
 
 def test_sao_small_dit_call(benchmark, small_setup):
     s = small_setup
-    denoiser = FlowDenoiser(s["model"].velocity)
-    t = torch.full((s["batch"],), 0.5, device=s["device"])
-
-    def call():
-        with torch.no_grad():
-            denoiser(s["x"], t, cond=s["cond"])
-        sync(s["device"])
-
-    call()
-    benchmark.group = f"DiT call {case_id((s['name'], s['batch'], s['device']))}"
-    benchmark.pedantic(call, rounds=5, warmup_rounds=1)
-    record(benchmark, s, flops_of(call))
+    bench_denoiser_call(benchmark, s, FlowDenoiser(s["model"].velocity), 0.5, "DiT call")
 
 
 def test_text_encoding_minilm(benchmark):

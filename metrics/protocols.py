@@ -266,6 +266,10 @@ MUSICGEN = Protocol(
 )
 
 _PANNS = options(sample_rate=16000)
+_AUDIOLDM_EVAL_FAD = MetricSpec(  # audioldm_eval's FAD, in both AudioLDM protocols
+    "fad", "fd", "vggish", "FAD_vggish", embedder=_VGGISH_FAD,
+    reference="audioldm_eval metrics/fad.py (torchvggish, no PCA, last ReLU dropped, int16 read, resampy to 16 kHz)",
+    deviations=("audio read as float32, not int16 / 32768 in float64 (a difference below one LSB)",))
 AUDIOLDM = Protocol(
     name="audioldm",
     title="AudioLDM / Tango (audioldm_eval, PANNs): FD_panns, KL softmax/sigmoid, IS, FAD_vggish",
@@ -283,10 +287,7 @@ AUDIOLDM = Protocol(
                    reference="audioldm_eval calculate_kl, sigmoid variant"),
         MetricSpec("is", "is", "panns", "IS_panns", higher_is_better=True, embedder=_PANNS,
                    reference="audioldm_eval calculate_isc(splits=10, samples_shuffle=True, rng_seed=2020)"),
-        MetricSpec("fad", "fd", "vggish", "FAD_vggish", embedder=_VGGISH_FAD,
-                   reference="audioldm_eval metrics/fad.py (torchvggish, no PCA, last ReLU dropped, int16 read, "
-                             "resampy to 16 kHz)",
-                   deviations=("audio read as float32, not int16 / 32768 in float64 (a difference below one LSB)",)),
+        _AUDIOLDM_EVAL_FAD,
     ),
     default_model="panns",
     published="audioldm",
@@ -299,9 +300,7 @@ AUDIOLDM2 = Protocol(
     title="AudioLDM 2 (audioldm_eval passt_replace_panns): FAD_vggish, KL_passt (first 10 s), CLAP",
     source=f"{_AUDIOLDM_EVAL_PASST}; Liu et al. 2024 (AudioLDM 2, arXiv 2308.05734); haoheliu/AudioLDM2#76",
     metrics=(
-        MetricSpec("fad", "fd", "vggish", "FAD_vggish", embedder=_VGGISH_FAD,
-                   reference="audioldm_eval metrics/fad.py (torchvggish, no PCA, last ReLU dropped)",
-                   deviations=("audio read as float32, not int16 / 32768 in float64 (a difference below one LSB)",)),
+        _AUDIOLDM_EVAL_FAD,
         MetricSpec("kl", "kl", "passt", "KL_passt", distance=options(direction="ref||gen"),
                    reference="passt_replace_panns eval.py: PaSST get_basic_model(mode='logits') on the first 10 s "
                              "(cropped or zero-padded to 320000 samples at 32 kHz), KL(ref||gen) paired by name",

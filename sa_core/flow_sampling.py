@@ -24,7 +24,7 @@ from typing import Any, Callable
 import torch
 
 from sa_core.config import FlowShiftConfig
-from sa_core.sampling import Callback, Denoiser, _steps, gaussian_like
+from sa_core.sampling import Callback, Denoiser, DenoiserCalls, _steps, gaussian_like
 
 
 def time_shift(t: torch.Tensor, seq_len: int, shift: FlowShiftConfig) -> torch.Tensor:
@@ -80,15 +80,11 @@ def sample_flow_euler(denoiser: Denoiser, x: torch.Tensor, ts: torch.Tensor, *,
                       extra_args: dict[str, Any] | None = None, callback: Callback = None,
                       disable_progress: bool = True) -> torch.Tensor:
     """Euler on the flow ODE dx/dt = v. ``x`` [B, ...] at t = ts[0]; returns the sample at t = 0."""
-    extra_args = extra_args or {}
+    call = DenoiserCalls(denoiser, x, extra_args, callback)
     t = _grid(ts)
-    s_in = x.new_ones(x.shape[0])
-    work = torch.promote_types(x.dtype, torch.float32)
-    x = x.to(work)
+    x = x.to(call.work)
     for i in _steps(len(t) - 1, disable_progress):
-        denoised = denoiser(x, t[i] * s_in, **extra_args).to(work)
-        if callback is not None:
-            callback({"i": i, "x": x, "sigma": t[i], "denoised": denoised})
+        denoised = call(i, x, t[i])
         v = (x - denoised) / t[i]
         x = x + (t[i + 1] - t[i]) * v
     return x
@@ -100,11 +96,9 @@ def sample_flow_dpmpp(denoiser: Denoiser, x: torch.Tensor, ts: torch.Tensor, *,
                       disable_progress: bool = True) -> torch.Tensor:
     """DPM-Solver++(2M) in the flow parameterisation (module docstring). Step coefficients are computed on the
     host in float64, so t = 1 (logSNR = -inf) and t = 0 (+inf) are handled exactly."""
-    extra_args = extra_args or {}
+    call = DenoiserCalls(denoiser, x, extra_args, callback)
     t = _grid(ts)
-    s_in = x.new_ones(x.shape[0])
-    work = torch.promote_types(x.dtype, torch.float32)
-    x = x.to(work)
+    x = x.to(call.work)
 
     def lam(v: float) -> float:
         return math.inf if v == 0 else (-math.inf if v == 1 else math.log((1 - v) / v))
@@ -112,9 +106,7 @@ def sample_flow_dpmpp(denoiser: Denoiser, x: torch.Tensor, ts: torch.Tensor, *,
     old_denoised, h_last = None, None
     for i in _steps(len(t) - 1, disable_progress):
         t_cur, t_next = t[i], t[i + 1]
-        denoised = denoiser(x, t_cur * s_in, **extra_args).to(work)
-        if callback is not None:
-            callback({"i": i, "x": x, "sigma": t_cur, "denoised": denoised})
+        denoised = call(i, x, t_cur)
         if t_next == 0:
             x = denoised
             break
@@ -137,15 +129,11 @@ def sample_pingpong(denoiser: Denoiser, x: torch.Tensor, ts: torch.Tensor, *,
                     disable_progress: bool = True) -> torch.Tensor:
     """Ping-pong sampling: x <- (1 - t_next) D(x, t) + t_next z, z ~ N(0, I) from ``generator`` (a list: one per
     item, so an item does not depend on its batch); the last step returns D."""
-    extra_args = extra_args or {}
+    call = DenoiserCalls(denoiser, x, extra_args, callback)
     t = _grid(ts)
-    s_in = x.new_ones(x.shape[0])
-    work = torch.promote_types(x.dtype, torch.float32)
-    x = x.to(work)
+    x = x.to(call.work)
     for i in _steps(len(t) - 1, disable_progress):
-        denoised = denoiser(x, t[i] * s_in, **extra_args).to(work)
-        if callback is not None:
-            callback({"i": i, "x": x, "sigma": t[i], "denoised": denoised})
+        denoised = call(i, x, t[i])
         if t[i + 1] == 0:
             return denoised
         x = (1 - t[i + 1]) * denoised + t[i + 1] * gaussian_like(denoised, generator)

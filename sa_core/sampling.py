@@ -57,6 +57,22 @@ def _steps(n: int, disable: bool) -> Any:
     return tqdm(range(n), disable=disable, desc="sampling", unit="step")
 
 
+class DenoiserCalls:
+    """The denoiser as every sampler calls it: ``D(x, level * ones[B], **extra_args)`` cast to ``work`` (the dtype
+    of the sampler's updates: at least fp32, whatever the network runs in), each call reported to ``callback``."""
+
+    def __init__(self, denoiser: Denoiser, x: torch.Tensor, extra_args: dict[str, Any] | None, callback: Callback):
+        self.denoiser, self.extra_args, self.callback = denoiser, extra_args or {}, callback
+        self.s_in = x.new_ones(x.shape[0])
+        self.work = torch.promote_types(x.dtype, torch.float32)
+
+    def __call__(self, i: int, x: torch.Tensor, level: torch.Tensor | float) -> torch.Tensor:
+        denoised = self.denoiser(x, level * self.s_in, **self.extra_args).to(self.work)
+        if self.callback is not None:
+            self.callback({"i": i, "x": x, "sigma": level, "denoised": denoised})
+        return denoised
+
+
 @torch.no_grad()
 def sample_dpmpp_2m(denoiser: Denoiser, x: torch.Tensor, sigmas: torch.Tensor, *,
                     extra_args: dict[str, Any] | None = None, callback: Callback = None,
@@ -66,23 +82,19 @@ def sample_dpmpp_2m(denoiser: Denoiser, x: torch.Tensor, sigmas: torch.Tensor, *
     x_{i+1} = (sigma_{i+1}/sigma_i) x_i - expm1(-h) D',  h = t_{i+1} - t_i,
     D' = (1 + 1/(2r)) D_i - 1/(2r) D_{i-1} with r = h_{i-1}/h (first step: D' = D_i).
     """
-    extra_args = extra_args or {}
-    s_in = x.new_ones(x.shape[0])
-    work = torch.promote_types(x.dtype, torch.float32)  # updates in at least fp32, whatever the network runs in
+    call = DenoiserCalls(denoiser, x, extra_args, callback)
     last = [v == 0 for v in sigmas[1:].tolist()]
     old_denoised, h_last = None, None
     for i in _steps(len(sigmas) - 1, disable_progress):
         sigma, sigma_next = sigmas[i], sigmas[i + 1]
-        denoised = denoiser(x, sigma * s_in, **extra_args).to(work)
-        if callback is not None:
-            callback({"i": i, "x": x, "sigma": sigma, "denoised": denoised})
+        denoised = call(i, x, sigma)
         if last[i]:  # the step to sigma = 0 (checked on the host once, not synced every step)
             x = denoised
             break
         h = sigma.log() - sigma_next.log()  # t_next - t with t = -log sigma
         d = denoised if old_denoised is None else (
             (1 + 1 / (2 * h_last / h)) * denoised - (1 / (2 * h_last / h)) * old_denoised)
-        x = (sigma_next / sigma) * x.to(work) - torch.expm1(-h) * d
+        x = (sigma_next / sigma) * x.to(call.work) - torch.expm1(-h) * d
         old_denoised, h_last = denoised, h
     return x
 
@@ -100,16 +112,13 @@ def sample_dpmpp_3m_sde(denoiser: Denoiser, x: torch.Tensor, sigmas: torch.Tenso
     sigma_{i+1} sqrt(1 - e^{-2 h eta}) z. The reference draws z from torchsde's Brownian tree; we draw independent
     N(0, I) from ``generator``, which has the same distribution for a fixed schedule (not the same sample path).
     """
-    extra_args = extra_args or {}
-    s_in = x.new_ones(x.shape[0])
+    call = DenoiserCalls(denoiser, x, extra_args, callback)
     d_1 = d_2 = h_1 = h_2 = None
     last = [v == 0 for v in sigmas[1:].tolist()]
-    x = x.to(torch.promote_types(x.dtype, torch.float32))
+    x = x.to(call.work)
     for i in _steps(len(sigmas) - 1, disable_progress):
         sigma, sigma_next = sigmas[i], sigmas[i + 1]
-        denoised = denoiser(x, sigma * s_in, **extra_args).to(x.dtype)
-        if callback is not None:
-            callback({"i": i, "x": x, "sigma": sigma, "denoised": denoised})
+        denoised = call(i, x, sigma)
         if last[i]:  # the step to sigma = 0 (checked on the host once, not synced every step)
             x = denoised
             break

@@ -168,6 +168,20 @@ BROKEN_KINDS: dict[str, str] = {
 }
 
 
+# broken kinds that are valid audio files of an odd kind: (format, rate, channels, frames, content)
+AUDIO_KINDS: dict[str, tuple[str, int, int, int, str]] = {
+    "nan_samples": ("wav_float", 44100, 2, 22050, "nan_some"),
+    "inf_samples": ("wav_float", 44100, 2, 22050, "inf_some"),
+    "silent": ("wav16", 44100, 2, 44100, "silent"),
+    "six_channels": ("wav16", 48000, 6, 48000, "tone"),
+    "one_sample": ("wav16", 44100, 2, 1, "dc"),
+    "ten_samples": ("wav16", 44100, 2, 10, "noise"),
+    "ms100": ("wav16", 44100, 2, 4410, "tone"),
+    "huge_floats": ("wav_float", 44100, 2, 44100, "huge"),
+    "denormals": ("wav_float", 44100, 2, 44100, "denormal"),
+}
+
+
 def write_broken(folder: Path, name: str, kind: str, seed: int = 0) -> Path:
     """Write the ``kind`` of :data:`BROKEN_KINDS` as ``folder/name`` (name carries the extension)."""
     path = folder / name
@@ -188,26 +202,10 @@ def write_broken(folder: Path, name: str, kind: str, seed: int = 0) -> Path:
         path.write_bytes(good[:len(good) // 2])  # the header claims twice the data present
     elif kind == "zero_frames":
         sf.write(str(path), np.zeros((0, 2), np.float32), 44100, format="WAV", subtype="PCM_16")
-    elif kind == "nan_samples":
-        write_audio(path, AudioSpec("wav_float", 44100, 2, 22050, "nan_some", seed))
-    elif kind == "inf_samples":
-        write_audio(path, AudioSpec("wav_float", 44100, 2, 22050, "inf_some", seed))
-    elif kind == "silent":
-        write_audio(path, AudioSpec("wav16", 44100, 2, 44100, "silent", seed))
-    elif kind == "six_channels":
-        write_audio(path, AudioSpec("wav16", 48000, 6, 48000, "tone", seed))
     elif kind == "folder":
         path.mkdir()
-    elif kind == "one_sample":
-        write_audio(path, AudioSpec("wav16", 44100, 2, 1, "dc", seed))
-    elif kind == "ten_samples":
-        write_audio(path, AudioSpec("wav16", 44100, 2, 10, "noise", seed))
-    elif kind == "ms100":
-        write_audio(path, AudioSpec("wav16", 44100, 2, 4410, "tone", seed))
-    elif kind == "huge_floats":
-        write_audio(path, AudioSpec("wav_float", 44100, 2, 44100, "huge", seed))
-    elif kind == "denormals":
-        write_audio(path, AudioSpec("wav_float", 44100, 2, 44100, "denormal", seed))
+    elif kind in AUDIO_KINDS:
+        write_audio(path, AudioSpec(*AUDIO_KINDS[kind], seed))
     elif kind == "one_hz_rate":
         wav_claiming_rate(path, 1)
     else:
