@@ -19,6 +19,7 @@ from metrics.embedders.clap import CHECKPOINTS
 from metrics.protocols import DEFAULT_PROTOCOL, EMBEDDING_MODELS, PROTOCOLS
 from metrics.ids import one_line
 from metrics.inputs import check_output_file
+from metrics.precision import PRECISIONS
 from metrics.run import METRICS, MetricError, RunConfig, UsageError, run, write_results
 from metrics.weights import ENV_VAR
 
@@ -59,6 +60,10 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
                     help="embedding of fd/kad/fad-inf/fd-per-song chosen by hand (default: the protocol's)")
     r = p.add_argument_group("running")
     r.add_argument("--device", default="cpu")
+    r.add_argument("--precision", choices=list(PRECISIONS), default="fp32",
+                   help="evaluator forward passes in fp32 (every protocol's) or bf16 autocast, offered only for "
+                        "evaluators the precision study cleared (metrics.precision); bf16 results are marked as not "
+                        "comparable to published numbers")
     r.add_argument("--batch-size", type=int, default=32, help="frames/windows/clips per device batch")
     r.add_argument("--files-per-batch", type=int, default=8, help="files decoded per embedding call")
     r.add_argument("--workers", type=int, default=None,
@@ -78,7 +83,7 @@ def config_from_args(args: argparse.Namespace, metrics: tuple[str, ...] | None) 
     return RunConfig(
         gen=args.gen, metrics=metrics, ref=args.ref, ref_stats=args.ref_stats, captions=args.captions,
         id_col=args.id_col, text_col=args.text_col, seconds_col=args.seconds_col, seconds_total=args.seconds_total,
-        exclude_ids=args.exclude_ids, device=args.device, batch_size=args.batch_size,
+        exclude_ids=args.exclude_ids, device=args.device, precision=args.precision, batch_size=args.batch_size,
         files_per_batch=args.files_per_batch, workers=args.workers, cache_dir=cache, weights_dir=args.weights_dir,
         openl3_weights=args.openl3_weights, passt_weights=args.passt_weights, clap_weights=args.clap_weights,
         vggish_weights=args.vggish_weights, panns_weights=args.panns_weights, protocol=args.protocol,

@@ -31,6 +31,7 @@ class Embedder(ABC):
     name: str  # cache namespace, e.g. "openl3-mel256-music"
     sample_rate: int  # the rate ``prepare`` delivers
     input_rules: InputRules = AUDIO_RULES  # what ``prepare`` accepts; each model states its own minimum
+    precision: str = "fp32"  # metrics.precision: the forward pass of ``embed`` runs in this (set by the run)
 
     def __init__(self, weights_path: Path | None, device: str = "cpu", batch_size: int = 32):
         self.weights_path = weights_path  # None only for injected in-memory models (tests)
@@ -70,9 +71,17 @@ class Embedder(ABC):
             self._weights_id = sha256_file(self.weights_path) if self.weights_path else "in-memory"
         return self._weights_id
 
+    def autocast(self) -> Any:
+        """The context ``embed`` runs in (:func:`metrics.precision.autocast`)."""
+        from metrics.precision import autocast
+
+        return autocast(self.precision, self.device)
+
     def cache_key(self) -> str:
-        blob = json.dumps({"name": self.name, "settings": self.settings(), "weights": self.weights_id()},
-                          sort_keys=True)
+        key = {"name": self.name, "settings": self.settings(), "weights": self.weights_id()}
+        if self.precision != "fp32":  # fp32 keys stay those of every cache written before precisions existed
+            key["precision"] = self.precision
+        blob = json.dumps(key, sort_keys=True)
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
     def __getstate__(self) -> dict[str, Any]:

@@ -24,6 +24,7 @@ from metrics.embedders import entry
 from metrics.embedders.clap import CHECKPOINTS
 from metrics.embedders.openl3 import CHANNELS, OpenL3Embedder
 from metrics.ids import FileSet, audio_files, one_line, read_csv, read_id_list
+from metrics.precision import check_precision
 from metrics.protocols import METRIC_KINDS, MetricSpec
 from metrics.refstats import fadtk_stats_models, read_fadtk_stats, read_fd_stats, read_kl_probs
 from metrics.weights import MissingWeights, resolve
@@ -77,6 +78,10 @@ def check_inputs(cfg: RunConfig) -> Inputs:
 
     check_settings(cfg)
     _, specs = plan(cfg)
+    try:
+        check_precision(cfg.precision, [spec.model for spec in specs if spec.model is not None])
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
     if any(spec.model is not None for spec in specs):
         check_device(cfg.device)
     gen = _folder(cfg.gen, "--gen")

@@ -62,7 +62,8 @@ def embed_isolated(embedder: Embedder, prepared: list[np.ndarray]) -> list[np.nd
     """``embedder.embed(prepared)``, one entry per file: its output, or a one-line reason it has none. If the batch
     call raises, each file is retried alone, so one file the model cannot take never costs the others."""
     try:
-        outs = list(embedder.embed(prepared))
+        with embedder.autocast():
+            outs = list(embedder.embed(prepared))
         if len(outs) != len(prepared):
             raise RuntimeError(f"{len(outs)} outputs for {len(prepared)} inputs")
     except Exception as exc:

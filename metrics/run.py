@@ -53,6 +53,7 @@ class RunConfig:
     seconds_total: float | None = None
     exclude_ids: Path | None = None
     device: str = "cpu"
+    precision: str = "fp32"  # metrics.precision: evaluator forward passes in fp32 or bf16 autocast
     batch_size: int = 32
     files_per_batch: int = 8
     workers: int | None = None  # decode processes; None: 0 on CPU (compute-bound), else up to 8
@@ -144,6 +145,7 @@ class Runner:
                 extra["seed"] = self.cfg.seed
             self._embedders[key] = build(spec.model, self.inputs.weights[needs[0][0]], self.cfg.device,
                                          self.cfg.batch_size, **spec.embedder_options(), **extra)
+            self._embedders[key].precision = self.cfg.precision
         return self._embedders[key]
 
     def outputs(self, spec: MetricSpec, paths: list[str], label: str) -> dict[str, np.ndarray]:
@@ -337,6 +339,10 @@ def plan(cfg: RunConfig) -> tuple[Protocol, tuple[MetricSpec, ...]]:
         specs = protocol.metrics if cfg.metrics is None else protocol.select(cfg.metrics)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
+    if cfg.precision != "fp32":  # a deviation from every protocol, however small the study measured it
+        specs = tuple(dataclasses.replace(m, comparable=False, deviations=m.deviations + (
+            f"evaluator run under {cfg.precision} autocast (--precision {cfg.precision})",)) if m.model else m
+            for m in specs)
     return protocol, specs
 
 

@@ -1,0 +1,263 @@
+"""What bf16 autocast does to every evaluator's scores: the same clips embedded in fp32 and in bf16, each metric
+computed both ways, the movement set against the metric's bootstrap 95 % CI width (fp32).
+
+``python -m benchmarks.precision_study --clips 100 --out runs/precision`` writes ``precision.json`` and
+``precision.md`` (the table BENCHMARKS.md quotes). Evaluators run on random weights in the official formats
+(:func:`metrics.random_weights.write_all`) unless ``--weights-dir`` holds real ones; the clips are synthetic music-like
+mixtures (chords with decays, noise bursts, clicks), a generated and a reference set drawn from shifted
+distributions so that every distance is well away from zero. Random weights are not the released networks: the
+figures say how far bf16 moves *these* networks' scores; rerun with real weights before trusting bf16 on them.
+
+Per metric: value in fp32 and in bf16, |bf16 - fp32|, the width of the fp32 percentile-bootstrap 95 % CI over the
+generated files (the reference set fixed, as the protocols state their CIs), their ratio, and whether the ratio is
+under :data:`metrics.precision.HARMLESS_FRACTION`. Per evaluator: median and max relative difference of its outputs,
+and its embedding time per clip in each precision (cold, no cache). The verdict per evaluator is the largest ratio
+over the metrics it feeds; ``metrics.precision.BF16_CLEARED`` is set from it by hand, with the figure.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import soundfile as sf
+
+from metrics.distances import (cosine_similarity, fad_inf, frechet_distance, inception_score, kernel_audio_distance,
+                               kl_audioldm, kl_divergence)
+from metrics.embedders import build, entry
+from metrics.evaluate import gaussian_stats
+from metrics.pipeline import embed_files
+from metrics.precision import HARMLESS_FRACTION
+from metrics.stats import bootstrap_indices, percentile_interval
+from sa_core.cli import guarded, positive_int
+
+SR = 44100
+
+
+# --- clips -------------------------------------------------------------------------------------------------------
+def music_like_clip(rng: np.random.Generator, seconds: float, pitch_shift: float) -> np.ndarray:
+    """``[2, n]`` float32: a chord of 1-3 decaying harmonic tones (MIDI pitch 45-75 + ``pitch_shift``), maybe a
+    noise burst and a click pattern, random stereo placement, peak about -3 dBFS."""
+    n = int(seconds * SR)
+    t = np.arange(n) / SR
+    mono = np.zeros(n)
+    for _ in range(rng.integers(1, 4)):
+        f0 = 440.0 * 2 ** ((rng.uniform(45, 75) + pitch_shift - 69) / 12)
+        start = rng.uniform(0, seconds / 2)
+        env = np.where(t >= start, np.exp(-(t - start) * rng.uniform(0.3, 3.0)), 0.0)
+        mono += env * sum(np.sin(2 * np.pi * f0 * k * t) / k ** rng.uniform(1, 2) for k in range(1, 6))
+    if rng.random() < 0.5:
+        start = int(rng.uniform(0, seconds - 0.5) * SR)
+        mono[start:start + SR // 4] += rng.uniform(0.1, 0.5) * rng.standard_normal(len(mono[start:start + SR // 4]))
+    if rng.random() < 0.5:
+        period = int(rng.uniform(0.2, 0.6) * SR)
+        mono[::period] += rng.uniform(1, 3)
+    pan = rng.uniform(0.2, 0.8)
+    stereo = np.stack([mono * (1 - pan), mono * pan]) + 0.003 * rng.standard_normal((2, n))
+    return (0.7 * stereo / (np.abs(stereo).max() + 1e-9)).astype(np.float32)
+
+
+def write_clips(folder: Path, n: int, seconds: float, seed: int, pitch_shift: float) -> list[str]:
+    """``folder/id{k}.wav`` for k < n (kept if already there): the clip set of one side."""
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    paths = []
+    for k in range(n):
+        clip = music_like_clip(rng, seconds, pitch_shift)
+        path = folder / f"id{k}.wav"
+        if not path.is_file():
+            sf.write(str(path), clip.T, SR, subtype="FLOAT")
+        paths.append(str(path))
+    return paths
+
+
+# --- metrics over outputs ----------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Case:
+    """One metric of the study: ``fn(gen_outputs [files], ref_outputs [files]) -> value`` on the outputs of model
+    ``model`` (the part named ``output`` of a multi-part output), its bootstrap replicates over generated files."""
+
+    metric: str
+    model: str
+    fn: Callable[[list[np.ndarray], list[np.ndarray]], float]
+    n_boot: int
+    output: str | None = None
+    options: tuple[tuple[str, Any], ...] = ()
+
+
+def fd(gen: list[np.ndarray], ref: list[np.ndarray]) -> float:
+    g, r = gaussian_stats([np.atleast_2d(x) for x in gen]), gaussian_stats([np.atleast_2d(x) for x in ref])
+    return frechet_distance(g.mean, g.cov, r.mean, r.cov)
+
+
+def kad(gen: list[np.ndarray], ref: list[np.ndarray]) -> float:
+    return kernel_audio_distance(np.concatenate(ref), np.concatenate(gen))
+
+
+def fad_inf_value(gen: list[np.ndarray], ref: list[np.ndarray]) -> float:
+    r = gaussian_stats(ref)
+    return fad_inf(np.concatenate(gen), r.mean, r.cov, min_n=min(500, sum(len(x) for x in gen) // 2))["value"]
+
+
+def kl_passt(gen: list[np.ndarray], ref: list[np.ndarray]) -> float:
+    return float(np.mean([kl_divergence(g, r) for g, r in zip(gen, ref)]))
+
+
+def kl_panns(kind: str) -> Callable[[list[np.ndarray], list[np.ndarray]], float]:
+    return lambda gen, ref: float(kl_audioldm(np.stack(gen), np.stack(ref), kind).mean())
+
+
+def inception(gen: list[np.ndarray], ref: list[np.ndarray]) -> float:
+    return inception_score(np.stack(gen), splits=10, seed=2020).mean
+
+
+def clap_score(gen: list[np.ndarray], texts: list[np.ndarray]) -> float:
+    """Mean cosine of each clip's audio embedding with its caption's text embedding (the "reference" side)."""
+    return float(np.mean(cosine_similarity(np.stack(gen), np.stack(texts))))
+
+
+def cases() -> list[Case]:
+    """Every metric the protocols compute, on the evaluator and output each uses."""
+    return [
+        Case("FD_openl3", "openl3", fd, 30, options=(("content_type", "music"),)),
+        Case("KL_passt", "passt", kl_passt, 1000),
+        Case("CLAP_score", "clap", clap_score, 1000, options=(("checkpoint", "630k-audioset-fusion"),)),
+        Case("FAD_vggish", "vggish", fd, 30),
+        Case("KAD_vggish", "vggish", kad, 30),
+        Case("FAD-inf_vggish", "vggish", fad_inf_value, 10),
+        Case("FD_panns", "panns", fd, 10, output="2048"),
+        Case("KL_softmax_panns", "panns", kl_panns("softmax"), 1000, output="logits"),
+        Case("KL_sigmoid_panns", "panns", kl_panns("sigmoid"), 1000, output="logits"),
+        Case("IS_panns", "panns", inception, 100, output="logits"),
+    ]
+
+
+def part(outputs: list[np.ndarray], model: str, output: str | None) -> list[np.ndarray]:
+    s = entry(model).outputs.get(output) if output else None
+    return [o[s] if s is not None else o for o in outputs]
+
+
+def ci_width(case: Case, gen: list[np.ndarray], ref: list[np.ndarray], seed: int) -> float:
+    """Width of the percentile-bootstrap 95 % CI of ``case`` over generated files (paired metrics resample pairs)."""
+    paired = case.metric.startswith(("KL", "CLAP"))
+    reps = []
+    for idx in bootstrap_indices(len(gen), case.n_boot, seed):
+        g = [gen[i] for i in idx]
+        r = [ref[i] for i in idx] if paired else ref
+        reps.append(case.fn(g, r))
+    lo, hi = percentile_interval(np.array(reps))
+    return hi - lo
+
+
+# --- the study ---------------------------------------------------------------------------------------------------
+def embed_both(model: str, options: dict[str, Any], weights: dict[str, Path], paths: list[str],
+               extra: dict[str, Any]) -> dict[str, tuple[list[np.ndarray], float]]:
+    """``{precision: (outputs in path order, seconds)}`` for fp32 and bf16, no cache (every clip embedded; timed
+    after a two-clip warm-up)."""
+    out = {}
+    for precision in ("fp32", "bf16"):
+        emb = build(model, weights[model], "cpu", 32, **options, **extra)
+        emb.precision = precision
+        emb.load()
+        embed_files(emb, paths[:2], workers=0)  # warm-up: kernels for these shapes are built before timing
+        started = time.perf_counter()
+        res = embed_files(emb, paths, workers=0)
+        seconds = time.perf_counter() - started
+        if res.skipped:
+            raise RuntimeError(f"{model} {precision}: {len(res.skipped)} clips failed, e.g. {next(iter(res.skipped.values()))}")
+        out[precision] = ([res.outputs[p] for p in paths], seconds)
+    return out
+
+
+def weight_files(folder: Path) -> dict[str, Path]:
+    from metrics.random_weights import write_all
+
+    files = write_all(folder)
+    return {"openl3": files["openl3-mel256-music"], "passt": files["passt-s-swa-ap476"],
+            "clap": files["clap-630k-audioset-fusion"], "vggish": files["vggish"], "panns": files["panns-cnn14-16k"],
+            "roberta": files["roberta-base"]}
+
+
+def study(out: Path, n: int, seconds: float, seed: int, models: list[str]) -> dict[str, Any]:
+    gen = write_clips(out / "clips" / "gen", n, seconds, seed, pitch_shift=0.0)
+    ref = write_clips(out / "clips" / "ref", n, seconds, seed + 1, pitch_shift=4.0)
+    weights = weight_files(out / "weights")
+    captions = [f"a chord number {k}" for k in range(n)]
+    all_cases = [c for c in cases() if c.model in models]
+    results: dict[str, Any] = {"clips": {"n_per_side": n, "seconds": seconds, "seed": seed}, "models": {},
+                               "metrics": {}, "harmless_fraction": HARMLESS_FRACTION}
+    for model in dict.fromkeys(c.model for c in all_cases):
+        options = dict(next(c.options for c in all_cases if c.model == model))
+        extra = {"roberta_dir": weights["roberta"], "seed": seed} if model == "clap" else {}
+        g = embed_both(model, options, weights, gen, extra)
+        if model == "clap":  # the captions' text embeddings (fp32) are CLAP's reference side, paired by item
+            texts = list(build("clap", weights["clap"], "cpu", 32, **options, **extra).embed_text(captions))
+            r = {p: (texts, g[p][1]) for p in ("fp32", "bf16")}
+        else:
+            r = embed_both(model, options, weights, ref, extra)
+        flat32 = np.concatenate([o.ravel() for o in g["fp32"][0]])
+        flat16 = np.concatenate([o.ravel() for o in g["bf16"][0]])
+        rel = np.abs(flat16 - flat32) / (np.abs(flat32).max() + 1e-12)
+        results["models"][model] = {
+            "seconds_per_clip": {p: g[p][1] / n for p in ("fp32", "bf16")},
+            "output_rel_diff_median": float(np.median(rel)), "output_rel_diff_max": float(rel.max())}
+        for case in (c for c in all_cases if c.model == model):
+            gp = {p: part(g[p][0], model, case.output) for p in ("fp32", "bf16")}
+            rp = {p: part(r[p][0], model, case.output) for p in ("fp32", "bf16")}
+            v32, v16 = case.fn(gp["fp32"], rp["fp32"]), case.fn(gp["bf16"], rp["bf16"])
+            width = ci_width(case, gp["fp32"], rp["fp32"], seed)
+            ratio = abs(v16 - v32) / width if width > 0 else float("inf")
+            results["metrics"][case.metric] = {"model": model, "fp32": v32, "bf16": v16, "abs_diff": abs(v16 - v32),
+                                               "ci95_width_fp32": width, "diff_over_ci_width": ratio,
+                                               "harmless": bool(ratio < HARMLESS_FRACTION), "n_boot": case.n_boot}
+            print(f"{case.metric}: fp32 {v32:.6g} bf16 {v16:.6g} |diff| {abs(v16 - v32):.3g} CI width {width:.3g} "
+                  f"ratio {ratio:.3g}", flush=True)
+    for model in results["models"]:
+        ratios = [m["diff_over_ci_width"] for m in results["metrics"].values() if m["model"] == model]
+        results["models"][model]["worst_ratio"] = max(ratios)
+        results["models"][model]["bf16_harmless"] = bool(max(ratios) < HARMLESS_FRACTION)
+    return results
+
+
+def table(results: dict[str, Any]) -> str:
+    lines = ["| metric | evaluator | fp32 | bf16 | abs diff | CI95 width (fp32) | diff / width | harmless |",
+             "|---|---|---|---|---|---|---|---|"]
+    for name, m in results["metrics"].items():
+        lines.append(f"| {name} | {m['model']} | {m['fp32']:.5g} | {m['bf16']:.5g} | {m['abs_diff']:.2g} | "
+                     f"{m['ci95_width_fp32']:.3g} | {m['diff_over_ci_width']:.3f} | {'yes' if m['harmless'] else 'no'} |")
+    lines += ["", "| evaluator | s/clip fp32 | s/clip bf16 | speed-up | output rel. diff median / max | worst ratio |",
+              "|---|---|---|---|---|---|"]
+    for name, m in results["models"].items():
+        s = m["seconds_per_clip"]
+        lines.append(f"| {name} | {s['fp32']:.3f} | {s['bf16']:.3f} | {s['fp32'] / s['bf16']:.2f}x | "
+                     f"{m['output_rel_diff_median']:.1e} / {m['output_rel_diff_max']:.1e} | {m['worst_ratio']:.3f} |")
+    return "\n".join(lines) + "\n"
+
+
+@guarded
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m benchmarks.precision_study", description=__doc__.split("\n\n")[0])
+    p.add_argument("--clips", type=positive_int, default=100, help="clips per side (generated and reference)")
+    p.add_argument("--seconds", type=float, default=4.0, help="length of each clip")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--models", default="openl3,passt,clap,vggish,panns")
+    p.add_argument("--out", type=Path, default=Path("runs/precision"))
+    args = p.parse_args(argv)
+    results = study(args.out, args.clips, args.seconds, args.seed, args.models.split(","))
+    import torch
+
+    results["environment"] = {"torch": torch.__version__, "threads": torch.get_num_threads(),
+                              "cpu_bf16": bool(getattr(torch.backends, "mkldnn", None)
+                                               and torch.backends.mkldnn.is_available())}
+    (args.out / "precision.json").write_text(json.dumps(results, indent=1))
+    (args.out / "precision.md").write_text(table(results))
+    print(table(results))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
