@@ -9,19 +9,15 @@ figures (max relative differences of waveforms, embeddings, logits, FD, KL softm
 """
 from __future__ import annotations
 
-import contextlib
-import importlib.util
 import os
-import sys
 import types
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 import pytest
-import soundfile as sf
 import torch
 
+from benchmarks import metric_peers as peers
 from metrics.audio import AudioError
 from metrics.distances import (GaussianStats, frechet_distance, inception_score, kl_audioldm)
 from metrics.embedders.panns import (CONFIGS, Cnn14, LogMel, OUTPUT_DIM, PannsEmbedder, PowerSpectrogram,
@@ -30,7 +26,6 @@ from metrics.random_weights import write_panns_pth
 from metrics.weights import MissingWeights
 from tests.conftest import tone, write_wav
 
-INSTALL = "pip install --no-deps audioldm_eval==0.0.3"
 
 
 # ------------------------------------------------------------------------------------------------------------
@@ -38,34 +33,15 @@ INSTALL = "pip install --no-deps audioldm_eval==0.0.3"
 
 
 def audioldm_eval_module(name: str) -> types.ModuleType:
-    """``audioldm_eval.<name>`` without running the package ``__init__`` (it imports eval.py, which needs ssr_eval
-    and builds a VGGish FAD model from torch.hub); skips the test when audioldm_eval is not installed."""
-    if "audioldm_eval" not in sys.modules:
-        spec = importlib.util.find_spec("audioldm_eval")
-        if spec is None:
-            pytest.skip(f"audioldm_eval not installed (reference for the parity tests): {INSTALL}")
-        package = types.ModuleType("audioldm_eval")
-        package.__spec__, package.__path__ = spec, list(spec.submodule_search_locations)
-        sys.modules["audioldm_eval"] = package
-    return importlib.import_module(f"audioldm_eval.{name}")
-
-
-@contextlib.contextmanager
-def torchaudio_load_via_soundfile() -> Iterator[None]:
-    """torchaudio.load's result (``[C, T]`` float32 in [-1, 1]) through libsndfile while the reference reads files:
-    torchaudio 2.11's own load needs TorchCodec, which is not installed."""
-    import torchaudio
-
-    def load(path: str, *args, **kwargs) -> tuple[torch.Tensor, int]:
-        data, sr = sf.read(str(path), dtype="float32", always_2d=True)
-        return torch.from_numpy(np.ascontiguousarray(data.T)), sr
-
-    saved = torchaudio.load
-    torchaudio.load = load
+    """``audioldm_eval.<name>`` without its package ``__init__`` (:func:`benchmarks.metric_peers.audioldm_eval_module`);
+    skips the test when audioldm_eval is not installed."""
     try:
-        yield
-    finally:
-        torchaudio.load = saved
+        return peers.audioldm_eval_module(name)
+    except peers.ReferenceMissing as exc:
+        pytest.skip(f"{exc} (reference for the parity tests)")
+
+
+torchaudio_load_via_soundfile = peers.torchaudio_load_via_soundfile
 
 
 class Reference:

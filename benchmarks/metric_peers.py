@@ -1,0 +1,448 @@
+"""Metric peers: our batched evaluators next to the reference packages' own code paths, same weights, same clips.
+
+Per model, "ours" is the :mod:`metrics.embedders` evaluator run through :func:`metrics.pipeline.embed_files`
+(batched, no cache, decoding in this process); "reference" is the way the reference project computes the same
+output, one file at a time, with the reference package imported (never copied):
+
+* ``passt``: stable-audio-metrics' loop, hear21passt's ``PasstBasicWrapper`` on one 10 s window (5 s hop) at a time,
+  mean logits, softmax -> ``[527]``.
+* ``clap``: stable-audio-metrics' ``clap_score`` audio side, laion_clap's ``CLAP_Module.get_audio_embedding_from_data``
+  on one file -> ``[512]``.
+* ``vggish``: frechet-audio-distance's way, torchvggish 0.2 (last ReLU dropped, no PCA) on
+  ``waveform_to_examples(*soundfile.read(path))`` -> ``[n, 128]``; ours runs the ``frechet-audio-distance`` preset.
+* ``panns``: audioldm_eval 0.0.3's CNN14 path, ``WaveDataset.read_from_file`` then one forward per file ->
+  ``[2048 + 527]`` (embedding, logits), our output layout.
+* ``openl3``: the reference is TensorFlow openl3, which cannot be installed here: always skipped with that reason.
+
+Weights are random, in the official formats (:mod:`metrics.random_weights`): the figures say "same numbers, this
+fast", nothing about audio quality. A missing reference package raises :class:`ReferenceMissing`, whose message holds
+the install command.
+
+``python -m benchmarks.metric_peers --clips N --seconds S --out DIR [--models passt,clap,...]`` writes
+``DIR/metric_peers.json`` and ``DIR/metric_peers.md`` (model | ours s/clip | reference s/clip | ratio | max rel diff).
+Times exclude model loading (``*_load_s``) and an untimed warm-up run of each side on the first clip
+(``*_warmup_s``: lazy imports, resampy's numba JIT); then each side embeds every clip once, with no cache.
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import importlib
+import importlib.util
+import json
+import os
+import sys
+import tempfile
+import time
+import types
+import zlib
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Callable, Iterator, TypeVar
+
+import numpy as np
+import soundfile as sf
+import torch
+
+from metrics.embedder import Embedder
+from metrics.pipeline import embed_files
+
+MODELS = ("passt", "clap", "vggish", "panns", "openl3")
+SR = 44100
+INSTALL = {
+    "passt": "pip install hear21passt",
+    "clap": "pip install laion_clap",
+    "vggish": "pip install --no-deps torchvggish==0.2",
+    "panns": "pip install --no-deps audioldm_eval==0.0.3",
+}
+OPENL3_REASON = ("the reference is TensorFlow openl3 (pip install openl3), which cannot be installed in this "
+                 "environment; no reference runner")
+# Max relative difference (max |ours - reference| / max |reference|, per file) accepted: 1e-4, as in
+# tests/metrics/test_vggish.py and test_panns.py, and no looser than test_passt.py (rtol 1e-4, atol 1e-6) or
+# test_clap.py (atol 2e-5 on unit 512-d vectors whose largest entries are about 0.1). Measured: about 1e-6.
+TOLERANCE = {"passt": 1e-4, "clap": 1e-4, "vggish": 1e-4, "panns": 1e-4}
+
+T = TypeVar("T")
+Runner = Callable[[list[str]], list[np.ndarray]]  # paths -> one output array per path, in order
+
+
+class ReferenceMissing(RuntimeError):
+    """The reference path of a model cannot run here; the message says why (and how to install it)."""
+
+
+def require(model: str, module: str) -> None:
+    """Raise :class:`ReferenceMissing` with the install command unless ``module`` is importable."""
+    if importlib.util.find_spec(module) is None:
+        raise ReferenceMissing(f"{model}: reference package {module} not installed: {INSTALL[model]}")
+
+
+# ------------------------------------------------------------------------------------------------------------
+# Clips and weights
+
+
+def music_clip(seconds: float, seed: int, sr: int = SR) -> np.ndarray:
+    """``[T, 2]`` float32: a few decaying harmonic notes over a little noise, different per seed, peak 0.5."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(round(seconds * sr))) / sr
+    x = np.zeros((len(t), 2))
+    for onset in np.sort(rng.uniform(0, max(seconds - 0.2, 0.01), 4)):
+        f0, env = rng.uniform(80, 800), np.exp(-rng.uniform(1, 5) * np.maximum(t - onset, 0)) * (t >= onset)
+        for h in range(1, 4):
+            for c in range(2):
+                x[:, c] += env / h * np.sin(2 * np.pi * f0 * h * (1 + 0.002 * c) * t)
+    x += 0.01 * rng.standard_normal(x.shape)
+    return (0.5 * x / np.abs(x).max()).astype(np.float32)
+
+
+def write_clips(folder: Path, n: int, seconds: float, seed: int = 0) -> list[str]:
+    """``n`` stereo 44.1 kHz wav files in ``folder``; their paths, sorted."""
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for i in range(n):
+        path = folder / f"clip_{i:03d}.wav"
+        sf.write(str(path), music_clip(seconds, seed + i), SR)
+        paths.append(str(path))
+    return paths
+
+
+def write_weights(model: str, folder: Path, seed: int = 0) -> Path:
+    """The random-weight file of ``model`` under its official name in ``folder`` (written once)."""
+    from metrics import random_weights as rw
+    from metrics.weights import REGISTRY
+
+    folder.mkdir(parents=True, exist_ok=True)
+    name = {"passt": "passt-s-swa-ap476", "clap": "clap-630k-audioset-fusion", "vggish": "vggish",
+            "panns": "panns-cnn14-16k", "openl3": "openl3-mel256-music"}[model]
+    path = folder / REGISTRY[name].filename
+    if path.exists():
+        return path
+    if model == "passt":
+        rw.write_passt_pt(path, seed)
+    elif model == "clap":
+        rw.write_clap_pt(path, roberta_dir(folder), seed=seed)
+    elif model == "vggish":
+        rw.write_vggish_pth(path, seed)
+    elif model == "panns":
+        rw.write_panns_pth(path, 16000, seed)
+    else:
+        rw.write_openl3_h5(path, rw.random_openl3(seed))
+    return path
+
+
+def roberta_dir(folder: Path) -> Path:
+    """The RoBERTa tokenizer folder CLAP needs, next to its weights (written once)."""
+    from metrics.random_weights import write_byte_tokenizer
+    from metrics.weights import REGISTRY
+
+    path = folder / REGISTRY["roberta-base"].filename
+    return path if path.exists() else write_byte_tokenizer(path)
+
+
+# ------------------------------------------------------------------------------------------------------------
+# Ours
+
+
+def our_embedder(model: str, weights: Path) -> Embedder:
+    """Our evaluator of ``model`` with its defaults, except VGGish on the frechet-audio-distance preset."""
+    from metrics.embedders import build
+
+    options = {"clap": {"roberta_dir": roberta_dir(weights.parent)},
+               "vggish": {"config": "frechet-audio-distance"}}.get(model, {})
+    return build(model, weights, "cpu", {"passt": 16, "vggish": 64, "panns": 16}.get(model, 32), **options)
+
+
+def our_runner(model: str, weights: Path) -> Runner:
+    """Loads our evaluator; the runner embeds all paths batched (8 files per batch, no cache, no workers)."""
+    embedder = our_embedder(model, weights)
+    embedder.load()
+
+    def run(paths: list[str]) -> list[np.ndarray]:
+        result = embed_files(embedder, paths, workers=0, files_per_batch=8)
+        if result.skipped:
+            raise RuntimeError(f"{model}: our evaluator skipped {result.skipped}")
+        return [result.outputs[p] for p in paths]
+
+    return run
+
+
+# ------------------------------------------------------------------------------------------------------------
+# References, one per model: each loads the model and returns a one-file-at-a-time runner
+
+
+def passt_reference(weights: Path) -> Runner:
+    """stable-audio-metrics: librosa.load at 32 kHz mono, peak -1 dBFS, one 10 s window (5 s hop) per forward of
+    hear21passt's ``PasstBasicWrapper(mode='logits')``, mean logits, softmax -> ``[527]`` per file."""
+    require("passt", "hear21passt")
+    import librosa
+
+    from metrics.embedders.passt import build_passt
+
+    model = build_passt(weights)
+    step, win = 160000, 320000
+
+    @torch.no_grad()
+    def one(path: str) -> np.ndarray:
+        audio, _ = librosa.load(path, sr=32000, mono=True)
+        audio = audio * (10 ** (-1 / 20) / np.abs(audio).max())
+        logits = []
+        for i in range(0, max(step, len(audio) - step), step):
+            w = audio[i:i + win]
+            if int(win * 0.15) < len(w) < win:
+                w = np.pad(w, (0, win - len(w)))
+            logits.append(model(torch.from_numpy(w)[None].float())[0])
+        return torch.softmax(torch.stack(logits).mean(0), 0).numpy()
+
+    return lambda paths: [one(p) for p in paths]
+
+
+def clap_reference(weights: Path, seed: int = 0) -> Runner:
+    """stable-audio-metrics' ``clap_score`` audio side: librosa.load at 48 kHz mono, peak -1 dBFS, int16 round trip,
+    laion_clap ``CLAP_Module.get_audio_embedding_from_data`` on one file -> ``[512]``. The module is laion_clap's own,
+    built offline with the checkpoint loaded strictly; the fusion crops (> 10 s) use our per-file seed and
+    torchvision 0.16 resizing, as in tests/metrics/test_clap.py, so that both sides are deterministic."""
+    require("clap", "laion_clap")
+    import librosa
+
+    from metrics.embedders.clap import ClapEmbedder, protocol_resize, seeded_numpy
+
+    module = ClapEmbedder(weights, roberta_dir=roberta_dir(weights.parent)).build()
+
+    @torch.no_grad()
+    def one(path: str) -> np.ndarray:
+        audio, _ = librosa.load(path, sr=48000, mono=True)
+        audio = audio * (10 ** (-1 / 20) / np.abs(audio).max())
+        audio = (np.clip(audio, -1, 1) * 32767.0).astype(np.int16).astype(np.float32) / 32767.0
+        with seeded_numpy(zlib.crc32(audio.tobytes()) ^ seed), protocol_resize():
+            return module.get_audio_embedding_from_data(x=torch.from_numpy(audio)[None], use_tensor=True)[0].numpy()
+
+    return lambda paths: [one(p) for p in paths]
+
+
+@contextlib.contextmanager
+def hub_offline(hub_dir: Path) -> Iterator[None]:
+    """torch.hub reads checkpoints from ``hub_dir/checkpoints`` and may not download."""
+    def no_download(url: str, *args: object, **kwargs: object) -> None:
+        raise RuntimeError(f"torch.hub tried to download {url}")
+
+    previous, saved = torch.hub.get_dir(), torch.hub.download_url_to_file
+    torch.hub.set_dir(str(hub_dir))
+    torch.hub.download_url_to_file = no_download
+    try:
+        yield
+    finally:
+        torch.hub.set_dir(previous)
+        torch.hub.download_url_to_file = saved
+
+
+def vggish_reference(weights: Path) -> Runner:
+    """frechet-audio-distance's way: torchvggish 0.2's ``vggish(postprocess=False)`` read through its own hub loader
+    (the file under its official name, downloads blocked), last ReLU dropped; per file
+    ``waveform_to_examples(*soundfile.read(path, dtype='float32'))``, one forward -> ``[n, 128]``."""
+    require("vggish", "torchvggish")
+    import torchvggish
+
+    hub = Path(tempfile.mkdtemp(prefix="vggish_hub_"))
+    (hub / "checkpoints").mkdir()
+    (hub / "checkpoints" / weights.name).symlink_to(weights.resolve())
+    with hub_offline(hub):
+        model = torchvggish.vggish(postprocess=False).eval()
+    model.embeddings = torch.nn.Sequential(*list(model.embeddings.children())[:-1])
+
+    @torch.no_grad()
+    def one(path: str) -> np.ndarray:
+        examples = torchvggish.vggish_input.waveform_to_examples(*sf.read(path, dtype="float32"))
+        return model(examples).reshape(len(examples), -1).numpy()
+
+    return lambda paths: [one(p) for p in paths]
+
+
+def audioldm_eval_module(name: str) -> types.ModuleType:
+    """``audioldm_eval.<name>`` without running the package ``__init__`` (it needs ssr_eval and torch.hub)."""
+    require("panns", "audioldm_eval")
+    if "audioldm_eval" not in sys.modules:
+        spec = importlib.util.find_spec("audioldm_eval")
+        package = types.ModuleType("audioldm_eval")
+        package.__spec__, package.__path__ = spec, list(spec.submodule_search_locations)
+        sys.modules["audioldm_eval"] = package
+    return importlib.import_module(f"audioldm_eval.{name}")
+
+
+@contextlib.contextmanager
+def torchaudio_load_via_soundfile() -> Iterator[None]:
+    """``torchaudio.load`` (``[C, T]`` float32) through libsndfile: torchaudio 2.11's own load needs TorchCodec."""
+    import torchaudio
+
+    def load(path: str, *args: object, **kwargs: object) -> tuple[torch.Tensor, int]:
+        data, sr = sf.read(str(path), dtype="float32", always_2d=True)
+        return torch.from_numpy(np.ascontiguousarray(data.T)), sr
+
+    saved, torchaudio.load = torchaudio.load, load
+    try:
+        yield
+    finally:
+        torchaudio.load = saved
+
+
+def panns_reference(weights: Path, sample_rate: int = 16000) -> Runner:
+    """audioldm_eval 0.0.3: ``Cnn14(features_list=['2048', 'logits'])`` reading ``./ckpt/<official name>``,
+    ``WaveDataset.read_from_file`` then one forward per file -> ``[2575]`` = [embedding 2048 | logits 527]."""
+    from metrics.embedders.panns import CONFIGS
+
+    load_mel = audioldm_eval_module("datasets.load_mel")
+    models = audioldm_eval_module("feature_extractors.panns.models")
+    workdir = Path(tempfile.mkdtemp(prefix="panns_ref_"))
+    (workdir / "ckpt").mkdir()
+    for name in ("Cnn14_16k_mAP=0.438.pth", "Cnn14_mAP=0.431.pth"):  # it runs wget unless the 32 kHz name exists
+        (workdir / "ckpt" / name).symlink_to(weights.resolve())
+    cfg, cwd = CONFIGS[sample_rate], os.getcwd()
+    os.chdir(workdir)
+    try:
+        model = models.Cnn14(features_list=["2048", "logits"], sample_rate=sample_rate, window_size=cfg.n_fft,
+                             hop_size=cfg.hop, mel_bins=cfg.mel_bins, fmin=cfg.fmin, fmax=cfg.fmax,
+                             classes_num=cfg.classes).eval()
+    finally:
+        os.chdir(cwd)
+
+    @torch.no_grad()
+    def one(path: str) -> np.ndarray:
+        with torchaudio_load_via_soundfile():
+            wave = load_mel.WaveDataset(str(Path(path).parent), sample_rate).read_from_file(path)  # [1, T]
+        out = model(wave.float())
+        return torch.cat([out["2048"][0], out["logits"][0]]).numpy()
+
+    return lambda paths: [one(p) for p in paths]
+
+
+def reference_runner(model: str, weights: Path) -> Runner:
+    """The reference path of ``model``, loaded; :class:`ReferenceMissing` when it cannot run here."""
+    if model == "openl3":
+        raise ReferenceMissing(f"openl3: {OPENL3_REASON}")
+    runners = {"passt": passt_reference, "clap": clap_reference, "vggish": vggish_reference,
+               "panns": panns_reference}
+    if model not in runners:
+        raise ValueError(f"unknown model {model!r}; choose from {MODELS}")
+    return runners[model](weights)
+
+
+def reference_outputs(model: str, weights: Path, paths: list[str]) -> list[np.ndarray]:
+    """The reference package's outputs for ``paths``, one array per file (shapes as in the module docstring)."""
+    return reference_runner(model, weights)(paths)
+
+
+# ------------------------------------------------------------------------------------------------------------
+# Comparison
+
+
+def max_rel_diff(ours: np.ndarray, reference: np.ndarray) -> float:
+    """max |ours - reference| / max |reference| (per-element relative error blows up near zero); inf on a shape
+    mismatch."""
+    if ours.shape != reference.shape:
+        return float("inf")
+    return float(np.abs(ours - reference).max() / np.abs(reference).max())
+
+
+@dataclass
+class PeerResult:
+    """One model's figures: seconds for all ``clips`` per side, agreement, or why the comparison was skipped."""
+
+    model: str
+    clips: int
+    seconds: float
+    ours_load_s: float | None = None
+    ours_warmup_s: float | None = None  # the first clip alone, before timing (None: no warm-up)
+    ours_s: float | None = None  # embedding all clips, model loaded and warm
+    reference_load_s: float | None = None
+    reference_warmup_s: float | None = None
+    reference_s: float | None = None
+    max_rel_diff: float | None = None  # worst file
+    spread: float | None = None  # max rel diff between the first two clips' reference outputs (0: degenerate)
+    skipped: str | None = None
+
+    def per_clip(self, total: float | None) -> float | None:
+        return None if total is None else total / self.clips
+
+    @property
+    def ratio(self) -> float | None:
+        return None if self.ours_s is None or self.reference_s is None else self.reference_s / self.ours_s
+
+
+def timed(fn: Callable[[], T]) -> tuple[T, float]:
+    """``fn()`` and its wall-clock seconds."""
+    start = time.perf_counter()
+    out = fn()
+    return out, time.perf_counter() - start
+
+
+def compare(model: str, weights: Path, paths: list[str], seconds: float, warmup: bool = True) -> PeerResult:
+    """Load and run both sides of ``model`` on ``paths`` (after one untimed run of each on the first clip when
+    ``warmup``); a missing reference gives ``skipped`` with the reason."""
+    result = PeerResult(model, len(paths), seconds)
+    try:
+        reference, result.reference_load_s = timed(lambda: reference_runner(model, weights))
+    except ReferenceMissing as exc:
+        result.skipped = str(exc)
+        return result
+    ours_run, result.ours_load_s = timed(lambda: our_runner(model, weights))
+    if warmup:  # one-time process costs (lazy imports, resampy's numba JIT) are not per-clip costs
+        _, result.ours_warmup_s = timed(lambda: ours_run(paths[:1]))
+        _, result.reference_warmup_s = timed(lambda: reference(paths[:1]))
+    ours, result.ours_s = timed(lambda: ours_run(paths))
+    theirs, result.reference_s = timed(lambda: reference(paths))
+    result.max_rel_diff = max(max_rel_diff(a, b) for a, b in zip(ours, theirs))
+    if len(theirs) > 1:
+        result.spread = max_rel_diff(theirs[0], theirs[1]) if theirs[0].shape == theirs[1].shape else float("inf")
+    return result
+
+
+def markdown(results: list[PeerResult]) -> str:
+    """The results as a markdown table, one row per model."""
+    def fmt(x: float | None, spec: str) -> str:
+        return "-" if x is None else format(x, spec)
+
+    lines = ["| model | ours s/clip | reference s/clip | ratio reference/ours | max rel diff |",
+             "|---|---:|---:|---:|---:|"]
+    for r in results:
+        if r.skipped:
+            lines.append(f"| {r.model} | - | - | - | skipped: {r.skipped} |")
+            continue
+        lines.append(f"| {r.model} | {fmt(r.per_clip(r.ours_s), '.3f')} | {fmt(r.per_clip(r.reference_s), '.3f')} "
+                     f"| {fmt(r.ratio, '.2f')} | {fmt(r.max_rel_diff, '.1e')} |")
+    return "\n".join(lines) + "\n"
+
+
+def run(models: list[str], clips: int, seconds: float, out: Path, warmup: bool = True) -> list[PeerResult]:
+    """Compare ``models`` on ``clips`` synthetic clips; writes ``out/metric_peers.{json,md}``."""
+    out.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="metric_peers_") as tmp:
+        paths = write_clips(Path(tmp) / "clips", clips, seconds)
+        results = []
+        for model in models:
+            weights = write_weights(model, Path(tmp) / "weights") if model != "openl3" else Path(tmp)
+            results.append(compare(model, weights, paths, seconds, warmup))
+            print(markdown(results[-1:]).splitlines()[-1], flush=True)
+    meta = {"clips": clips, "seconds": seconds, "sample_rate": SR, "channels": 2, "device": "cpu",
+            "torch_threads": torch.get_num_threads(), "warmup": warmup, "tolerance": TOLERANCE}
+    payload = {"meta": meta, "results": [{**asdict(r), "ratio": r.ratio} for r in results]}
+    (out / "metric_peers.json").write_text(json.dumps(payload, indent=2) + "\n")
+    (out / "metric_peers.md").write_text(markdown(results))
+    return results
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.metric_peers", description=__doc__.split("\n")[0])
+    parser.add_argument("--clips", type=int, default=4)
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--no-warmup", action="store_true", help="time the very first run of each side too")
+    parser.add_argument("--models", default=",".join(MODELS), help=f"comma-separated subset of {','.join(MODELS)}")
+    args = parser.parse_args(argv)
+    models = [m.strip() for m in args.models.split(",") if m.strip()]
+    unknown = sorted(set(models) - set(MODELS))
+    if unknown or args.clips < 1 or args.seconds <= 0:
+        parser.error(f"need --clips >= 1, --seconds > 0 and models from {','.join(MODELS)} (got {unknown or models})")
+    run(models, args.clips, args.seconds, args.out, warmup=not args.no_warmup)
+    print(f"wrote {args.out / 'metric_peers.json'} and {args.out / 'metric_peers.md'}")
+
+
+if __name__ == "__main__":
+    main()
