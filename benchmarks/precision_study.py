@@ -216,6 +216,7 @@ def study(out: Path, n: int, seconds: float, seed: int, models: list[str]) -> di
                                                "harmless": bool(ratio < HARMLESS_FRACTION), "n_boot": case.n_boot}
             print(f"{case.metric}: fp32 {v32:.6g} bf16 {v16:.6g} |diff| {abs(v16 - v32):.3g} CI width {width:.3g} "
                   f"ratio {ratio:.3g}", flush=True)
+        (out / "precision.partial.json").write_text(json.dumps(results, indent=1))  # a killed study keeps its models
     for model in results["models"]:
         ratios = [m["diff_over_ci_width"] for m in results["metrics"].values() if m["model"] == model]
         results["models"][model]["worst_ratio"] = max(ratios)
