@@ -183,8 +183,9 @@ def weight_files(folder: Path) -> dict[str, Path]:
 
 
 def study(out: Path, n: int, seconds: float, seed: int, models: list[str]) -> dict[str, Any]:
-    gen = write_clips(out / "clips" / "gen", n, seconds, seed, pitch_shift=0.0)
-    ref = write_clips(out / "clips" / "ref", n, seconds, seed + 1, pitch_shift=4.0)
+    clips = out / "clips" / f"{seconds:g}s-seed{seed}"  # a rerun with other settings never reuses these clips
+    gen = write_clips(clips / "gen", n, seconds, seed, pitch_shift=0.0)
+    ref = write_clips(clips / "ref", n, seconds, seed + 1, pitch_shift=4.0)
     weights = weight_files(out / "weights")
     captions = [f"a chord number {k}" for k in range(n)]
     all_cases = [c for c in cases() if c.model in models]
