@@ -3,15 +3,17 @@ computed both ways, the movement set against the metric's bootstrap 95 % CI widt
 
 ``python -m benchmarks.precision_study --clips 100 --out runs/precision`` writes ``precision.json`` and
 ``precision.md`` (the table BENCHMARKS.md quotes). Evaluators run on random weights in the official formats
-(:func:`metrics.random_weights.write_all`) unless ``--weights-dir`` holds real ones; the clips are synthetic music-like
+(:func:`metrics.random_weights.write_all` into ``OUT/weights``, which keeps any file already there: put the official
+files there under their official names to study the real networks); the clips are synthetic music-like
 mixtures (chords with decays, noise bursts, clicks), a generated and a reference set drawn from shifted
 distributions so that every distance is well away from zero. Random weights are not the released networks: the
 figures say how far bf16 moves *these* networks' scores; rerun with real weights before trusting bf16 on them.
 
 Per metric: value in fp32 and in bf16, |bf16 - fp32|, the width of the fp32 percentile-bootstrap 95 % CI over the
 generated files (the reference set fixed, as the protocols state their CIs), their ratio, and whether the ratio is
-under :data:`metrics.precision.HARMLESS_FRACTION`. Per evaluator: median and max relative difference of its outputs,
-and its embedding time per clip in each precision (cold, no cache). The verdict per evaluator is the largest ratio
+under :data:`metrics.precision.HARMLESS_FRACTION` once the width is projected to a MusicCaps-sized set
+(:func:`metrics.precision.ratio_at`: bf16's movement does not shrink with the set, the CI does). Per evaluator:
+median and max relative difference of its outputs, and its embedding time per clip in each precision (no cache). The verdict per evaluator is the largest ratio
 over the metrics it feeds; ``metrics.precision.BF16_CLEARED`` is set from it by hand, with the figure.
 """
 from __future__ import annotations
@@ -31,7 +33,7 @@ from metrics.distances import (cosine_similarity, fad_inf, frechet_distance, inc
 from metrics.embedders import build, entry
 from metrics.evaluate import gaussian_stats
 from metrics.pipeline import embed_files
-from metrics.precision import HARMLESS_FRACTION
+from metrics.precision import HARMLESS_FRACTION, VERDICT_FILES, ratio_at
 from metrics.stats import bootstrap_indices, percentile_interval
 from sa_core.cli import guarded, positive_int
 
@@ -212,25 +214,29 @@ def study(out: Path, n: int, seconds: float, seed: int, models: list[str]) -> di
             v32, v16 = case.fn(gp["fp32"], rp["fp32"]), case.fn(gp["bf16"], rp["bf16"])
             width = ci_width(case, gp["fp32"], rp["fp32"], seed)
             ratio = abs(v16 - v32) / width if width > 0 else float("inf")
+            projected = ratio_at(ratio, n)
             results["metrics"][case.metric] = {"model": model, "fp32": v32, "bf16": v16, "abs_diff": abs(v16 - v32),
                                                "ci95_width_fp32": width, "diff_over_ci_width": ratio,
-                                               "harmless": bool(ratio < HARMLESS_FRACTION), "n_boot": case.n_boot}
+                                               f"ratio_at_{VERDICT_FILES}_files": projected,
+                                               "harmless": bool(projected < HARMLESS_FRACTION), "n_boot": case.n_boot}
             print(f"{case.metric}: fp32 {v32:.6g} bf16 {v16:.6g} |diff| {abs(v16 - v32):.3g} CI width {width:.3g} "
                   f"ratio {ratio:.3g}", flush=True)
         (out / "precision.partial.json").write_text(json.dumps(results, indent=1))  # a killed study keeps its models
     for model in results["models"]:
         ratios = [m["diff_over_ci_width"] for m in results["metrics"].values() if m["model"] == model]
         results["models"][model]["worst_ratio"] = max(ratios)
-        results["models"][model]["bf16_harmless"] = bool(max(ratios) < HARMLESS_FRACTION)
+        results["models"][model]["bf16_harmless"] = bool(ratio_at(max(ratios), n) < HARMLESS_FRACTION)
     return results
 
 
 def table(results: dict[str, Any]) -> str:
-    lines = ["| metric | evaluator | fp32 | bf16 | abs diff | CI95 width (fp32) | diff / width | harmless |",
-             "|---|---|---|---|---|---|---|---|"]
+    n = results["clips"]["n_per_side"]
+    lines = [f"| metric | evaluator | fp32 | bf16 | abs diff | CI95 width (fp32, {n} files) | diff / width | "
+             f"projected to {VERDICT_FILES} files | harmless |", "|---|---|---|---|---|---|---|---|---|"]
     for name, m in results["metrics"].items():
         lines.append(f"| {name} | {m['model']} | {m['fp32']:.5g} | {m['bf16']:.5g} | {m['abs_diff']:.2g} | "
-                     f"{m['ci95_width_fp32']:.3g} | {m['diff_over_ci_width']:.3f} | {'yes' if m['harmless'] else 'no'} |")
+                     f"{m['ci95_width_fp32']:.3g} | {m['diff_over_ci_width']:.3f} | "
+                     f"{ratio_at(m['diff_over_ci_width'], n):.3f} | {'yes' if m['harmless'] else 'no'} |")
     lines += ["", "| evaluator | s/clip fp32 | s/clip bf16 | speed-up | output rel. diff median / max | worst ratio |",
               "|---|---|---|---|---|---|"]
     for name, m in results["models"].items():

@@ -82,7 +82,16 @@ def test_study_reports_every_metric_of_an_evaluator_against_its_ci_width(tmp_pat
     for m in metrics.values():
         assert m["ci95_width_fp32"] > 0 and m["abs_diff"] == abs(m["bf16"] - m["fp32"])
         assert m["diff_over_ci_width"] == pytest.approx(m["abs_diff"] / m["ci95_width_fp32"])
+        projected = m[f"ratio_at_{precision.VERDICT_FILES}_files"]
+        assert projected == pytest.approx(m["diff_over_ci_width"] * (precision.VERDICT_FILES / 10) ** 0.5)
+        assert m["harmless"] == (projected < precision.HARMLESS_FRACTION)
     model = results["models"]["vggish"]
     assert model["worst_ratio"] == max(m["diff_over_ci_width"] for m in metrics.values())
     assert 0 < model["output_rel_diff_median"] < 1e-2
     assert "| FAD_vggish | vggish |" in precision_study.table(results)
+
+
+def test_verdict_projects_the_ci_width_to_a_large_set():
+    # the CI of a mean narrows as 1/sqrt(n); bf16's movement does not: 0.01 of the width at 30 files is 0.136 at 5,521
+    assert precision.ratio_at(0.01, 30, 5521) == pytest.approx(0.01 * (5521 / 30) ** 0.5)
+    assert precision.ratio_at(0.05, 100, 100) == 0.05
