@@ -6,18 +6,17 @@ the tests that need it skip without it.
 """
 from __future__ import annotations
 
-import contextlib
 import copy
 import math
 from dataclasses import replace
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 import pytest
 import soundfile as sf
 import torch
 
+from benchmarks import metric_peers as peers
 from metrics.audio import AudioError
 from metrics.distances import GaussianStats, frechet_distance
 from metrics.embedders.vggish import (PRESETS, VGGishConfig, VGGishEmbedder, VGGishNet, htk_mel_matrix,
@@ -72,21 +71,7 @@ def official(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder / "checkpoints"
 
 
-@contextlib.contextmanager
-def hub_offline(hub_dir: Path) -> Iterator[None]:
-    """torch.hub reads from ``hub_dir`` and may not download."""
-    previous = torch.hub.get_dir()
-
-    def no_download(url: str, *args: object, **kwargs: object) -> None:
-        raise AssertionError(f"torch.hub tried to download {url}")
-
-    saved, torch.hub.download_url_to_file = torch.hub.download_url_to_file, no_download
-    torch.hub.set_dir(str(hub_dir))
-    try:
-        yield
-    finally:
-        torch.hub.set_dir(previous)
-        torch.hub.download_url_to_file = saved
+hub_offline = peers.hub_offline  # torch.hub reads from a folder and may not download
 
 
 @pytest.fixture(scope="module")
