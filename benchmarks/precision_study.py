@@ -30,6 +30,7 @@ import soundfile as sf
 
 from metrics.distances import (cosine_similarity, fad_inf, frechet_distance, inception_score, kernel_audio_distance,
                                kl_audioldm, kl_divergence)
+from metrics.embedder import Embedder
 from metrics.embedders import build, entry
 from metrics.evaluate import gaussian_stats
 from metrics.pipeline import embed_files
@@ -156,22 +157,21 @@ def ci_width(case: Case, gen: list[np.ndarray], ref: list[np.ndarray], seed: int
 
 
 # --- the study ---------------------------------------------------------------------------------------------------
-def embed_both(model: str, options: dict[str, Any], weights: dict[str, Path], paths: list[str],
-               extra: dict[str, Any]) -> dict[str, tuple[list[np.ndarray], float]]:
-    """``{precision: (outputs in path order, seconds)}`` for fp32 and bf16, no cache (every clip embedded; timed
-    after a two-clip warm-up)."""
+def embed_both(emb: Embedder, paths: list[str]) -> dict[str, tuple[list[np.ndarray], float]]:
+    """``{precision: (outputs in path order, seconds)}`` of one loaded evaluator in fp32 and in bf16, no cache (every
+    clip embedded; timed after a two-clip warm-up)."""
     out = {}
     for precision in ("fp32", "bf16"):
-        emb = build(model, weights[model], "cpu", 32, **options, **extra)
         emb.precision = precision
-        emb.load()
         embed_files(emb, paths[:2], workers=0)  # warm-up: kernels for these shapes are built before timing
         started = time.perf_counter()
         res = embed_files(emb, paths, workers=0)
         seconds = time.perf_counter() - started
         if res.skipped:
-            raise RuntimeError(f"{model} {precision}: {len(res.skipped)} clips failed, e.g. {next(iter(res.skipped.values()))}")
+            raise RuntimeError(f"{emb.name} {precision}: {len(res.skipped)} clips failed, e.g. "
+                               f"{next(iter(res.skipped.values()))}")
         out[precision] = ([res.outputs[p] for p in paths], seconds)
+    emb.precision = "fp32"
     return out
 
 
@@ -196,12 +196,14 @@ def study(out: Path, n: int, seconds: float, seed: int, models: list[str]) -> di
     for model in dict.fromkeys(c.model for c in all_cases):
         options = dict(next(c.options for c in all_cases if c.model == model))
         extra = {"roberta_dir": weights["roberta"], "seed": seed} if model == "clap" else {}
-        g = embed_both(model, options, weights, gen, extra)
+        emb = build(model, weights[model], "cpu", 32, **options, **extra)  # loaded once, run at both precisions
+        emb.load()
+        g = embed_both(emb, gen)
         if model == "clap":  # the captions' text embeddings (fp32) are CLAP's reference side, paired by item
-            texts = list(build("clap", weights["clap"], "cpu", 32, **options, **extra).embed_text(captions))
+            texts = list(emb.embed_text(captions))
             r = {p: (texts, g[p][1]) for p in ("fp32", "bf16")}
         else:
-            r = embed_both(model, options, weights, ref, extra)
+            r = embed_both(emb, ref)
         flat32 = np.concatenate([o.ravel() for o in g["fp32"][0]])
         flat16 = np.concatenate([o.ravel() for o in g["bf16"][0]])
         rel = np.abs(flat16 - flat32) / (np.abs(flat32).max() + 1e-12)
