@@ -213,8 +213,13 @@ def study(out: Path, n: int, seconds: float, seed: int, models: list[str]) -> di
         for case in (c for c in all_cases if c.model == model):
             gp = {p: part(g[p][0], model, case.output) for p in ("fp32", "bf16")}
             rp = {p: part(r[p][0], model, case.output) for p in ("fp32", "bf16")}
-            v32, v16 = case.fn(gp["fp32"], rp["fp32"]), case.fn(gp["bf16"], rp["bf16"])
-            width = ci_width(case, gp["fp32"], rp["fp32"], seed)
+            try:
+                v32, v16 = case.fn(gp["fp32"], rp["fp32"]), case.fn(gp["bf16"], rp["bf16"])
+                width = ci_width(case, gp["fp32"], rp["fp32"], seed)
+            except (ValueError, np.linalg.LinAlgError) as e:  # e.g. FD's sqrtm on too few files for its dimension
+                results["metrics"][case.metric] = {"model": model, "undefined": f"{type(e).__name__}: {e}"}
+                print(f"{case.metric}: undefined on these clips ({e}); the evaluator is not cleared", flush=True)
+                continue
             ratio = abs(v16 - v32) / width if width > 0 else float("inf")
             projected = ratio_at(ratio, n)
             results["metrics"][case.metric] = {"model": model, "fp32": v32, "bf16": v16, "abs_diff": abs(v16 - v32),
@@ -224,8 +229,9 @@ def study(out: Path, n: int, seconds: float, seed: int, models: list[str]) -> di
             print(f"{case.metric}: fp32 {v32:.6g} bf16 {v16:.6g} |diff| {abs(v16 - v32):.3g} CI width {width:.3g} "
                   f"ratio {ratio:.3g}", flush=True)
         (out / "precision.partial.json").write_text(json.dumps(results, indent=1))  # a killed study keeps its models
-    for model in results["models"]:
-        ratios = [m["diff_over_ci_width"] for m in results["metrics"].values() if m["model"] == model]
+    for model in results["models"]:  # an undefined metric counts as unmeasured movement: the evaluator stays fp32
+        ratios = [m.get("diff_over_ci_width", float("inf")) for m in results["metrics"].values()
+                  if m["model"] == model]
         results["models"][model]["worst_ratio"] = max(ratios)
         results["models"][model]["bf16_harmless"] = bool(ratio_at(max(ratios), n) < HARMLESS_FRACTION)
     return results
@@ -236,6 +242,9 @@ def table(results: dict[str, Any]) -> str:
     lines = [f"| metric | evaluator | fp32 | bf16 | abs diff | CI95 width (fp32, {n} files) | diff / width | "
              f"projected to {VERDICT_FILES} files | harmless |", "|---|---|---|---|---|---|---|---|---|"]
     for name, m in results["metrics"].items():
+        if "undefined" in m:
+            lines.append(f"| {name} | {m['model']} | undefined: {m['undefined'][:80]} | | | | | | no |")
+            continue
         lines.append(f"| {name} | {m['model']} | {m['fp32']:.5g} | {m['bf16']:.5g} | {m['abs_diff']:.2g} | "
                      f"{m['ci95_width_fp32']:.3g} | {m['diff_over_ci_width']:.3f} | "
                      f"{ratio_at(m['diff_over_ci_width'], n):.3f} | {'yes' if m['harmless'] else 'no'} |")

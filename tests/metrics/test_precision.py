@@ -95,3 +95,19 @@ def test_verdict_projects_the_ci_width_to_a_large_set():
     # the CI of a mean narrows as 1/sqrt(n); bf16's movement does not: 0.01 of the width at 30 files is 0.136 at 5,521
     assert precision.ratio_at(0.01, 30, 5521) == pytest.approx(0.01 * (5521 / 30) ** 0.5)
     assert precision.ratio_at(0.05, 100, 100) == 0.05
+
+
+def test_study_records_an_undefined_metric_and_keeps_the_evaluator_fp32(tmp_path, monkeypatch):
+    # PANNs' FD on fewer files than its 2048 dimensions fails in the reference code's sqrtm check; the study must
+    # say so for that metric, go on with the others, and not clear the evaluator
+    def undefined(gen, ref):
+        raise ValueError("imaginary component 13.6 in sqrtm(sigma1 @ sigma2)")
+
+    monkeypatch.setattr(precision_study, "cases", lambda: [
+        precision_study.Case("FAD_vggish", "vggish", undefined, 5),
+        precision_study.Case("KAD_vggish", "vggish", precision_study.kad, 5)])
+    results = precision_study.study(tmp_path, n=6, seconds=1.0, seed=0, models=["vggish"])
+    assert results["metrics"]["FAD_vggish"]["undefined"].startswith("ValueError: imaginary component")
+    assert results["metrics"]["KAD_vggish"]["ci95_width_fp32"] > 0
+    assert results["models"]["vggish"]["bf16_harmless"] is False
+    assert "| FAD_vggish | vggish | undefined: ValueError" in precision_study.table(results)
