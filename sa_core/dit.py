@@ -22,6 +22,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from sa_core.config import DiTConfig
+from sa_core.context_cache import KV, ContextCache
 
 
 class LayerNorm(nn.Module):
@@ -118,10 +119,15 @@ class CrossAttention(nn.Module):
         self.to_out = nn.Linear(dim, dim, bias=False)
         self.q_norm, self.k_norm = qk_norms(qk_norm, dim_head)
 
-    def forward(self, x: torch.Tensor, context: torch.Tensor) -> torch.Tensor:
-        q = split_heads(self.to_q(x), self.dim_head)
+    def kv(self, context: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``context`` [B, S, C] -> normalised keys and values [B, C / dim_head, S, dim_head] (what a
+        :class:`~sa_core.context_cache.ContextCache` keeps)."""
         k, v = (split_heads(t, self.dim_head) for t in self.to_kv(context).chunk(2, dim=-1))
-        q, k = self.q_norm(q), self.k_norm(k)
+        return self.k_norm(k), v
+
+    def forward(self, x: torch.Tensor, kv: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
+        q = self.q_norm(split_heads(self.to_q(x), self.dim_head))
+        k, v = kv
         repeat = q.shape[1] // k.shape[1]
         if repeat > 1:
             k, v = k.repeat_interleave(repeat, dim=1), v.repeat_interleave(repeat, dim=1)
@@ -157,9 +163,9 @@ class TransformerBlock(nn.Module):
         self.ff_norm = LayerNorm(dim)
         self.ff = FeedForward(dim, ff_mult)
 
-    def forward(self, x: torch.Tensor, context: torch.Tensor, angles: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, kv: tuple[torch.Tensor, torch.Tensor], angles: torch.Tensor) -> torch.Tensor:
         x = x + self.self_attn(self.pre_norm(x), angles)
-        x = x + self.cross_attn(self.cross_attend_norm(x), context)
+        x = x + self.cross_attn(self.cross_attend_norm(x), kv)
         return x + self.ff(self.ff_norm(x))
 
 
@@ -174,12 +180,16 @@ class ContinuousTransformer(nn.Module):
         self.layers = nn.ModuleList(
             TransformerBlock(cfg.embed_dim, dim_head, context_dim, cfg.ff_mult, cfg.qk_norm) for _ in range(cfg.depth))
 
-    def forward(self, x: torch.Tensor, prepend: torch.Tensor, context: torch.Tensor) -> torch.Tensor:
-        """``x`` [B, L, io], ``prepend`` [B, P, E], ``context`` [B, S, C] -> [B, P + L, io]."""
+    def context_kv(self, context: torch.Tensor) -> KV:
+        """Every layer's cross-attention keys and values of ``context`` [B, S, C]."""
+        return [layer.cross_attn.kv(context) for layer in self.layers]
+
+    def forward(self, x: torch.Tensor, prepend: torch.Tensor, kvs: KV) -> torch.Tensor:
+        """``x`` [B, L, io], ``prepend`` [B, P, E], ``kvs`` (:meth:`context_kv`) -> [B, P + L, io]."""
         x = torch.cat([prepend, self.project_in(x)], dim=1)
         angles = self.rotary_pos_emb(x.shape[1], x.device)
-        for layer in self.layers:
-            x = layer(x, context, angles)
+        for layer, kv in zip(self.layers, kvs):
+            x = layer(x, kv, angles)
         return self.project_out(x)
 
 
@@ -198,16 +208,23 @@ class DiT(nn.Module):
         nn.init.zeros_(self.preprocess_conv.weight)
         nn.init.zeros_(self.postprocess_conv.weight)
         self.transformer = ContinuousTransformer(cfg)
+        self.context_cache: ContextCache | None = None  # set for a sampling run by StableAudio.reusing_context
+
+    def context_kv(self, cross: torch.Tensor) -> KV:
+        """Per-layer cross-attention keys and values of the text tokens ``cross`` [B, S, C] (model dtype)."""
+        return self.transformer.context_kv(self.to_cond_embed(cross.to(self.preprocess_conv.weight.dtype)))
 
     def forward(self, x: torch.Tensor, t: torch.Tensor, cross: torch.Tensor,
                 global_cond: torch.Tensor | None) -> torch.Tensor:
         """``x`` [B, io, L], ``t`` [B], ``cross`` [B, S, C], ``global_cond`` [B, G] -> v [B, io, L]."""
         dtype = self.preprocess_conv.weight.dtype
-        x, cross = x.to(dtype), cross.to(dtype)
+        x = x.to(dtype)
         g = self.to_timestep_embed(self.timestep_features(t.to(dtype)[:, None]))  # [B, E]
         if global_cond is not None:
             g = g + self.to_global_embed(global_cond.to(dtype))
         x = self.preprocess_conv(x) + x
-        y = self.transformer(x.transpose(1, 2), g[:, None], self.to_cond_embed(cross))  # [B, 1 + L, io]
+        cache = None if torch.is_grad_enabled() else self.context_cache
+        kvs = cache.get(cross, self.context_kv) if cache is not None else self.context_kv(cross)
+        y = self.transformer(x.transpose(1, 2), g[:, None], kvs)  # [B, 1 + L, io]
         y = y[:, 1:].transpose(1, 2)  # drop the prepended global token
         return self.postprocess_conv(y) + y

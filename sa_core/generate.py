@@ -161,7 +161,8 @@ def generate_latents(model: StableAudio, prompts: list[str], seconds_total: list
     sampler = (FLOW_SAMPLERS if is_flow(objective) else SAMPLERS)[cfg.sampler]
     stochastic = cfg.sampler.endswith("sde") or cfg.sampler in STOCHASTIC_FLOW_SAMPLERS
     kwargs = {"generator": generators} if stochastic else {}
-    return sampler(denoiser, noise * sigmas[0].to(noise.dtype), sigmas, extra_args={"cond": cond}, **kwargs)
+    with model.reusing_context():  # the text tokens are the same at every step: keys/values computed once
+        return sampler(denoiser, noise * sigmas[0].to(noise.dtype), sigmas, extra_args={"cond": cond}, **kwargs)
 
 
 @torch.no_grad()

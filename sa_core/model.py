@@ -8,9 +8,10 @@ strictly: every key present, every shape equal. Nothing is unpickled: safetensor
 """
 from __future__ import annotations
 
+import contextlib
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import torch
 from torch import nn
@@ -18,6 +19,7 @@ from torch import nn
 from metrics.cache import atomic_write
 from sa_core.autoencoder import Autoencoder
 from sa_core.conditioning import Conditioner, Conditioning
+from sa_core.context_cache import ContextCache
 from sa_core.config import (AutoencoderConfig, ConditioningConfig, ConfigError, DiTConfig, FlowShiftConfig, ModelConfig,
                             TextConfig, from_dict, to_dict)
 from sa_core.text_encoders import TextEncoder
@@ -43,6 +45,19 @@ class StableAudio(nn.Module):
         if self.cfg.backbone == "unet":  # the U-Net zeroes K/V of masked context tokens; the DiT uses no mask
             return self.backbone(x, t, cond.cross, cond.global_cond, cond.cross_mask)
         return self.backbone(x, t, cond.cross, cond.global_cond)
+
+    @contextlib.contextmanager
+    def reusing_context(self, cache: ContextCache | None = None) -> Iterator[ContextCache | None]:
+        """Within the block the DiT reuses its cross-attention keys/values while the text tokens repeat (one
+        sampling run: :mod:`sa_core.context_cache`); exact, and a no-op for the U-Net. Yields the cache in use."""
+        if not hasattr(self.backbone, "context_cache"):
+            yield None
+            return
+        previous, self.backbone.context_cache = self.backbone.context_cache, cache or ContextCache()
+        try:
+            yield self.backbone.context_cache
+        finally:
+            self.backbone.context_cache = previous
 
     def null_conditioning(self, cond: Conditioning) -> Conditioning:
         """CFG's unconditional input: zero tokens (DiT) or the learned table (U-Net); global timing kept."""
