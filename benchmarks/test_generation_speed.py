@@ -6,9 +6,13 @@
 8-step pingpong without CFG on CPU (0.74 s window, batch 1) and on GPU (its 11.9 s window, batch 1 and 8, bf16). Each result carries device, dtype,
 steps, seconds of audio and, where a FLOP count applies, achieved TFLOP/s; the sampler cases also record the
 real-time factor and ms per step. ``eager_two_calls`` is the straightforward loop (conditional and unconditional
-passes as two separate fp32 calls per step) that our doubled-batch sampler is compared against side by side.
+passes as two separate fp32 calls per step, the text tokens projected at every call) that our doubled-batch
+sampler with its reused cross-attention keys/values is compared against side by side; the single-call cases run
+both ways (``context``: ``recomputed`` / ``reused``).
 """
 from __future__ import annotations
+
+import contextlib
 
 import pytest
 import torch
@@ -24,6 +28,7 @@ CUDA = torch.cuda.is_available()
 CASES = [("tiny", 1, "cpu", torch.float32)] + [
     (name, batch, "cuda", torch.bfloat16) for name in ("stable-audio-1.0", "stable-audio-open-1.0") for batch in (1, 8)]
 STEPS = 100
+CONTEXT = ["recomputed", "reused"]  # the text tokens' keys/values per call, or once per run (sa_core.context_cache)
 
 
 def case_id(case: tuple) -> str:
@@ -105,10 +110,19 @@ def bench_denoiser_call(benchmark, s, denoiser, level: float, group: str) -> Non
     record(benchmark, s, flops_of(call))
 
 
-def test_denoiser_call_cfg(benchmark, setup):
+def context_scope(s: dict, context: str) -> contextlib.AbstractContextManager:
+    """``reused``: the calls share one :class:`~sa_core.context_cache.ContextCache`, as the steps of a sampling run
+    do (the first, untimed call fills it); ``recomputed``: every call projects the text tokens again."""
+    return s["model"].reusing_context() if context == "reused" else contextlib.nullcontext()
+
+
+@pytest.mark.parametrize("context", CONTEXT)
+def test_denoiser_call_cfg(benchmark, setup, context):
     s = setup
     velocity = cfg_velocity(s["model"].velocity, s["model"].null_conditioning(s["cond"]), 7.0)
-    bench_denoiser_call(benchmark, s, VDenoiser(velocity), 1.0, "denoiser call")
+    with context_scope(s, context):
+        bench_denoiser_call(benchmark, s, VDenoiser(velocity), 1.0, "denoiser call")
+    benchmark.extra_info["context"] = context
 
 
 @pytest.mark.parametrize("loop", ["ours_doubled_batch", "eager_two_calls"])
@@ -126,7 +140,8 @@ def test_generation_100_steps(benchmark, setup, loop):
         denoiser = VDenoiser(two_calls)
 
     def run():
-        x = sample_dpmpp_2m(denoiser, s["x"] * sigmas[0], sigmas, extra_args={"cond": cond})
+        with context_scope(s, "reused" if loop == "ours_doubled_batch" else "recomputed"):
+            x = sample_dpmpp_2m(denoiser, s["x"] * sigmas[0], sigmas, extra_args={"cond": cond})
         with torch.no_grad():
             model.autoencoder.decode(x.to(s["dtype"]), chunk=128)
         sync(s["device"])
@@ -159,7 +174,8 @@ def test_sao_small_pingpong_8_steps(benchmark, small_setup):
     generators = [torch.Generator(s["device"]).manual_seed(k) for k in range(s["batch"])]
 
     def run():
-        x = sample_pingpong(denoiser, s["x"], ts, extra_args={"cond": cond}, generator=generators)
+        with s["model"].reusing_context():
+            x = sample_pingpong(denoiser, s["x"], ts, extra_args={"cond": cond}, generator=generators)
         with torch.no_grad():
             model.autoencoder.decode(x.to(s["dtype"]), chunk=128)
         sync(s["device"])
@@ -170,9 +186,12 @@ def test_sao_small_pingpong_8_steps(benchmark, small_setup):
     record(benchmark, s, steps=SMALL_STEPS)
 
 
-def test_sao_small_dit_call(benchmark, small_setup):
+@pytest.mark.parametrize("context", CONTEXT)
+def test_sao_small_dit_call(benchmark, small_setup, context):
     s = small_setup
-    bench_denoiser_call(benchmark, s, FlowDenoiser(s["model"].velocity), 0.5, "DiT call")
+    with context_scope(s, context):
+        bench_denoiser_call(benchmark, s, FlowDenoiser(s["model"].velocity), 0.5, "DiT call")
+    benchmark.extra_info["context"] = context
 
 
 def test_text_encoding_minilm(benchmark):

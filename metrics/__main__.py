@@ -64,6 +64,9 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
                    help="evaluator forward passes in fp32 (every protocol's) or bf16 autocast, offered only for "
                         "evaluators the precision study cleared (metrics.precision); bf16 results are marked as not "
                         "comparable to published numbers")
+    r.add_argument("--compile", action="store_true",
+                   help="torch.compile the evaluator networks where it was measured to pay (metrics.compiled: "
+                        "OpenL3, PANNs); costs tens of seconds per evaluator, so for large sets")
     r.add_argument("--batch-size", type=int, default=32, help="frames/windows/clips per device batch")
     r.add_argument("--files-per-batch", type=int, default=8, help="files decoded per embedding call")
     r.add_argument("--workers", type=int, default=None,
@@ -83,7 +86,7 @@ def config_from_args(args: argparse.Namespace, metrics: tuple[str, ...] | None) 
     return RunConfig(
         gen=args.gen, metrics=metrics, ref=args.ref, ref_stats=args.ref_stats, captions=args.captions,
         id_col=args.id_col, text_col=args.text_col, seconds_col=args.seconds_col, seconds_total=args.seconds_total,
-        exclude_ids=args.exclude_ids, device=args.device, precision=args.precision, batch_size=args.batch_size,
+        exclude_ids=args.exclude_ids, device=args.device, precision=args.precision, compile=args.compile, batch_size=args.batch_size,
         files_per_batch=args.files_per_batch, workers=args.workers, cache_dir=cache, weights_dir=args.weights_dir,
         openl3_weights=args.openl3_weights, passt_weights=args.passt_weights, clap_weights=args.clap_weights,
         vggish_weights=args.vggish_weights, panns_weights=args.panns_weights, protocol=args.protocol,

@@ -32,6 +32,7 @@ class Embedder(ABC):
     sample_rate: int  # the rate ``prepare`` delivers
     input_rules: InputRules = AUDIO_RULES  # what ``prepare`` accepts; each model states its own minimum
     precision: str = "fp32"  # metrics.precision: the forward pass of ``embed`` runs in this (set by the run)
+    compiled: bool = False  # metrics.compiled: ``load`` returns the network through torch.compile (set by the run)
 
     def __init__(self, weights_path: Path | None, device: str = "cpu", batch_size: int = 32):
         self.weights_path = weights_path  # None only for injected in-memory models (tests)
@@ -61,6 +62,10 @@ class Embedder(ABC):
     def load(self) -> Any:
         if self._model is None:
             self._model = self.build()
+            if self.compiled:
+                from metrics.compiled import compile_module
+
+                self._model = compile_module(self._model)
         return self._model
 
     def weights_id(self) -> str:
@@ -81,6 +86,8 @@ class Embedder(ABC):
         key = {"name": self.name, "settings": self.settings(), "weights": self.weights_id()}
         if self.precision != "fp32":  # fp32 keys stay those of every cache written before precisions existed
             key["precision"] = self.precision
+        if self.compiled:  # compiled outputs differ from eager ones by rounding: never mixed in one cache entry
+            key["compiled"] = True
         blob = json.dumps(key, sort_keys=True)
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 

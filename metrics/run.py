@@ -24,6 +24,7 @@ import numpy as np
 from metrics import protocols
 from metrics.audio import AudioError, read_audio
 from metrics.cache import EmbeddingCache, atomic_write_bytes
+from metrics.compiled import COMPILE_MEASURED
 from metrics.distances import fad_inf, inception_score, kernel_audio_distance, kl_audioldm, kl_divergence, per_item_fd
 from metrics.embedder import Embedder
 from metrics.embedders import build, entry
@@ -54,6 +55,7 @@ class RunConfig:
     exclude_ids: Path | None = None
     device: str = "cpu"
     precision: str = "fp32"  # metrics.precision: evaluator forward passes in fp32 or bf16 autocast
+    compile: bool = False  # metrics.compiled: torch.compile the evaluators where it was measured to pay
     batch_size: int = 32
     files_per_batch: int = 8
     workers: int | None = None  # decode processes; None: 0 on CPU (compute-bound), else up to 8
@@ -146,6 +148,7 @@ class Runner:
             self._embedders[key] = build(spec.model, self.inputs.weights[needs[0][0]], self.cfg.device,
                                          self.cfg.batch_size, **spec.embedder_options(), **extra)
             self._embedders[key].precision = self.cfg.precision
+            self._embedders[key].compiled = self.cfg.compile and spec.model in COMPILE_MEASURED
         return self._embedders[key]
 
     def outputs(self, spec: MetricSpec, paths: list[str], label: str) -> dict[str, np.ndarray]:
@@ -195,7 +198,7 @@ class Runner:
         extra: dict[str, Any] = {"label": spec.label, "protocol_metric": spec.settings()}
         if spec.model is not None:
             emb = self.embedder(spec)
-            extra.update(model=emb.name, settings=emb.settings())
+            extra.update(model=emb.name, settings=emb.settings(), compiled=emb.compiled)
         return {**result, **extra}
 
     def call(self, key: str) -> dict[str, Any]:
