@@ -7,7 +7,9 @@ global token = to_global_embed(global) + to_timestep_embed(Fourier(t)), *prepend
 24 pre-norm blocks: self-attention with partial RoPE (first 32 dims of each 64-d head), cross-attention whose
 K/V heads (cond_dim / 64) are repeated to the query heads, SwiGLU feed-forward; bias-less LayerNorms whose zero
 ``beta`` is a buffer. Attention runs through ``F.scaled_dot_product_attention``; cross-attention is unmasked, as in
-the released model.
+the released model. The text tokens' keys and values (``to_cond_embed`` + each layer's ``to_kv``/``k_norm``) are one
+function of the context, :meth:`DiT.context_kv`, which a sampling run computes once (``context_cache``,
+:mod:`sa_core.context_cache`).
 
 stable-audio-open-small adds (``DiTConfig``): ``qk_norm="ln"``, an affine ``nn.LayerNorm(head_dim, eps=1e-6)`` on
 q and k of both attentions (keys ``q_norm``/``k_norm``), applied before RoPE; and ``project_cond_tokens``, which makes
