@@ -15,9 +15,12 @@ so per-step costs are comparable, and the whole-generation figure includes each 
 from __future__ import annotations
 
 import gc
+import statistics
+import time
 
 import pytest
 import torch
+from torch.utils.flop_counter import FlopCounterMode
 
 from benchmarks.peers import STACKS, PeerMissing, stack_class
 from benchmarks.peers.checkpoint import write_random_t5, write_sao_checkpoint
@@ -95,6 +98,9 @@ def test_denoiser_step_cfg(benchmark, case, stack, dtype):
     benchmark.group = f"denoiser step with CFG, {dtype}, {case['device']} b{case['batch']} {case['seconds']:.1f}s"
     benchmark.pedantic(step, rounds=3, warmup_rounds=1)
     record(benchmark, case, s, dtype, 1)
+    with FlopCounterMode(display=False) as flops:  # the work of one more step, as the timed ones did it
+        step()
+    benchmark.extra_info["gflop_per_step"] = flops.get_total_flops() / 1e9
 
 
 @pytest.mark.parametrize("dtype", list(DTYPES))
@@ -112,3 +118,49 @@ def test_generation(benchmark, case, stack, dtype):
     benchmark.pedantic(run, rounds=1 if case["device"] == "cpu" else 3, warmup_rounds=0 if case["device"] == "cpu"
                        else 1)
     record(benchmark, case, s, dtype, case["steps"])
+
+
+INTERLEAVED_ROUNDS = 5
+
+
+def test_denoiser_step_cfg_interleaved(benchmark, case):
+    """fp32 steps of every installed stack taken in turn (the order rotated each round), so slow drift of a shared
+    machine's speed falls on all stacks alike; per-stack medians and ratios to ours go to ``extra_info``. (The
+    benchmark's own figure is one whole round, every stack once.)"""
+    stacks = {}
+    for name in STACKS:
+        try:
+            stack_class(name).check()
+        except PeerMissing:
+            continue
+        s = stack_class(name)(case["ckpt"], case["t5"], device=case["device"])
+        i = case["inputs"]
+        stacks[name] = (s, s.prepare(i["tokens"], i["mask"], i["seconds_start"], i["seconds_total"]))
+    if len(stacks) < 2:
+        pytest.skip("needs ours and at least one peer installed")
+    times: dict[str, list[float]] = {name: [] for name in stacks}
+    order = list(stacks)
+
+    def one_round():
+        for name in order:
+            s, cond = stacks[name]
+            started = time.perf_counter()
+            with s.precision(torch.float32):
+                s.velocity(case["inputs"]["x"], case["inputs"]["t"], cond, CFG_SCALE)
+            sync(case["device"])
+            times[name].append(time.perf_counter() - started)
+        order.append(order.pop(0))
+
+    one_round()  # warm-up: every stack's first call (and ours' key/value cache) before timing
+    for t in times.values():
+        t.clear()
+    benchmark.group = f"interleaved denoiser steps with CFG, fp32, {case['device']} b{case['batch']}"
+    benchmark.pedantic(one_round, rounds=INTERLEAVED_ROUNDS, warmup_rounds=0)
+    medians = {name: statistics.median(t) for name, t in times.items()}
+    benchmark.extra_info.update({"stack": "all", "device": case["device"], "batch": case["batch"],
+                                 "seconds_of_audio": case["seconds"], "rounds": INTERLEAVED_ROUNDS,
+                                 "ms_per_step": {n: 1000 * m for n, m in medians.items()},
+                                 "ratio_to_ours": {n: m / medians["ours"] for n, m in medians.items()}})
+    for s, _ in stacks.values():
+        s.release()
+    gc.collect()

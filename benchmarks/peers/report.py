@@ -8,16 +8,25 @@ from collections import defaultdict
 
 
 def table(data: dict) -> list[str]:
-    groups: dict[str, dict[str, float]] = defaultdict(dict)
+    """Per group, each stack's median, its ratio to ours and, where recorded, the GFLOP one step executed."""
+    groups: dict[str, dict[str, dict]] = defaultdict(dict)
     for b in data["benchmarks"]:
-        groups[b["group"]][b["extra_info"]["stack"]] = b["stats"]["median"]
+        groups[b["group"]][b["extra_info"]["stack"]] = b
     lines = []
-    for group, medians in groups.items():
+    for group, runs in groups.items():
         lines.append(group)
-        ours = medians.get("ours")
-        for name, median in medians.items():
+        ours = runs["ours"]["stats"]["median"] if "ours" in runs else None
+        for name, b in runs.items():
+            if isinstance(b["extra_info"].get("ms_per_step"), dict):  # the interleaved case: every stack inside
+                for peer, ms in b["extra_info"]["ms_per_step"].items():
+                    lines.append(f"  {peer:<20} {ms:>10.0f} ms   {b['extra_info']['ratio_to_ours'][peer]:.2f}x ours "
+                                 f"(median of {b['extra_info']['rounds']} interleaved rounds)")
+                continue
+            median = b["stats"]["median"]
             ratio = f"{median / ours:.2f}x ours" if ours else "n/a"
-            lines.append(f"  {name:<20} {median * 1000:>10.0f} ms   {ratio}")
+            gflop = b["extra_info"].get("gflop_per_step")
+            work = f"   {gflop:.1f} GFLOP/step" if gflop else ""
+            lines.append(f"  {name:<20} {median * 1000:>10.0f} ms   {ratio}{work}")
     return lines
 
 

@@ -17,27 +17,27 @@ def first_ids(n):
 
 
 @needs_data
-def test_musiccaps_limit_8_end_to_end_and_resume(tiny_ckpt, tmp_path, weights_dir, capsys):
+def test_musiccaps_limit_4_end_to_end_and_resume(tiny_ckpt, tmp_path, weights_dir, capsys):
     ref = tmp_path / "ref"
-    for k, ytid in enumerate(first_ids(8)):
+    for k, ytid in enumerate(first_ids(4)):
         write_wav(ref / f"{ytid}.wav", tone(4.0, 44100, 200 + 40 * k, seed=k))
     unavailable = tmp_path / "unavailable.txt"
-    unavailable.write_text(first_ids(8)[2] + "\n")
+    unavailable.write_text(first_ids(4)[2] + "\n")
     common = ["--captions", str(MUSICCAPS), "--ckpt", str(tiny_ckpt), "--out", str(tmp_path / "run"), "--steps", "2",
               "--sigma-max", "20", "--seconds-total", "3", "--ref", str(ref), "--weights-dir", str(weights_dir), "--unavailable",
               str(unavailable), "--results-table", str(tmp_path / "results.jsonl"), "--no-progress"]
-    assert main("musiccaps", common + ["--limit", "4"]) == 0
-    assert main("musiccaps", common + ["--limit", "8"]) == 0  # resumes: generates only the 4 new prompts
+    assert main("musiccaps", common + ["--limit", "2"]) == 0
+    assert main("musiccaps", common + ["--limit", "4"]) == 0  # resumes: generates only the 2 new prompts
     results = json.loads((tmp_path / "run" / "results.json").read_text())
-    assert results["generation"]["generated"] == 4
+    assert results["generation"]["generated"] == 2
     m = results["metrics"]
-    assert m["fd"]["n_files"] == 8 and m["clap"]["n"] == 8 and m["timing"]["n"] == 8
-    assert m["kl"]["n"] == 7 and m["kl"]["left_out"][first_ids(8)[2]].startswith("excluded")
+    assert m["fd"]["n_files"] == 4 and m["clap"]["n"] == 4 and m["timing"]["n"] == 4
+    assert m["kl"]["n"] == 3 and m["kl"]["left_out"][first_ids(4)[2]].startswith("excluded")
     rows = [json.loads(line) for line in (tmp_path / "results.jsonl").read_text().splitlines()]
     assert len(rows) == 2 and rows[-1]["benchmark"] == "musiccaps" and "ci95" in rows[-1]["metrics"]["kl"]
     page = (tmp_path / "run" / "report.html").read_text()
     assert "Published numbers" in page and "108.69" in page and "(this run)" in page
-    assert len(list((tmp_path / "run" / "audio").glob("*.wav"))) == 8
+    assert len(list((tmp_path / "run" / "audio").glob("*.wav"))) == 4
 
 
 @needs_data
