@@ -15,7 +15,6 @@ import concurrent.futures as cf
 import multiprocessing
 from collections import deque
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Callable, Iterable, Iterator, TypeVar
 
 import numpy as np
