@@ -57,15 +57,20 @@ def case(request, tmp_path_factory):
             "inputs": {k: v.to(device) for k, v in inputs.items()}}
 
 
+def open_stack(name: str, case: dict) -> tuple:
+    """``(stack, its conditioning)`` on the case's checkpoint; raises PeerMissing when the peer is not installed."""
+    stack_class(name).check()
+    s = stack_class(name)(case["ckpt"], case["t5"], device=case["device"])
+    i = case["inputs"]
+    return s, s.prepare(i["tokens"], i["mask"], i["seconds_start"], i["seconds_total"])
+
+
 @pytest.fixture(scope="module", params=list(STACKS))
 def stack(request, case):
     try:
-        stack_class(request.param).check()
+        s, cond = open_stack(request.param, case)
     except PeerMissing as exc:
         pytest.skip(str(exc))
-    s = stack_class(request.param)(case["ckpt"], case["t5"], device=case["device"])
-    i = case["inputs"]
-    cond = s.prepare(i["tokens"], i["mask"], i["seconds_start"], i["seconds_total"])
     yield s, cond
     s.release()
     gc.collect()
@@ -130,12 +135,9 @@ def test_denoiser_step_cfg_interleaved(benchmark, case):
     stacks = {}
     for name in STACKS:
         try:
-            stack_class(name).check()
+            stacks[name] = open_stack(name, case)
         except PeerMissing:
             continue
-        s = stack_class(name)(case["ckpt"], case["t5"], device=case["device"])
-        i = case["inputs"]
-        stacks[name] = (s, s.prepare(i["tokens"], i["mask"], i["seconds_start"], i["seconds_total"]))
     if len(stacks) < 2:
         pytest.skip("needs ours and at least one peer installed")
     times: dict[str, list[float]] = {name: [] for name in stacks}

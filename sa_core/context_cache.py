@@ -38,9 +38,8 @@ class ContextCache:
     def get(self, cross: torch.Tensor, compute: Callable[[torch.Tensor], KV]) -> KV:
         """``compute(cross)``, or its stored result when ``cross`` [B, S, C] equals the last input exactly."""
         state = (cross.dtype, cross.device, autocast_state(cross.device))
-        last = self._input
-        if (self._kv is not None and last is not None and state == self._state and last.shape == cross.shape
-                and torch.equal(last, cross)):
+        last = self._input  # set together with _kv and _state
+        if last is not None and state == self._state and last.shape == cross.shape and torch.equal(last, cross):
             self.hits += 1
             return self._kv
         self.misses += 1
