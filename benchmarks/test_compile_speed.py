@@ -4,28 +4,52 @@ relative difference from eager (``extra_info``).
 
 ``pytest --benchmark-only benchmarks/test_compile_speed.py --benchmark-json compile.json``. Random weights in the
 official formats. Batches: OpenL3 32 one-second windows (48 kHz), VGGish 160 examples (16 clips of 10 s), PANNs 16
-clips of 10 s at 16 kHz; ``SA_BENCH_DEVICE`` (default cpu). An evaluator enters ``COMPILE_MEASURED`` only when
-its compiled case here is faster.
+clips of 10 s at 16 kHz; stable-audio-open-small's DiT (random init) one call at batch 2 on 16 latents.
+``SA_BENCH_DEVICE`` (default cpu). An evaluator enters ``COMPILE_MEASURED`` only when its compiled case here is
+faster; the DiT case is why generation is not compiled.
 """
 from __future__ import annotations
 
 import os
 import time
 from pathlib import Path
+from typing import Any, Callable
 
 import pytest
 import torch
 
 from metrics.compiled import compile_module
 from metrics.embedders import build
+from sa_core.config import preset
+from sa_core.dit import DiT
 
 DEVICE = os.environ.get("SA_BENCH_DEVICE", "cpu")
-# evaluator -> (weight file, build options, the batch its network takes)
-CASES = {
-    "openl3": ("openl3-mel256-music", {"content_type": "music"}, lambda g: 0.1 * torch.randn(32, 48000, generator=g)),
-    "vggish": ("vggish", {}, lambda g: torch.randn(160, 1, 96, 64, generator=g).contiguous(
+
+
+def evaluator(name: str, file: str, batch: Callable[[torch.Generator], torch.Tensor], **options: Any) -> Callable:
+    """A case: the evaluator's loaded network (random weights in the official format) and its batch."""
+    def make(weights: dict[str, Path], g: torch.Generator) -> tuple[torch.nn.Module, tuple]:
+        return build(name, weights[file], DEVICE, 32, **options).load(), (batch(g).to(DEVICE),)
+    return make
+
+
+def sao_small_dit(weights: dict[str, Path], g: torch.Generator) -> tuple[torch.nn.Module, tuple]:
+    """stable-audio-open-small's DiT (random init) on a 16-latent window, one call at batch 2."""
+    cfg = preset("stable-audio-open-small").dit
+    net = DiT(cfg).eval().to(DEVICE)
+    inputs = (torch.randn(2, cfg.io_channels, 16, generator=g), torch.rand(2, generator=g),
+              torch.randn(2, 66, cfg.cond_token_dim, generator=g), torch.randn(2, cfg.global_cond_dim, generator=g))
+    return net, tuple(x.to(DEVICE) for x in inputs)
+
+
+# name -> (weights, generator) -> (network, its inputs)
+CASES: dict[str, Callable] = {
+    "openl3": evaluator("openl3", "openl3-mel256-music", lambda g: 0.1 * torch.randn(32, 48000, generator=g),
+                        content_type="music"),
+    "vggish": evaluator("vggish", "vggish", lambda g: torch.randn(160, 1, 96, 64, generator=g).contiguous(
         memory_format=torch.channels_last)),
-    "panns": ("panns-cnn14-16k", {}, lambda g: 0.1 * torch.randn(16, 160000, generator=g)),
+    "panns": evaluator("panns", "panns-cnn14-16k", lambda g: 0.1 * torch.randn(16, 160000, generator=g)),
+    "sao-small-dit": sao_small_dit,
 }
 
 
@@ -38,14 +62,11 @@ def weights(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 @pytest.fixture(scope="module", params=list(CASES))
 def network(request, weights):
-    name = request.param
-    file, options, batch = CASES[name]
-    emb = build(name, weights[file], DEVICE, 32, **options)
-    eager = emb.load()
-    x = batch(torch.Generator().manual_seed(0)).to(DEVICE)
+    torch.manual_seed(0)
+    net, inputs = CASES[request.param](weights, torch.Generator().manual_seed(0))
     with torch.no_grad():
-        reference = eager(x)
-    return name, eager, x, reference
+        reference = net(*inputs)
+    return request.param, net, inputs, reference
 
 
 def first(out):
@@ -54,25 +75,25 @@ def first(out):
 
 @pytest.mark.parametrize("mode", ["eager", "compiled"])
 def test_forward(benchmark, network, mode):
-    name, eager, x, reference = network
+    name, eager, inputs, reference = network
     model, compile_seconds = eager, None
     if mode == "compiled":
         model = compile_module(eager)
         started = time.perf_counter()
         with torch.no_grad():
-            model(x)  # compiles for this shape
+            model(*inputs)  # compiles for this shape
         compile_seconds = time.perf_counter() - started
 
     def forward():
         with torch.no_grad():
-            out = model(x)
+            out = model(*inputs)
         if DEVICE.startswith("cuda"):
             torch.cuda.synchronize()
         return out
 
-    benchmark.group = f"{name} forward, {DEVICE}, batch {len(x)}"
+    benchmark.group = f"{name} forward, {DEVICE}, batch {len(inputs[0])}"
     out = benchmark.pedantic(forward, rounds=3, warmup_rounds=1)
     a, b = first(reference), first(out)
-    benchmark.extra_info.update({"evaluator": name, "mode": mode, "device": DEVICE, "threads": torch.get_num_threads(),
+    benchmark.extra_info.update({"network": name, "mode": mode, "device": DEVICE, "threads": torch.get_num_threads(),
                                  "torch": torch.__version__, "compile_seconds": compile_seconds,
                                  "max_rel_diff": float((a - b).abs().max() / a.abs().max())})

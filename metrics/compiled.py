@@ -10,8 +10,9 @@ batches and the last one), so it pays on large sets, not on a handful of files. 
 ones by rounding (up to 1.6e-6 relative measured), so they are cached under their own key; the metrics stay comparable
 to published numbers (the same network and protocol, as on another BLAS or device).
 
-The denoiser is not compiled: ``torch.compile`` of the stable-audio-open-small DiT gave 0.99x on CPU
-(BENCHMARKS.md), so generation keeps its exact cross-attention reuse (:mod:`sa_core.context_cache`) instead.
+The denoiser is not compiled: ``torch.compile`` of the stable-audio-open-small DiT was 1.10x per call on CPU after a
+115 s compile (BENCHMARKS.md), which a sampling run does not pay back; generation keeps its exact cross-attention
+reuse (:mod:`sa_core.context_cache`) instead.
 """
 from __future__ import annotations
 

@@ -96,3 +96,21 @@ def test_generation_with_the_cache_is_bitwise_generation_without(monkeypatch, sa
     without = generate_latents(model, ["a dog barks", "rain"], [2.0, 3.0], [0, 1], run, latent_length=16)
     assert torch.equal(with_cache, without)
     assert model.backbone.context_cache is None  # nothing outlives the run
+
+
+def test_context_flops_table_counts_what_a_reused_call_skips():
+    # benchmarks.context_flops counts context_kv on the meta device; a real call with the keys/values reused must
+    # skip exactly that much work (totals differ by device: the CPU attention kernel is not counted, the meta one is)
+    from benchmarks.context_flops import gflop, row
+
+    _, context, tokens = row("tiny", 160, 2)
+    torch.manual_seed(0)
+    cfg = preset("tiny").dit
+    net = DiT(cfg).eval()
+    x, t = torch.randn(2, cfg.io_channels, 160), torch.rand(2)
+    cross, g = torch.randn(2, tokens, cfg.cond_token_dim), torch.randn(2, cfg.global_cond_dim)
+    recomputed = gflop(lambda: net(x, t, cross, g))
+    net.context_cache = ContextCache()
+    with torch.no_grad():
+        net(x, t, cross, g)  # fills the cache
+    assert context > 0 and recomputed - gflop(lambda: net(x, t, cross, g)) == pytest.approx(context)
