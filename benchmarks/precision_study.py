@@ -3,8 +3,8 @@ computed both ways, the movement set against the metric's bootstrap 95 % CI widt
 
 ``python -m benchmarks.precision_study --clips 100 --out runs/precision`` writes ``precision.json`` and
 ``precision.md`` (the table BENCHMARKS.md quotes). Evaluators run on random weights in the official formats
-(:func:`metrics.random_weights.write_all` into ``OUT/weights``, which keeps any file already there: put the official
-files there under their official names to study the real networks); the clips are synthetic music-like
+(written into ``--weights-dir``, default ``OUT/weights``, where no file is there yet: put the official files there
+under their official names to study the real networks); the clips are synthetic music-like
 mixtures (chords with decays, noise bursts, clicks), a generated and a reference set drawn from shifted
 distributions so that every distance is well away from zero. Random weights are not the released networks: the
 figures say how far bf16 moves *these* networks' scores; rerun with real weights before trusting bf16 on them.
@@ -175,20 +175,24 @@ def embed_both(emb: Embedder, paths: list[str]) -> dict[str, tuple[list[np.ndarr
     return out
 
 
-def weight_files(folder: Path) -> dict[str, Path]:
-    from metrics.random_weights import write_all
+def weight_files(folder: Path, models: list[str]) -> dict[str, Path]:
+    """``{model: file}`` for ``models`` (and CLAP's tokenizer folder as ``roberta``), random weights written under
+    the official names into ``folder`` only where no file is there yet (official files placed there are used)."""
+    from benchmarks.metric_peers import roberta_dir, write_weights
 
-    files = write_all(folder)
-    return {"openl3": files["openl3-mel256-music"], "passt": files["passt-s-swa-ap476"],
-            "clap": files["clap-630k-audioset-fusion"], "vggish": files["vggish"], "panns": files["panns-cnn14-16k"],
-            "roberta": files["roberta-base"]}
+    files = {m: write_weights(m, folder) for m in models}
+    if "clap" in models:
+        files["roberta"] = roberta_dir(folder)
+    return files
 
 
-def study(out: Path, n: int, seconds: float, seed: int, models: list[str]) -> dict[str, Any]:
+def study(out: Path, n: int, seconds: float, seed: int, models: list[str],
+          weights_dir: Path | None = None) -> dict[str, Any]:
+    """Writes the clips under ``out/clips``; evaluator files from ``weights_dir`` (default ``out/weights``)."""
     clips = out / "clips" / f"{seconds:g}s-seed{seed}"  # a rerun with other settings never reuses these clips
     gen = write_clips(clips / "gen", n, seconds, seed, pitch_shift=0.0)
     ref = write_clips(clips / "ref", n, seconds, seed + 1, pitch_shift=4.0)
-    weights = weight_files(out / "weights")
+    weights = weight_files(weights_dir or out / "weights", models)
     captions = [f"a chord number {k}" for k in range(n)]
     all_cases = [c for c in cases() if c.model in models]
     results: dict[str, Any] = {"clips": {"n_per_side": n, "seconds": seconds, "seed": seed}, "models": {},
@@ -265,8 +269,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--models", default="openl3,passt,clap,vggish,panns")
     p.add_argument("--out", type=Path, default=Path("runs/precision"))
+    p.add_argument("--weights-dir", type=Path, default=None,
+                   help="evaluator files under their official names (default OUT/weights); missing ones are written "
+                        "there with random weights")
     args = p.parse_args(argv)
-    results = study(args.out, args.clips, args.seconds, args.seed, args.models.split(","))
+    results = study(args.out, args.clips, args.seconds, args.seed, args.models.split(","), args.weights_dir)
     import torch
 
     results["environment"] = {"torch": torch.__version__, "threads": torch.get_num_threads(),

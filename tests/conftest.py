@@ -1,6 +1,8 @@
 """Shared fixtures: random-weight evaluator files in the official formats, and synthetic audio."""
 from __future__ import annotations
 
+import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +20,15 @@ def weights_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("weights")
     write_all(folder, seed=0)
     return folder
+
+
+@pytest.fixture(scope="module")
+def module_tmp(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Iterator[Path]:
+    """A folder for one test module's shared files, removed once the module is done (with
+    ``tmp_path_retention_policy = "failed"`` for ``tmp_path``, large weight files never pile up on a small disk)."""
+    path = tmp_path_factory.mktemp(request.module.__name__.rsplit(".", 1)[-1])
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

@@ -21,8 +21,10 @@ def clips(tmp_path_factory: pytest.TempPathFactory) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def weights_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("weights")
+def weights_folder(weights_dir: Path) -> Path:
+    """The session's random-weight files: same official names and seeds as ``mp.write_weights`` writes (nothing
+    written twice: each file is 0.3-0.6 GB)."""
+    return weights_dir
 
 
 def needs_reference(model: str) -> None:

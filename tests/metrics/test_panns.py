@@ -111,13 +111,14 @@ def write_set(folder: Path, n: int, seed: int) -> list[Path]:
 
 @pytest.fixture(scope="module")
 def reference_installed() -> None:
-    """Skips before any weights are written when audioldm_eval is missing (list it before ``weights16``)."""
+    """Skips at once when audioldm_eval is missing (list it before the fixtures that build models)."""
     audioldm_eval_module("metrics.kl")
 
 
 @pytest.fixture(scope="module")
-def weights16(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return write_panns_pth(tmp_path_factory.mktemp("panns16") / "Cnn14_16k_mAP=0.438.pth", 16000, seed=0)
+def weights16(weights_dir: Path) -> Path:
+    """The session's random 16 kHz CNN14 (seed 0), written once for every test that needs it."""
+    return weights_dir / "Cnn14_16k_mAP=0.438.pth"
 
 
 @pytest.fixture(scope="module")

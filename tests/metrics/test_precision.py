@@ -75,8 +75,8 @@ def test_bf16_outputs_are_cached_apart_from_fp32(clips, weights_dir, tmp_path):
     assert np.abs(a - b).max() <= 2e-2 * np.abs(a).max()  # bf16 keeps 8 bits of mantissa
 
 
-def test_study_reports_every_metric_of_an_evaluator_against_its_ci_width(tmp_path):
-    results = precision_study.study(tmp_path, n=10, seconds=1.5, seed=0, models=["vggish"])
+def test_study_reports_every_metric_of_an_evaluator_against_its_ci_width(tmp_path, weights_dir):
+    results = precision_study.study(tmp_path, n=10, seconds=1.5, seed=0, models=["vggish"], weights_dir=weights_dir)
     metrics = results["metrics"]
     assert set(metrics) == {"FAD_vggish", "KAD_vggish", "FAD-inf_vggish"}
     for m in metrics.values():
@@ -97,7 +97,7 @@ def test_verdict_projects_the_ci_width_to_a_large_set():
     assert precision.ratio_at(0.05, 100, 100) == 0.05
 
 
-def test_study_records_an_undefined_metric_and_keeps_the_evaluator_fp32(tmp_path, monkeypatch):
+def test_study_records_an_undefined_metric_and_keeps_the_evaluator_fp32(tmp_path, weights_dir, monkeypatch):
     # PANNs' FD on fewer files than its 2048 dimensions fails in the reference code's sqrtm check; the study must
     # say so for that metric, go on with the others, and not clear the evaluator
     def undefined(gen, ref):
@@ -106,7 +106,7 @@ def test_study_records_an_undefined_metric_and_keeps_the_evaluator_fp32(tmp_path
     monkeypatch.setattr(precision_study, "cases", lambda: [
         precision_study.Case("FAD_vggish", "vggish", undefined, 5),
         precision_study.Case("KAD_vggish", "vggish", precision_study.kad, 5)])
-    results = precision_study.study(tmp_path, n=4, seconds=1.0, seed=0, models=["vggish"])
+    results = precision_study.study(tmp_path, n=4, seconds=1.0, seed=0, models=["vggish"], weights_dir=weights_dir)
     assert results["metrics"]["FAD_vggish"]["undefined"].startswith("ValueError: imaginary component")
     assert results["metrics"]["KAD_vggish"]["ci95_width_fp32"] > 0
     assert results["models"]["vggish"]["bf16_harmless"] is False
