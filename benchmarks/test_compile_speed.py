@@ -1,6 +1,8 @@
-"""Fast paths: each evaluator network's forward pass eager vs through ``metrics.compiled.compile_module``, on the
-same batch in one run, side by side; the compiled case records its one-off compile time and its outputs' largest
-relative difference from eager (``extra_info``).
+"""Fast paths: each evaluator network's forward pass eager vs through ``metrics.compiled.compile_module``, and eager
+in the other memory layout (channels-last <-> contiguous convolutions), on the same batch in one run, side by side;
+each case records its outputs' largest relative difference from eager and the compiled one its one-off compile time
+(``extra_info``). "eager" is the network as the embedder loads it: channels-last for OpenL3 and VGGish, contiguous
+for PANNs; "other-layout" is the one it does not use.
 
 ``pytest --benchmark-only benchmarks/test_compile_speed.py --benchmark-json compile.json``. Random weights in the
 official formats. Batches: OpenL3 32 one-second windows (48 kHz), VGGish 160 examples (16 clips of 10 s), PANNs 16
@@ -10,6 +12,7 @@ faster; the DiT case is why generation is not compiled.
 """
 from __future__ import annotations
 
+import copy
 import os
 import time
 from pathlib import Path
@@ -53,6 +56,29 @@ CASES: dict[str, Callable] = {
 }
 
 
+class ContiguousOpenL3(torch.nn.Module):
+    """OpenL3 with contiguous (NCHW) convolutions: its own forward makes the spectrogram channels-last."""
+
+    def __init__(self, model: torch.nn.Module) -> None:
+        super().__init__()
+        self.frontend, self.net = model.frontend, copy.deepcopy(model.net).to(memory_format=torch.contiguous_format)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(self.frontend(x).contiguous())
+
+
+def other_layout(name: str, net: torch.nn.Module, inputs: tuple) -> tuple[torch.nn.Module, tuple]:
+    """The network and inputs in the memory layout its embedder does not use (OpenL3 and VGGish load channels-last,
+    PANNs contiguous)."""
+    if name == "openl3":
+        return ContiguousOpenL3(net), inputs
+    if name == "vggish":
+        return copy.deepcopy(net).to(memory_format=torch.contiguous_format), tuple(x.contiguous() for x in inputs)
+    if name == "panns":  # 2-D waveforms in; channels-last weights make every convolution channels-last
+        return copy.deepcopy(net).to(memory_format=torch.channels_last), inputs
+    pytest.skip(f"{name}: no 4-D convolutions to lay out")
+
+
 @pytest.fixture(scope="module")
 def weights(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     from metrics.random_weights import write_all
@@ -73,10 +99,12 @@ def first(out):
     return out[0] if isinstance(out, tuple) else out
 
 
-@pytest.mark.parametrize("mode", ["eager", "compiled"])
+@pytest.mark.parametrize("mode", ["eager", "compiled", "other-layout"])
 def test_forward(benchmark, network, mode):
     name, eager, inputs, reference = network
     model, compile_seconds = eager, None
+    if mode == "other-layout":
+        model, inputs = other_layout(name, eager, inputs)
     if mode == "compiled":
         model = compile_module(eager)
         started = time.perf_counter()

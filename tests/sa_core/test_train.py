@@ -92,9 +92,12 @@ def test_two_process_ddp_equals_one_process(data, tmp_path):
     two = torch.load(tmp_path / "p2" / "train_state.pt", weights_only=True)["trained"]
     init = Trainer("diffusion", cfg(steps=3), data, tmp_path / "init", "cpu").trained.state_dict()
     moved = max((one[k] - init[k]).abs().max().item() for k in one)
-    worst = max((one[k] - two[k]).abs().max().item() for k in one)
-    # Adam steps of lr 2e-3 moved weights by ~6e-3; the two runs agree to float reduction-order noise
-    assert moved > 1e-3 and worst < 5e-5, (moved, worst)
+    update = torch.cat([(one[k] - init[k]).flatten() for k in one])
+    apart = torch.cat([(one[k] - two[k]).flatten() for k in one])
+    # Adam steps of lr 2e-3 moved weights by ~6e-3; the two runs' updates agree to float reduction-order noise. Not
+    # elementwise: Adam divides by sqrt(v), so a weight whose gradient is ~0 can turn that noise into a visible step
+    # (1.1e-4 seen once); a wrong gradient average (a half batch per process) would be far off in norm.
+    assert moved > 1e-3 and apart.norm() < 1e-3 * update.norm(), (moved, (apart.norm() / update.norm()).item())
 
 
 def test_train_cli_errors_are_one_line(tmp_path, data):
