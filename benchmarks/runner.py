@@ -21,7 +21,6 @@ import math
 import subprocess
 import sys
 import time
-import zlib
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any, Callable
@@ -31,8 +30,8 @@ from metrics.ids import check_id
 from metrics.run import RunConfig, plan, run, write_results
 from sa_core.cli import first_reasons, positive_int
 from sa_core.flow_sampling import FLOW_SAMPLERS
-from sa_core.generate import (SamplerConfig, SettingsError, check_seconds_total, generate, sampler_from_args,
-                              trimmed_frames, verify_audio, write_audio)
+from sa_core.generate import (SamplerConfig, SettingsError, check_seconds_total, generate, item_seed,
+                              sampler_from_args, trimmed_frames, verify_audio, write_audio)
 from sa_core.model import read_model_config
 from sa_core.sampling import SAMPLERS
 
@@ -131,7 +130,8 @@ def generate_missing(ckpt: str | Path, prompts: list[Prompt], audio_dir: Path, s
     cut at the prompt's ``seconds_total`` (the caption benchmarks' protocol) and ``window_dir/<id>.flac`` keeps the
     whole window for the timing metric. An existing file is reused only if :func:`sa_core.generate.verify_audio`
     accepts it (decodes to the model's channels and rate, at the expected length). A prompt's noise seed is
-    ``seed + crc32(id)``, so its audio does not depend on sharding, ``--limit`` or batch composition.
+    ``sa_core.generate.item_seed`` (``seed + crc32(id)``), so its audio does not depend on sharding, ``--limit`` or
+    batch composition.
     """
     from tqdm import tqdm
 
@@ -159,7 +159,7 @@ def generate_missing(ckpt: str | Path, prompts: list[Prompt], audio_dir: Path, s
     for start in tqdm(range(0, len(todo), batch_size), disable=not progress, desc="generating", unit="batch"):
         batch = todo[start:start + batch_size]
         audio = generate(model, [p.caption for p in batch], [p.seconds_total for p in batch],
-                         [(seed + zlib.crc32(p.id.encode())) % 2**63 for p in batch], sampler, device, trim=False)
+                         [item_seed(seed, p.id) for p in batch], sampler, device, trim=False)
         for p, a in zip(batch, audio):
             for path, frames in _targets(p, audio_dir, window_dir, sr, spec.sample_size):
                 write_audio(path, a[:, :frames], sr)

@@ -1,8 +1,8 @@
 """Fast paths: each evaluator network's forward pass eager vs through ``metrics.compiled.compile_module``, and eager
 in the other memory layout (channels-last <-> contiguous convolutions), on the same batch in one run, side by side;
 each case records its outputs' largest relative difference from eager and the compiled one its one-off compile time
-(``extra_info``). "eager" is the network as the embedder loads it: channels-last for OpenL3 and VGGish, contiguous
-for PANNs; "other-layout" is the one it does not use.
+(``extra_info``). "eager" is the network as the embedder loads it (channels-last convolutions); "other-layout" runs
+them contiguous (NCHW): the comparison behind that choice.
 
 ``pytest --benchmark-only benchmarks/test_compile_speed.py --benchmark-json compile.json``. Random weights in the
 official formats. Batches: OpenL3 32 one-second windows (48 kHz), VGGish 160 examples (16 clips of 10 s), PANNs 16
@@ -68,14 +68,11 @@ class ContiguousOpenL3(torch.nn.Module):
 
 
 def other_layout(name: str, net: torch.nn.Module, inputs: tuple) -> tuple[torch.nn.Module, tuple]:
-    """The network and inputs in the memory layout its embedder does not use (OpenL3 and VGGish load channels-last,
-    PANNs contiguous)."""
+    """The network and inputs with contiguous (NCHW) convolutions; the embedders load them channels-last."""
     if name == "openl3":
         return ContiguousOpenL3(net), inputs
-    if name == "vggish":
+    if name in ("vggish", "panns"):  # PANNs takes 2-D waveforms: its weights alone set the convolutions' layout
         return copy.deepcopy(net).to(memory_format=torch.contiguous_format), tuple(x.contiguous() for x in inputs)
-    if name == "panns":  # 2-D waveforms in; channels-last weights make every convolution channels-last
-        return copy.deepcopy(net).to(memory_format=torch.channels_last), inputs
     pytest.skip(f"{name}: no 4-D convolutions to lay out")
 
 

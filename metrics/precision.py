@@ -31,12 +31,11 @@ def ratio_at(ratio: float, n_files: int, at: int = VERDICT_FILES) -> float:
 BF16_CLEARED: dict[str, str] = {
     "clap": "CLAP score moved 2.2e-5, 0.0023 of its CI width on 30 clips (0.031 projected to 5,521)",
 }
-_NOT_MEASURED = ("not measured: bf16 is emulated on the study's CPU (no AMX / AVX512-BF16), which made the run too "
-                 "slow here; to be measured on a GPU")
-# evaluator -> why it stays fp32 (PaSST and PANNs: the study of 2026-12-02, third session, 1 s clips)
+# evaluator -> why it stays fp32 (PaSST and PANNs: the study of 2026-12-02, third session, 1 s clips; OpenL3: fourth
+# session, 24 + 24 clips of 2.5 s, 600 frames a side for its 512-d FD)
 BF16_REFUSED: dict[str, str] = {
     "vggish": "KAD moved 1.1 %, 0.010 of its CI width on 30 clips, 0.135 projected to 5,521 files (FAD: 0.088)",
-    "openl3": _NOT_MEASURED + " (OpenL3 ran 6-7x slower in bf16 than in fp32)",
+    "openl3": "FD_openl3 moved 15 %, 0.30 of its CI width on 24 clips, 4.6 projected to 5,521 files",
     "passt": "KL_passt moved 0.00048, 0.0078 of its CI width on 20 clips, 0.130 projected to 5,521 files",
     "panns": "KL_sigmoid moved 0.9 %, 0.016 of its CI width on 60 clips (0.150 projected to 5,521 files), and FD is "
              "unmeasured: on 60 files of a 2048-d embedding it is undefined (sqrtm's imaginary part)",

@@ -8,15 +8,18 @@ recommended sampler (``recommended_sampler``: pingpong 8 steps without CFG for s
 --out out.wav`` (.wav float, .flac 24-bit, .ogg or .mp3, by the extension), or many prompts from a CSV into
 ``--out-dir`` (one ``<id>.wav`` each). An interrupted run resumes: an existing file is kept when it decodes to the
 expected channels, rate and length, and regenerated otherwise. Every setting and requested length is checked
-before the model loads (:meth:`SamplerConfig.validate`, :func:`check_seconds_total`). Each prompt's noise comes from its own generator seeded with ``seed + row``, so
-an item's audio does not depend on the batch it was generated in; results are deterministic for a seed on the
-same device and dtype.
+before the model loads (:meth:`SamplerConfig.validate`, :func:`check_seconds_total`). Each CSV prompt's noise comes
+from its own generator seeded with :func:`item_seed` (``seed + crc32(id)``, as the benchmark runners do), so an item's
+audio depends neither on the batch it was generated in nor on its row: a resumed run over an edited CSV, or the same
+id through ``benchmarks.runner``, gives the same audio. Results are deterministic for a seed on the same device and
+dtype.
 """
 from __future__ import annotations
 
 import argparse
 import math
 import sys
+import zlib
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -144,6 +147,11 @@ def sigmas_for(cfg: SamplerConfig, device: torch.device | str, objective: str = 
 
 
 @torch.no_grad()
+def item_seed(seed: int, item_id: str) -> int:
+    """The noise seed of the prompt ``item_id`` in a run seeded ``seed``: ``(seed + crc32(id)) mod 2**63``."""
+    return (seed + zlib.crc32(item_id.encode())) % 2**63
+
+
 def generate_latents(model: StableAudio, prompts: list[str], seconds_total: list[float], seeds: list[int],
                      cfg: SamplerConfig = SamplerConfig(), seconds_start: list[float] | None = None,
                      latent_length: int | None = None, device: torch.device | str = "cpu") -> torch.Tensor:
@@ -322,7 +330,7 @@ def main(argv: list[str] | None = None) -> int:
     for start in range(0, len(todo), args.batch_size):
         batch = todo[start:start + args.batch_size]
         audio = generate(model, [r[1] for _, r in batch], [r[2] for _, r in batch],
-                         [args.seed + k for k, _ in batch], cfg, args.device)
+                         [item_seed(args.seed, r[0]) for _, r in batch], cfg, args.device)
         for (_, (item_id, _, _)), a in zip(batch, audio):
             write_audio(args.out_dir / f"{item_id}.wav", a, sr)
     return 0

@@ -302,7 +302,7 @@ class PannsEmbedder(Embedder):
     def settings(self) -> dict[str, Any]:
         return {**{k: v for k, v in asdict(self.cfg).items() if k != "weights"}, "channel": "first",
                 "dc": "subtract-mean", "resampler": "torchaudio.functional.resample(defaults)",
-                "min_samples": MIN_SAMPLES, "output": "embedding2048+logits527"}
+                "min_samples": MIN_SAMPLES, "output": "embedding2048+logits527", "layout": "channels_last"}
 
     def prepare(self, path: str) -> np.ndarray:
         return prepare_panns(path, self.sample_rate)
@@ -311,7 +311,9 @@ class PannsEmbedder(Embedder):
         from metrics.weights import resolve
 
         path = resolve(self.cfg.weights, explicit_path=self.weights_path)  # MissingWeights names file and source
-        return load_cnn14(path, self.cfg).to(self.device)
+        # channels-last convolutions: 1.16x on CPU (oneDNN; benchmarks/test_compile_speed.py "other-layout"), the
+        # layout tensor cores want on GPU; outputs move by rounding only (1.1e-6 relative), cached under "layout"
+        return load_cnn14(path, self.cfg).to(self.device, memory_format=torch.channels_last)
 
     @torch.no_grad()
     def embed(self, prepared: list[np.ndarray]) -> list[np.ndarray]:

@@ -7,7 +7,6 @@ import pytest
 import scipy.signal
 import torch
 
-from metrics.audio import AudioError
 from metrics.embedders.openl3 import (KapreMelFrontend, OpenL3, OpenL3Embedder, OpenL3Net, frame_signal,
                                       load_keras_weights, n_windows, slaney_mel_filterbank)
 from metrics.pipeline import embed_files

@@ -12,7 +12,7 @@ import torch
 
 from benchmarks.peers import INSTALL, STACKS, PeerMissing, stack_class
 from benchmarks.peers.checkpoint import sao_config_dict, small_sao_config, write_random_t5, write_sao_checkpoint
-from benchmarks.peers.equality import CFG_SCALE, Inputs, outputs, rel_diff
+from benchmarks.peers.equality import Inputs, outputs, rel_diff
 from sa_core.config import override, preset
 from sa_core.model import from_sao_config
 

@@ -15,7 +15,6 @@ import importlib.machinery
 import json
 import sys
 import types
-from pathlib import Path
 
 import pytest
 import torch
