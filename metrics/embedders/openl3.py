@@ -95,6 +95,21 @@ def _conv_bn_relu(c_in: int, c_out: int) -> list[nn.Module]:
     return [nn.Conv2d(c_in, c_out, 3, padding=1), nn.BatchNorm2d(c_out, eps=KERAS_BN_EPS), nn.ReLU()]
 
 
+def inference_body(body: nn.Sequential) -> nn.Sequential:
+    """``body`` for inference only: each eval-mode BatchNorm that follows a convolution folded into that
+    convolution's weights and bias (the same affine map, one pass over the activations fewer; outputs move by float
+    rounding only), and the ReLUs in place."""
+    from torch.nn.utils.fusion import fuse_conv_bn_eval
+
+    layers: list[nn.Module] = []
+    for m in body:
+        if isinstance(m, nn.BatchNorm2d) and layers and isinstance(layers[-1], nn.Conv2d):
+            layers[-1] = fuse_conv_bn_eval(layers[-1], m)
+        else:
+            layers.append(nn.ReLU(inplace=True) if isinstance(m, nn.ReLU) else m)
+    return nn.Sequential(*layers)
+
+
 class OpenL3Net(nn.Module):
     """The L3 audio CNN: ``[B, 1, 256, 199]`` -> ``[B, 512]``."""
 
@@ -230,7 +245,7 @@ class OpenL3Embedder(Embedder):
 
     def settings(self) -> dict[str, Any]:
         return {"channels": self.channels, "input_sr": self.input_sr, "hop_s": self.hop_s, "peak_dbfs": -1.0,
-                "resampler": "soxr-HQ+resampy0.2.2-kaiser_best"}
+                "resampler": "soxr-HQ+resampy0.2.2-kaiser_best", "batchnorm": "folded"}
 
     def prepare(self, path: str) -> np.ndarray:
         audio = read_audio(path, self.input_rules)
@@ -244,9 +259,10 @@ class OpenL3Embedder(Embedder):
         return frame_signal(x, self.hop_s)
 
     def build(self) -> OpenL3:
-        model = OpenL3()
+        model = OpenL3().eval()
         load_keras_weights(model.net, self.weights_path)
-        return model.eval().to(self.device, memory_format=torch.channels_last)
+        model.net.body = inference_body(model.net.body)  # as TensorFlow's grappler runs it: BN fused into the convs
+        return model.to(self.device, memory_format=torch.channels_last)
 
     @torch.no_grad()
     def embed(self, prepared: list[np.ndarray]) -> list[np.ndarray]:
