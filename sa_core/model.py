@@ -230,7 +230,11 @@ def load_model(path: str | Path, weights: str | Path | None = None, *, text_enco
                text_path: str | None = None) -> StableAudio:
     """Load our checkpoint folder or the stable-audio-open-1.0 release (folder, or config + weights pair).
 
-    ``text_path`` points the (frozen, separately stored) text encoder at its local files.
+    ``text_path`` points the (frozen, separately stored) text encoder at its local files. The model comes back in
+    eval mode with every parameter frozen (``requires_grad`` False; ``requires_grad_(True)`` to fine-tune): under
+    bf16 autocast, weights that require grad have their bf16 copies cached for the whole autocast region, which held
+    2 GB of copies of stable-audio-open-1.0's DiT per step and made each step fault in all of it anew (2x slower
+    than a frozen model's casts, which reuse freed memory; BENCHMARKS.md, fourth session).
     """
     config_path, weights_path = _resolve(path, weights)
     cfg, sao = _read_config(config_path)
@@ -251,7 +255,7 @@ def load_model(path: str | Path, weights: str | Path | None = None, *, text_enco
                          f"{len(missing)} missing (e.g. {missing[:3]}), {len(unexpected)} unexpected "
                          f"(e.g. {unexpected[:3]}), {len(wrong)} shape mismatches (e.g. {wrong[:3]})")
     model.load_state_dict(state, strict=True)
-    return model.eval()
+    return model.eval().requires_grad_(False)
 
 
 def save_model(model: StableAudio, folder: str | Path) -> Path:
