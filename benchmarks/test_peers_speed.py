@@ -120,18 +120,20 @@ def test_generation(benchmark, case, stack, dtype):
 
     benchmark.group = (f"generation ({case['steps']} steps, CFG, decode), {dtype}, {case['device']} b{case['batch']} "
                        f"{case['seconds']:.1f}s")
-    benchmark.pedantic(run, rounds=1 if case["device"] == "cpu" else 3, warmup_rounds=0 if case["device"] == "cpu"
-                       else 1)
+    # 3 rounds after a warm-up on CPU too: single first runs of a 4-step generation spread by ±30 % here
+    benchmark.pedantic(run, rounds=3, warmup_rounds=1)
     record(benchmark, case, s, dtype, case["steps"])
 
 
 INTERLEAVED_ROUNDS = 5
 
 
-def test_denoiser_step_cfg_interleaved(benchmark, case):
-    """fp32 steps of every installed stack taken in turn (the order rotated each round), so slow drift of a shared
-    machine's speed falls on all stacks alike; per-stack medians and ratios to ours go to ``extra_info``. (The
-    benchmark's own figure is one whole round, every stack once.)"""
+def interleaved(benchmark, case: dict, dtype: str, what: str) -> None:
+    """``what`` ("step": one denoiser step with CFG; "generation": sampling + decode) of every installed stack taken
+    in turn (the order rotated each round), all stacks loaded at once, so slow drift of a shared machine's speed,
+    and the process's memory history (the separate cases load ours first, into a heap no stack has used yet), fall
+    on all stacks alike; per-stack medians and ratios to ours go to ``extra_info``. (The benchmark's own figure is
+    one whole round, every stack once.)"""
     stacks = {}
     for name in STACKS:
         try:
@@ -142,13 +144,16 @@ def test_denoiser_step_cfg_interleaved(benchmark, case):
         pytest.skip("needs ours and at least one peer installed")
     times: dict[str, list[float]] = {name: [] for name in stacks}
     order = list(stacks)
+    i = case["inputs"]
+    work = {"step": lambda s, cond: s.velocity(i["x"], i["t"], cond, CFG_SCALE),
+            "generation": lambda s, cond: s.generate(cond, i["noise"], case["steps"], CFG_SCALE)}[what]
 
     def one_round():
         for name in order:
             s, cond = stacks[name]
             started = time.perf_counter()
-            with s.precision(torch.float32):
-                s.velocity(case["inputs"]["x"], case["inputs"]["t"], cond, CFG_SCALE)
+            with s.precision(DTYPES[dtype]):
+                work(s, cond)
             sync(case["device"])
             times[name].append(time.perf_counter() - started)
         order.append(order.pop(0))
@@ -156,13 +161,25 @@ def test_denoiser_step_cfg_interleaved(benchmark, case):
     one_round()  # warm-up: every stack's first call (and ours' key/value cache) before timing
     for t in times.values():
         t.clear()
-    benchmark.group = f"interleaved denoiser steps with CFG, fp32, {case['device']} b{case['batch']}"
-    benchmark.pedantic(one_round, rounds=INTERLEAVED_ROUNDS, warmup_rounds=0)
+    label = "denoiser steps with CFG" if what == "step" else f"generations ({case['steps']} steps, CFG, decode)"
+    benchmark.group = f"interleaved {label}, {dtype}, {case['device']} b{case['batch']}"
+    rounds = INTERLEAVED_ROUNDS if what == "step" else 3
+    benchmark.pedantic(one_round, rounds=rounds, warmup_rounds=0)
     medians = {name: statistics.median(t) for name, t in times.items()}
-    benchmark.extra_info.update({"stack": "all", "device": case["device"], "batch": case["batch"],
-                                 "seconds_of_audio": case["seconds"], "rounds": INTERLEAVED_ROUNDS,
-                                 "ms_per_step": {n: 1000 * m for n, m in medians.items()},
+    benchmark.extra_info.update({"stack": "all", "dtype": dtype, "device": case["device"], "batch": case["batch"],
+                                 "seconds_of_audio": case["seconds"], "rounds": rounds,
+                                 f"ms_per_{what}": {n: 1000 * m for n, m in medians.items()},
                                  "ratio_to_ours": {n: m / medians["ours"] for n, m in medians.items()}})
     for s, _ in stacks.values():
         s.release()
     gc.collect()
+
+
+@pytest.mark.parametrize("dtype", list(DTYPES))
+def test_denoiser_step_cfg_interleaved(benchmark, case, dtype):
+    interleaved(benchmark, case, dtype, "step")
+
+
+@pytest.mark.parametrize("dtype", list(DTYPES))
+def test_generation_interleaved(benchmark, case, dtype):
+    interleaved(benchmark, case, dtype, "generation")

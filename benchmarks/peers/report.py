@@ -17,8 +17,9 @@ def table(data: dict) -> list[str]:
         lines.append(group)
         ours = runs["ours"]["stats"]["median"] if "ours" in runs else None
         for name, b in runs.items():
-            if isinstance(b["extra_info"].get("ms_per_step"), dict):  # the interleaved case: every stack inside
-                for peer, ms in b["extra_info"]["ms_per_step"].items():
+            inside = b["extra_info"].get("ms_per_step", b["extra_info"].get("ms_per_generation"))
+            if isinstance(inside, dict):  # an interleaved case: every stack inside
+                for peer, ms in inside.items():
                     lines.append(f"  {peer:<20} {ms:>10.0f} ms   {b['extra_info']['ratio_to_ours'][peer]:.2f}x ours "
                                  f"(median of {b['extra_info']['rounds']} interleaved rounds)")
                 continue
