@@ -146,12 +146,12 @@ def sigmas_for(cfg: SamplerConfig, device: torch.device | str, objective: str = 
     return SCHEDULES[cfg.schedule](cfg.steps, cfg.sigma_min, cfg.sigma_max, device=device, **kwargs)
 
 
-@torch.no_grad()
 def item_seed(seed: int, item_id: str) -> int:
     """The noise seed of the prompt ``item_id`` in a run seeded ``seed``: ``(seed + crc32(id)) mod 2**63``."""
     return (seed + zlib.crc32(item_id.encode())) % 2**63
 
 
+@torch.no_grad()
 def generate_latents(model: StableAudio, prompts: list[str], seconds_total: list[float], seeds: list[int],
                      cfg: SamplerConfig = SamplerConfig(), seconds_start: list[float] | None = None,
                      latent_length: int | None = None, device: torch.device | str = "cpu") -> torch.Tensor:

@@ -29,6 +29,11 @@ def model(ckpt):
     return load_model(ckpt)
 
 
+def test_loaded_model_is_frozen(model):
+    # under bf16 autocast, grad-requiring weights keep their bf16 copies cached for the whole region
+    assert not any(p.requires_grad for p in model.parameters())
+
+
 def test_output_is_trimmed_and_deterministic_per_seed_independent_of_batch(model):
     a = generate(model, ["a sine tone", "noise"], [0.2, 0.3], [7, 8], FAST)
     assert [x.shape for x in a] == [(2, 8820), (2, 13230)]
