@@ -58,15 +58,15 @@ INSTALL = {
     "clap": "pip install laion_clap",
     "vggish": "pip install --no-deps torchvggish==0.2",
     "panns": "pip install --no-deps audioldm_eval==0.0.3",
+    # TensorFlow's openl3: its own venv that sees the project's (TensorFlow 2.15 pins numpy<2, as we do, and Keras
+    # 2); openl3's setup.py downloads the weights while it builds, so the checkout gets empty files in their place
+    "openl3": "python -m venv /work/venvs/tf && python -c 'import site; print(site.getsitepackages()[0])' > "
+              "/work/venvs/tf/lib/python3.11/site-packages/main_venv.pth && . /work/venvs/tf/bin/activate && "
+              "pip install tensorflow-cpu==2.15.1 && pip install --no-deps --no-binary kapre kapre==0.3.7 && "
+              "git clone -b v0.4.2 https://github.com/marl/openl3 && for f in openl3/openl3/openl3_{audio,image}_"
+              "{linear,mel128,mel256}_{music,env}.h5; do touch $f; done && "
+              "pip install --no-deps --no-build-isolation ./openl3",
 }
-# TensorFlow's openl3: its own venv that sees the project's (TensorFlow 2.15 pins numpy<2, as we do, and Keras 2);
-# openl3's setup.py downloads the weights while it builds, so the repository's checkout gets empty files in their place
-INSTALL["openl3"] = (
-    "python -m venv /work/venvs/tf && python -c 'import site; print(site.getsitepackages()[0])' > "
-    "/work/venvs/tf/lib/python3.11/site-packages/main_venv.pth && . /work/venvs/tf/bin/activate && "
-    "pip install tensorflow-cpu==2.15.1 && pip install --no-deps --no-binary kapre kapre==0.3.7 && "
-    "git clone -b v0.4.2 https://github.com/marl/openl3 && for f in openl3/openl3/openl3_{audio,image}_{linear,mel128,"
-    "mel256}_{music,env}.h5; do touch $f; done && pip install --no-deps --no-build-isolation ./openl3")
 # Max relative difference (max |ours - reference| / max |reference|, per file) accepted: 1e-4, as in
 # tests/metrics/test_vggish.py and test_panns.py, and no looser than test_passt.py (rtol 1e-4, atol 1e-6) or
 # test_clap.py (atol 2e-5 on unit 512-d vectors whose largest entries are about 0.1). Measured: about 1e-6.

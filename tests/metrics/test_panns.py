@@ -118,7 +118,9 @@ def reference_installed() -> None:
 @pytest.fixture(scope="module")
 def weights16(weights_dir: Path) -> Path:
     """The session's random 16 kHz CNN14 (seed 0), written once for every test that needs it."""
-    return weights_dir / "Cnn14_16k_mAP=0.438.pth"
+    from metrics.weights import REGISTRY
+
+    return weights_dir / REGISTRY["panns-cnn14-16k"].filename
 
 
 @pytest.fixture(scope="module")
