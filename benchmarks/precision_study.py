@@ -132,7 +132,7 @@ def cases() -> list[Case]:
         Case("FAD_vggish", "vggish", fd, 30),
         Case("KAD_vggish", "vggish", kad, 30),
         Case("FAD-inf_vggish", "vggish", fad_inf_value, 10),
-        Case("FD_panns", "panns", fd, 10, output="2048"),
+        Case("FD_panns", "panns", fd, 10, output="embedding"),
         Case("KL_softmax_panns", "panns", kl_panns("softmax"), 1000, output="logits"),
         Case("KL_sigmoid_panns", "panns", kl_panns("sigmoid"), 1000, output="logits"),
         Case("IS_panns", "panns", inception, 100, output="logits"),
@@ -140,8 +140,8 @@ def cases() -> list[Case]:
 
 
 def part(outputs: list[np.ndarray], model: str, output: str | None) -> list[np.ndarray]:
-    s = entry(model).outputs.get(output) if output else None
-    return [o[s] if s is not None else o for o in outputs]
+    s = entry(model).part({}, output) if output else slice(None)
+    return [o[..., s] for o in outputs]
 
 
 def ci_width(case: Case, gen: list[np.ndarray], ref: list[np.ndarray], seed: int) -> float:

@@ -16,8 +16,8 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
-from metrics.distances import GaussianStats, cosine_similarity, frechet_distance, kl_divergence
-from metrics.stats import bootstrap_ci, bootstrap_indices, percentile_interval
+from metrics.distances import GaussianStats, ReferenceGaussian, cosine_similarity, frechet_distance, kl_divergence
+from metrics.stats import bootstrap_ci, set_bootstrap
 from metrics.timing import timing_summary
 
 
@@ -29,35 +29,30 @@ def gaussian_stats(frames: list[np.ndarray]) -> GaussianStats:
     return stats
 
 
-def fd_bootstrap(frames: list[np.ndarray], mu_ref: np.ndarray, sigma_ref: np.ndarray, n_boot: int,
-                 seed: int = 0) -> list[float]:
-    """FD of ``n_boot`` file-level resamples of the generated set against fixed reference statistics.
+def fd_bootstrap(frames: list[np.ndarray], mu_ref: np.ndarray, sigma_ref: np.ndarray
+                 ) -> Callable[[np.ndarray], float]:
+    """FD of a file-level resample of the generated set ``frames`` (``[n_i, D]`` each) against fixed reference
+    statistics, as ``idx [n_files] -> FD`` for :func:`metrics.stats.set_bootstrap`.
 
-    tr sqrtm(S_g S_r) = sum_i sqrt(lambda_i(A S_g A)) with A = S_r^(1/2) (symmetric PSD), computed once.
-    Frames are centred on their pooled mean before the weighted second moments are formed (float32 matmul).
+    The resample's statistics are weighted sums over the frames (a file drawn k times weighs k), with frames
+    centred on their pooled mean before the second moment is formed (float32 matmul); the FD is
+    :meth:`ReferenceGaussian.frechet_distance` (``sigma_ref^(1/2)`` computed once).
     """
-    if n_boot <= 0 or len(frames) < 2:
-        return []
-    counts_per_file = torch.tensor([len(f) for f in frames])
-    file_of_frame = torch.repeat_interleave(torch.arange(len(frames)), counts_per_file)
+    file_of_frame = torch.repeat_interleave(torch.arange(len(frames)), torch.tensor([len(f) for f in frames]))
     E = torch.from_numpy(np.concatenate(frames).astype(np.float32))  # [N, D]
     centre = E.double().mean(0)
     Ec = (E.double() - centre).float()
-    sr = torch.from_numpy(np.asarray(sigma_ref, np.float64))
-    evals, evecs = torch.linalg.eigh(sr)
-    A = (evecs * evals.clamp_min(0).sqrt()) @ evecs.T  # S_r^(1/2)
-    mu_r = torch.from_numpy(np.asarray(mu_ref, np.float64))
-    out = []
-    for idx in bootstrap_indices(len(frames), n_boot, seed):
+    ref = ReferenceGaussian.from_stats(mu_ref, sigma_ref)
+
+    def fd_of(idx: np.ndarray) -> float:
         w = torch.bincount(torch.from_numpy(idx), minlength=len(frames))[file_of_frame].double()  # [N]
         n = w.sum()
         mean_c = (w @ Ec.double()) / n
         second = (Ec * w.float()[:, None]).T @ Ec  # [D, D]
         cov = (second.double() - n * torch.outer(mean_c, mean_c)) / (n - 1)
-        tr_covmean = torch.linalg.eigvalsh(A @ cov @ A).clamp_min(0).sqrt().sum()
-        diff = mean_c + centre - mu_r
-        out.append(float(diff @ diff + cov.trace() + sr.trace() - 2 * tr_covmean))
-    return out
+        return ref.frechet_distance((mean_c + centre).numpy(), cov.numpy())
+
+    return fd_of
 
 
 def fd_result(gen_frames: dict[str, np.ndarray], mu_ref: np.ndarray, sigma_ref: np.ndarray, *,
@@ -67,9 +62,9 @@ def fd_result(gen_frames: dict[str, np.ndarray], mu_ref: np.ndarray, sigma_ref: 
     frames = [gen_frames[k] for k in sorted(gen_frames)]
     stats = gaussian_stats(frames)
     value = frechet_distance(stats.mean, stats.cov, mu_ref, sigma_ref)
-    reps = fd_bootstrap(frames, mu_ref, sigma_ref, n_boot, seed)
-    return {"value": value, "ci95": list(percentile_interval(np.array(reps))), "ci_replicates": len(reps),
-            "n_files": len(frames), "n_frames": stats.n}
+    resampled = fd_bootstrap(frames, mu_ref, sigma_ref) if n_boot > 0 and len(frames) > 1 else None
+    ci = set_bootstrap(len(frames), resampled, value, n_boot=n_boot, seed=seed)
+    return {"value": value, **ci, "n_files": len(frames), "n_frames": stats.n}
 
 
 def kl_result(gen_probs: dict[str, np.ndarray], ref_probs: dict[str, np.ndarray], ids: list[str], *,

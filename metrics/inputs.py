@@ -22,12 +22,11 @@ import numpy as np
 
 from metrics.embedders import entry
 from metrics.embedders.clap import CHECKPOINTS
-from metrics.embedders.openl3 import CHANNELS, OpenL3Embedder
 from metrics.ids import FileSet, audio_files, one_line, read_csv, read_id_list
 from metrics.precision import check_precision
 from metrics.protocols import METRIC_KINDS, MetricSpec
 from metrics.refstats import fadtk_stats_models, read_fadtk_stats, read_fd_stats, read_kl_probs
-from metrics.weights import MissingWeights, resolve
+from metrics.weights import REGISTRY, MissingWeights, load_problem, resolve
 
 if TYPE_CHECKING:
     from metrics.run import RunConfig
@@ -65,11 +64,15 @@ def weight_needs(cfg: RunConfig, spec: MetricSpec) -> list[tuple[str, Path | Non
     return needs + [(name, getattr(cfg, option, None)) for option, name in e.extra.items()]
 
 
-def fd_dim(cfg: RunConfig, spec: MetricSpec) -> int | None:
-    """Width of OpenL3 FD frames (512-d per channel, L and R concatenated); None for other models (not checked)."""
-    if spec.model != "openl3":
-        return None
-    return OpenL3Embedder(None, **spec.embedder_options()).channels * CHANNELS[-1]
+def output_part(spec: MetricSpec) -> slice:
+    """The slice of ``spec``'s embedder output that the metric reads (its ``output`` part, by the registry)."""
+    return entry(spec.model).part(spec.embedder_options(), spec.output)
+
+
+def output_dim(spec: MetricSpec) -> int:
+    """Width of what ``spec`` reads per frame, e.g. 1024 for stereo OpenL3, 2048 for FD on PANNs."""
+    part = output_part(spec)
+    return part.stop - part.start
 
 
 def check_inputs(cfg: RunConfig) -> Inputs:
@@ -78,6 +81,12 @@ def check_inputs(cfg: RunConfig) -> Inputs:
 
     check_settings(cfg)
     _, specs = plan(cfg)
+    for spec in specs:
+        if spec.model is not None:
+            try:
+                output_part(spec)
+            except ValueError as exc:
+                raise UsageError(f"{spec.key} on {spec.model}: {exc}") from None
     try:
         check_precision(cfg.precision, [spec.model for spec in specs if spec.model is not None])
     except ValueError as exc:
@@ -241,10 +250,10 @@ def _load_reference(cfg: RunConfig, inputs: Inputs, spec: MetricSpec, stats: dic
     npz, pkl = stats.get(".npz"), stats.get(".pkl")
     if spec.kind in ("fd", "fad-inf", "fd-per-song") and npz is not None:
         if spec.model == "openl3":  # stable-audio-metrics' format
-            inputs.fd_ref[spec.key] = read_fd_stats(npz, dim=fd_dim(cfg, spec))
+            inputs.fd_ref[spec.key] = read_fd_stats(npz, dim=output_dim(spec))
             return None
         if spec.model in fadtk_stats_models(npz):
-            inputs.fd_ref[spec.key] = read_fadtk_stats(npz, spec.model)
+            inputs.fd_ref[spec.key] = read_fadtk_stats(npz, spec.model, dim=output_dim(spec))
             return None
     if spec.kind == "kl" and spec.model == "passt" and pkl is not None:
         inputs.kl_ref = read_kl_probs(pkl)
@@ -260,9 +269,19 @@ def _load_reference(cfg: RunConfig, inputs: Inputs, spec: MetricSpec, stats: dic
 
 
 def _resolve_weights(cfg: RunConfig, inputs: Inputs, spec: MetricSpec) -> str | None:
+    """Resolve ``spec``'s weight files: the reason if one is absent; UsageError naming a file that does not read
+    (damaged weights are never blamed on the audio)."""
     try:
         for name, explicit in weight_needs(cfg, spec):
-            inputs.weights[name] = resolve(name, explicit, cfg.weights_dir)
+            if name in inputs.weights:
+                continue
+            path = resolve(name, explicit, cfg.weights_dir)
+            problem = load_problem(path)
+            if problem:
+                raise UsageError(f"{path}: the {name} weight file does not load ({problem}); fetch it again with "
+                                 f"`python -m metrics.weights download {name}` or point {REGISTRY[name].flag} at a "
+                                 f"good copy")
+            inputs.weights[name] = path
     except MissingWeights as exc:
         return str(exc)
     return None

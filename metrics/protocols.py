@@ -56,7 +56,7 @@ DISTANCE_DEFAULTS: dict[str, Options] = {
     "fad-inf": options(output="embedding", steps=25, min_n=500, replace=True, seed=0, fit="FD ~ 1/n"),
     "fd-per-song": options(output="embedding", min_frames=2),
     "kl": options(output="probabilities", direction="gen||ref", eps=1e-6, pairing="id"),
-    "clap": options(score="mean cosine over ids with a caption"),
+    "clap": options(output="embedding", score="mean cosine over ids with a caption"),
     "timing": options(detector="energy threshold (metrics.timing)"),
     "is": options(output="logits", activation="softmax", splits=10, shuffle_seed=2020),
 }
@@ -90,6 +90,11 @@ class MetricSpec:
 
     def distance_options(self) -> dict[str, Any]:
         return {**dict(DISTANCE_DEFAULTS[self.kind]), **dict(self.distance)}
+
+    @property
+    def output(self) -> str | None:
+        """The part of the embedder's output this metric reads (a name of its registry entry's ``parts``)."""
+        return self.distance_options().get("output")
 
     def settings(self) -> dict[str, Any]:
         """Every setting of this metric, JSON-able (goes into the results file)."""
@@ -276,8 +281,8 @@ AUDIOLDM = Protocol(
     source=f"{_AUDIOLDM_EVAL}; Liu et al. 2023 (AudioLDM, arXiv 2301.12503); Ghosal et al. 2023 (Tango, "
            "arXiv 2304.13731)",
     metrics=(
-        MetricSpec("fd", "fd", "panns", "FD_panns", embedder=_PANNS, distance=options(output="2048", pool="files"),
-                   reference="audioldm_eval calculate_fid on Cnn14 '2048' (one embedding per file)"),
+        MetricSpec("fd", "fd", "panns", "FD_panns", embedder=_PANNS, distance=options(output="embedding", pool="files"),
+                   reference="audioldm_eval calculate_fid on Cnn14's '2048' embedding (one per file)"),
         MetricSpec("kl", "kl", "panns", "KL_softmax", embedder=_PANNS,
                    distance=options(output="logits", activation="softmax", direction="ref||gen", pairing="id"),
                    reference="audioldm_eval calculate_kl: kl_div(log(softmax(gen)+1e-6), softmax(ref), sum)/N, "

@@ -28,6 +28,9 @@ N_CLASSES = 527  # AudioSet classes of PaSST
 SUM_TOLERANCE = 1e-3  # the shipped float32 probabilities sum to 1 within 4e-7
 SYMMETRY_TOLERANCE = 1e-5  # relative to max |sigma|
 PSD_TOLERANCE = 1e-4  # smallest eigenvalue >= -PSD_TOLERANCE * largest (float32 rounding of a 1024-d covariance)
+# statistics of float32 embeddings whose values are O(1)-O(100): anything near this is not such statistics, and would
+# overflow or lose all precision in the FD after the (long) embedding of the generated set
+MAX_MAGNITUDE = 1e30
 
 
 def read_fd_stats(path: str | Path, dim: int | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -52,20 +55,26 @@ def _real_array(x: np.ndarray, name: str) -> np.ndarray:
     return x.astype(np.float64)
 
 
-def fd_stats_problem(mu: np.ndarray, sigma: np.ndarray, dim: int | None = None) -> str | None:
-    """Why ``(mu, sigma)`` cannot be a Gaussian's statistics, or None."""
+def fd_stats_problem(mu: np.ndarray, sigma: np.ndarray, dim: int | None = None,
+                     names: tuple[str, str] = ("mu_ref", "sigma_ref")) -> str | None:
+    """Why ``(mu, sigma)`` cannot be the statistics of an evaluator's embeddings, or None (``dim``: the expected D;
+    ``names``: how the file calls the two arrays)."""
+    m, s = names
     if mu.ndim != 1 or mu.size == 0 or sigma.shape != (mu.size, mu.size):
-        return f"mu_ref {mu.shape} and sigma_ref {sigma.shape}: expected [D] and [D, D]"
+        return f"{m} {mu.shape} and {s} {sigma.shape}: expected [D] and [D, D]"
     if dim is not None and mu.size != dim:
-        return f"statistics of {mu.size}-d embeddings, this FD embeds {dim}-d frames"
+        return f"statistics of {mu.size}-d embeddings, this metric reads {dim}-d frames"
     if not (np.isfinite(mu).all() and np.isfinite(sigma).all()):
-        return "mu_ref or sigma_ref holds NaN or infinite values"
+        return f"{m} or {s} holds NaN or infinite values"
+    largest = max(float(np.abs(mu).max()), float(np.abs(sigma).max()))
+    if largest > MAX_MAGNITUDE:
+        return f"{m} or {s} holds values up to {largest:.3g}, far beyond any evaluator's embeddings"
     scale = max(float(np.abs(sigma).max()), np.finfo(np.float64).tiny)
     if float(np.abs(sigma - sigma.T).max()) > SYMMETRY_TOLERANCE * scale:
-        return "sigma_ref is not symmetric, so not a covariance"
+        return f"{s} is not symmetric, so not a covariance"
     eig = np.linalg.eigvalsh(sigma)
     if eig[0] < -PSD_TOLERANCE * max(float(eig[-1]), 0.0) or eig[-1] < 0:
-        return f"sigma_ref has eigenvalue {eig[0]:.3g} < 0, so not a covariance"
+        return f"{s} has eigenvalue {eig[0]:.3g} < 0, so not a covariance"
     return None
 
 
@@ -126,10 +135,17 @@ def read_kl_probs(path: str | Path) -> dict[int | str, np.ndarray]:
 
 
 def _as_float_array(value: Any) -> np.ndarray | None:
+    """float64 array of real numbers, or None (complex values are refused, not cast: a cast drops the imaginary
+    part)."""
     try:
         if hasattr(value, "detach"):  # a tensor (any dtype, e.g. bfloat16, that numpy cannot take directly)
+            if value.is_complex():
+                return None
             value = value.detach().cpu().double().numpy()
-        return np.asarray(value, np.float64)
+        arr = np.asarray(value)
+        if not (np.issubdtype(arr.dtype, np.floating) or np.issubdtype(arr.dtype, np.integer)):
+            return None
+        return arr.astype(np.float64)
     except (TypeError, ValueError, RuntimeError):
         return None
 
@@ -137,7 +153,7 @@ def _as_float_array(value: Any) -> np.ndarray | None:
 def probs_problem(p: np.ndarray | None) -> str | None:
     """Why ``p`` is not a [527] probability vector, or None."""
     if p is None:
-        return "not an array of numbers"
+        return "not an array of real numbers"
     if p.shape != (N_CLASSES,):
         return f"shape {p.shape}, expected ({N_CLASSES},) class probabilities"
     if not np.isfinite(p).all():
@@ -169,17 +185,13 @@ def write_kl_probs(path: str | Path, probs: dict[str, np.ndarray]) -> None:
 # --- fadtk's statistics files: one .npz, keys "<model>.mu" [D] and "<model>.cov" [D, D], several models per file ---
 
 
-def _checked_gaussian(path: str | Path, model: str, mu: np.ndarray, cov: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """float64 (mu [D], cov [D, D]) after checking shapes, finiteness and symmetry; one-line ValueError naming the
-    file otherwise."""
-    mu, cov = np.asarray(mu), np.asarray(cov)
-    if mu.ndim != 1 or cov.shape != (mu.size, mu.size):
-        raise ValueError(f"{path}: {model}.mu {mu.shape} and {model}.cov {cov.shape} do not match")
-    mu, cov = mu.astype(np.float64), cov.astype(np.float64)
-    if not (np.isfinite(mu).all() and np.isfinite(cov).all()):
-        raise ValueError(f"{path}: {model} statistics contain NaN or inf")
-    if np.abs(cov - cov.T).max(initial=0.0) > 1e-6 * max(np.abs(cov).max(initial=0.0), 1e-12):
-        raise ValueError(f"{path}: {model}.cov is not symmetric")
+def _checked_gaussian(path: str | Path, model: str, mu: np.ndarray, cov: np.ndarray,
+                      dim: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """float64 (mu [D], cov [D, D]) after :func:`fd_stats_problem`; one-line ValueError naming the file otherwise."""
+    mu, cov = _real_array(np.asarray(mu), f"{model}.mu"), _real_array(np.asarray(cov), f"{model}.cov")
+    problem = fd_stats_problem(mu, cov, dim, names=(f"{model}.mu", f"{model}.cov"))
+    if problem:
+        raise ValueError(f"{path}: {problem}")
     return mu, cov
 
 
@@ -204,14 +216,14 @@ def _npz_keys(path: str | Path) -> list[str]:
         return list(data.files)
 
 
-def read_fadtk_stats(path: str | Path, model: str) -> tuple[np.ndarray, np.ndarray]:
+def read_fadtk_stats(path: str | Path, model: str, dim: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """``(mu [D], cov [D, D])`` float64 of ``model`` (e.g. ``"vggish"``) from a fadtk statistics ``.npz`` (the
-    format of fadtk's shipped ``stats/fma_pop.npz`` and what fadtk's ``load_stats`` reads)."""
+    format of fadtk's shipped ``stats/fma_pop.npz`` and what fadtk's ``load_stats`` reads); ``dim``: the expected D."""
     models = fadtk_stats_models(path)
     if model not in models:
         raise ValueError(f"{path}: no statistics for model {model!r} (it has: {', '.join(models) or 'none'})")
     with np.load(path, allow_pickle=False) as data:
-        return _checked_gaussian(path, model, data[f"{model}.mu"], data[f"{model}.cov"])
+        return _checked_gaussian(path, model, data[f"{model}.mu"], data[f"{model}.cov"], dim)
 
 
 def write_fadtk_stats(path: str | Path, stats: dict[str, tuple[np.ndarray, np.ndarray]]) -> None:

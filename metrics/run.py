@@ -10,6 +10,7 @@ from __future__ import annotations
 import collections
 import dataclasses
 import datetime as dt
+import gc
 import json
 import math
 import os
@@ -25,15 +26,17 @@ from metrics import protocols
 from metrics.audio import AudioError, read_audio
 from metrics.cache import EmbeddingCache, atomic_write_bytes
 from metrics.compiled import COMPILE_MEASURED
-from metrics.distances import fad_inf, inception_score, kernel_audio_distance, kl_audioldm, kl_divergence, per_item_fd
+from metrics.distances import (fad_inf, inception_score, kernel_audio_distance, kl_audioldm, kl_divergence,
+                               median_pairwise_distance, per_item_fd)
 from metrics.embedder import Embedder
 from metrics.embedders import build, entry
 from metrics.evaluate import _mean_result, clap_result, fd_result, gaussian_stats, kl_result, timing_result
 from metrics.ids import FileSet, IdError, align_ids, check_id, one_line
-from metrics.inputs import METRICS, Inputs, UsageError, check_inputs, weight_needs
+from metrics.inputs import METRICS, Inputs, UsageError, check_inputs, output_part, weight_needs
 from metrics.pipeline import EmbedResult, embed_files
 from metrics.protocols import MetricSpec, Protocol
 from metrics.refstats import write_fd_stats, write_kl_probs
+from metrics.stats import set_bootstrap
 from metrics.timing import detect_end
 
 __all__ = ["METRICS", "RunConfig", "UsageError", "MetricError", "run", "warm_cache", "write_results"]
@@ -121,6 +124,7 @@ class Runner:
         self.skipped_files: list[dict[str, str]] = []
         self._embedders: dict[tuple[str | None, Any], Embedder] = {}
         self._outputs: dict[int, tuple[dict[str, np.ndarray], set[str]]] = {}
+        self.dims: dict[str, int] = {}  # metric key -> width of the embedder output part it read
         self.shard = shard  # (rank, world): embed only every world-th file (see warm_cache)
 
     def embed(self, embedder: Embedder, paths: list[str], metric: str) -> EmbedResult:
@@ -137,19 +141,35 @@ class Runner:
 
     # --- embeddings: one forward pass per file per embedder in a run ------------------------------------------
     def embedder(self, spec: MetricSpec) -> Embedder:
-        """The run's embedder for ``spec`` (shared by every metric with the same model and options)."""
-        key = (spec.model, spec.embedder)
+        """The run's embedder for ``spec`` (shared by every metric with the same model and options), its network
+        loaded at once, so weights that do not load fail here, naming the file, and never as "model failed" on
+        every audio file."""
+        key = embedder_key(spec)
         if key not in self._embedders:
             e = entry(spec.model)
             needs = weight_needs(self.cfg, spec)
             extra = {option: self.inputs.weights[name] for (option, _), (name, _) in zip(e.extra.items(), needs[1:])}
             if spec.model == "clap":
                 extra["seed"] = self.cfg.seed
-            self._embedders[key] = build(spec.model, self.inputs.weights[needs[0][0]], self.cfg.device,
-                                         self.cfg.batch_size, **spec.embedder_options(), **extra)
-            self._embedders[key].precision = self.cfg.precision
-            self._embedders[key].compiled = self.cfg.compile and spec.model in COMPILE_MEASURED
+            main = self.inputs.weights[needs[0][0]]
+            emb = build(spec.model, main, self.cfg.device, self.cfg.batch_size, **spec.embedder_options(), **extra)
+            emb.precision = self.cfg.precision
+            emb.compiled = self.cfg.compile and spec.model in COMPILE_MEASURED
+            try:
+                emb.load()
+            except Exception as exc:
+                raise WeightsError(f"{main}: the {spec.model} network does not load from it "
+                                   f"({one_line(exc, 300)})") from exc
+            self._embedders[key] = emb
         return self._embedders[key]
+
+    def release(self, spec: MetricSpec) -> None:
+        """Drop ``spec``'s embedder and its outputs (no later metric reads them), so evaluators are held one at a
+        time where the run allows it."""
+        emb = self._embedders.pop(embedder_key(spec), None)
+        if emb is not None:
+            self._outputs.pop(id(emb), None)
+            gc.collect()
 
     def outputs(self, spec: MetricSpec, paths: list[str], label: str) -> dict[str, np.ndarray]:
         """``{path: output}`` of ``spec``'s embedder (the part named by its ``output`` option), each file embedded at
@@ -161,8 +181,14 @@ class Runner:
             res = self.embed(emb, todo, label)
             done.update(res.outputs)
             failed.update(res.skipped)
-        part = entry(spec.model).outputs.get(spec.distance_options().get("output"))
-        return {p: (done[p][part] if part is not None else done[p]) for p in paths if p in done}
+        part = output_part(spec)
+        out = {p: done[p][..., part] for p in paths if p in done}
+        for p, v in out.items():  # a model that gives another width than its registry entry states is a bug
+            if v.shape[-1] != part.stop - part.start:
+                raise RuntimeError(f"{spec.key}: {emb.name} gave {done[p].shape[-1]} values per frame for {p}; "
+                                   f"its '{spec.output}' part is [{part.start}:{part.stop}]")
+            self.dims[spec.key] = v.shape[-1]
+        return out
 
     def frames(self, spec: MetricSpec, paths: list[str], label: str) -> dict[str, np.ndarray]:
         """``{path: [n, D]}``: a one-vector-per-file embedder (PANNs, CLAP) gives one frame per file."""
@@ -198,7 +224,8 @@ class Runner:
         extra: dict[str, Any] = {"label": spec.label, "protocol_metric": spec.settings()}
         if spec.model is not None:
             emb = self.embedder(spec)
-            extra.update(model=emb.name, settings=emb.settings(), compiled=emb.compiled)
+            extra.update(model=emb.name, settings=emb.settings(), compiled=emb.compiled, output=spec.output,
+                         dim=self.dims.get(spec.key))
         return {**result, **extra}
 
     def call(self, key: str) -> dict[str, Any]:
@@ -226,27 +253,48 @@ def fd_metric(r: Runner, spec: MetricSpec) -> dict[str, Any]:
     return fd_result(gen, mu, sigma, n_boot=r.cfg.fd_bootstrap, seed=r.cfg.seed)
 
 
-def kad_metric(r: Runner, spec: MetricSpec) -> dict[str, Any]:
-    o = spec.distance_options()
+def _file_frames(r: Runner, spec: MetricSpec) -> list[np.ndarray]:
+    """The generated files' frame blocks ``[n_i, D]`` in file order (the items a set metric's CI resamples)."""
     gen = r.frames(spec, r.inputs.gen.paths(), spec.key)
     if not gen:
         raise ValueError(f"{spec.key}: no generated file could be embedded")
-    ref, y = np.concatenate(r.ref_frames(spec)), _concat(gen)
-    value = kernel_audio_distance(ref, y, bandwidth=o["bandwidth"], kernel=o["kernel"], device=r.cfg.device)
-    return {"value": value, "n_files": len(gen), "n_frames": len(y), "n_ref_frames": len(ref)}
+    return [gen[k] for k in sorted(gen)]
+
+
+def _set_ci(r: Runner, blocks: list[np.ndarray], value: float, of_frames: Callable[[np.ndarray], float]
+            ) -> dict[str, Any]:
+    """CI of a set metric ``of_frames(frames [N, D])`` over file-level resamples of ``blocks``."""
+    return set_bootstrap(len(blocks), lambda idx: of_frames(np.concatenate([blocks[i] for i in idx])), value,
+                         n_boot=r.cfg.fd_bootstrap, seed=r.cfg.seed)
+
+
+def kad_metric(r: Runner, spec: MetricSpec) -> dict[str, Any]:
+    """KAD (kadtk); its bandwidth (the evaluated set's median distance unless the spec fixes one) is held fixed in
+    the CI's replicates."""
+    o = spec.distance_options()
+    blocks = _file_frames(r, spec)
+    ref, y = np.concatenate(r.ref_frames(spec)), np.concatenate(blocks)
+    bandwidth = o["bandwidth"] if o["bandwidth"] is not None else median_pairwise_distance(y, device=r.cfg.device)
+
+    def kad(frames: np.ndarray) -> float:
+        return kernel_audio_distance(ref, frames, bandwidth=bandwidth, kernel=o["kernel"], device=r.cfg.device)
+
+    value = kad(y)
+    return {"value": value, **_set_ci(r, blocks, value, kad), "n_files": len(blocks), "n_frames": len(y),
+            "n_ref_frames": len(ref), "bandwidth": bandwidth}
 
 
 def fad_inf_metric(r: Runner, spec: MetricSpec) -> dict[str, Any]:
     """fadtk's FAD-inf (draws with replacement) as ``value``; the extrapolation of draws without replacement (to the
     population FD) as ``value_unbiased`` where the set has enough frames."""
     o = spec.distance_options()
-    gen = r.frames(spec, r.inputs.gen.paths(), spec.key)
-    if not gen:
-        raise ValueError(f"{spec.key}: no generated file could be embedded")
-    frames, (mu, sigma) = _concat(gen), r.ref_gaussian(spec)
+    blocks = _file_frames(r, spec)
+    frames, (mu, sigma) = np.concatenate(blocks), r.ref_gaussian(spec)
     kw = dict(seed=o["seed"], steps=o["steps"], min_n=o["min_n"])
-    result = {**fad_inf(frames, mu, sigma, replace=o["replace"], **kw), "n_files": len(gen),
+    result = {**fad_inf(frames, mu, sigma, replace=o["replace"], **kw), "n_files": len(blocks),
               "value_is": "fadtk score_inf: frames drawn with replacement (parity with fadtk)"}
+    result.update(_set_ci(r, blocks, result["value"],
+                          lambda f: fad_inf(f, mu, sigma, replace=o["replace"], **kw)["value"]))
     try:
         unbiased = fad_inf(frames, mu, sigma, replace=False, **kw)
         result.update(value_unbiased=unbiased["value"], slope_unbiased=unbiased["slope"], r2_unbiased=unbiased["r2"],
@@ -290,8 +338,11 @@ def is_metric(r: Runner, spec: MetricSpec) -> dict[str, Any]:
     o = spec.distance_options()
     logits = r.gen_by_id(spec, spec.key)
     ids = [i for i in r.items.ids if i in logits]
-    score = inception_score(np.stack([logits[i] for i in ids]), splits=o["splits"], seed=o["shuffle_seed"])
-    return {"value": score.mean, "std": score.std, "split_scores": list(score.splits), "n": len(ids),
+    x = np.stack([logits[i] for i in ids])
+    score = inception_score(x, splits=o["splits"], seed=o["shuffle_seed"])
+    ci = set_bootstrap(len(ids), lambda idx: inception_score(x[idx], splits=o["splits"], seed=o["shuffle_seed"]).mean,
+                       score.mean, n_boot=r.cfg.fd_bootstrap, seed=r.cfg.seed)
+    return {"value": score.mean, **ci, "std": score.std, "split_scores": list(score.splits), "n": len(ids),
             "left_out": {i: "no generated output" for i in r.items.ids if i not in logits}}
 
 
@@ -353,6 +404,15 @@ class NoResult(ValueError):
     """A metric ran but had nothing to score."""
 
 
+class WeightsError(ValueError):
+    """An evaluator's weight file read but the network does not load from it (wrong keys or shapes)."""
+
+
+def embedder_key(spec: MetricSpec) -> tuple[str | None, Any]:
+    """Metrics with equal keys share one embedder (and each file's forward pass)."""
+    return spec.model, spec.embedder
+
+
 def _reasons(left_out: dict[str, str], shown: int = 3) -> str:
     counts = collections.Counter(left_out.values()).most_common()
     if not counts:
@@ -390,15 +450,17 @@ def run(cfg: RunConfig, strict: bool) -> dict[str, Any]:
     runner = Runner(cfg, inputs)
     results: dict[str, Any] = {}
     skipped_metrics: dict[str, str] = dict(inputs.unavailable)
-    for name in (spec.key for spec in inputs.specs):
-        if name in skipped_metrics:
-            continue
+    todo = [spec for spec in inputs.specs if spec.key not in skipped_metrics]
+    last_use = {embedder_key(spec): i for i, spec in enumerate(todo)}
+    for i, spec in enumerate(todo):
         try:
-            results[name] = runner.call(name)
+            results[spec.key] = runner.call(spec.key)
         except Exception as exc:  # noqa: BLE001  one metric's failure must not lose the others' finished work
             if strict:
-                raise MetricError(f"{name}: {one_line(exc)}") from exc
-            skipped_metrics[name] = f"{type(exc).__name__}: {one_line(exc)}"
+                raise MetricError(f"{spec.key}: {one_line(exc)}") from exc
+            skipped_metrics[spec.key] = f"{type(exc).__name__}: {one_line(exc)}"
+        if last_use[embedder_key(spec)] == i:
+            runner.release(spec)
     folders = [inputs.gen] + ([inputs.ref] if inputs.ref is not None else [])
     input_problems = [{"metric": "input", "file": f, "reason": why} for fs in folders for f, why in fs.problems.items()]
     return {

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from metrics.cache import atomic_write, file_sha256 as sha256_file
+from metrics.ids import one_line
 
 ENV_VAR = "SA_BENCH_WEIGHTS"
 DEFAULT_DIR = Path("~/.cache/sa-bench/weights")
@@ -104,6 +105,31 @@ def resolve(name: str, explicit_path: str | Path | None = None, directory: str |
     return path
 
 
+def load_problem(path: Path) -> str | None:
+    """Why the weight file (or folder entry) at ``path`` cannot be read, found cheaply before any audio is decoded:
+    an HDF5 file is opened, a PyTorch checkpoint is read through ``mmap`` (its tensors are not loaded), a folder's
+    members must be files. None when it reads; a checkpoint in the legacy (non-zip) format is not probed."""
+    if path.is_dir():
+        return None
+    try:
+        if path.suffix == ".h5":
+            import h5py
+
+            with h5py.File(path, "r") as f:
+                list(f.keys())
+        elif path.suffix in (".pt", ".pth", ".ckpt"):
+            import torch
+
+            try:
+                torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+            except RuntimeError as exc:
+                if "mmap can only be used with files saved with" not in str(exc):
+                    raise
+    except Exception as exc:  # noqa: BLE001  any failure to read means "not usable weights"
+        return one_line(exc, 200)
+    return None
+
+
 def _fetch(url: str, dest: Path) -> None:
     """Download ``url`` to ``dest`` atomically, gunzipping ``.gz`` sources."""
     def copy(tmp: str) -> None:
@@ -167,7 +193,12 @@ def main(argv: list[str] | None = None) -> int:
             present = "present" if not verify(name, directory) or (directory / spec.filename).exists() else "missing"
             print(f"{name:28s} {present:8s} {directory / spec.filename}  <- {spec.urls[0]}  [{spec.used_by}]")
         elif args.command == "download":
-            for target in download(name, directory, args.sha256):
+            try:
+                targets = download(name, directory, args.sha256)
+            except (OSError, ValueError) as exc:  # no network, refused, disk full, sha256 mismatch: one line
+                print(f"error: download {name} from {spec.urls[0]} failed: {one_line(exc, 300)}", file=sys.stderr)
+                return 2
+            for target in targets:
                 print(f"{name}: {target} sha256={sha256_file(target)}")
         else:
             problems = verify(name, directory)

@@ -21,8 +21,18 @@ class EmbedderEntry:
     factory: str  # "module:Class"; the class takes (weights_path, device, batch_size, **options)
     weights: Callable[[dict[str, Any]], str]  # options -> metrics.weights registry name of its main file
     flag: str  # RunConfig field holding an explicit path for that file (the CLI flag with dashes)
+    # options -> {part name: its slice of the last axis of one cached output}; the names are the ``output`` words
+    # of metrics.protocols (one name per part everywhere), and each slice has an explicit stop, so its width is known
+    # before any model is built
+    parts: Callable[[dict[str, Any]], dict[str, slice]]
     extra: dict[str, str] = field(default_factory=dict)  # option name -> weights registry name of a further file
-    outputs: dict[str, slice] = field(default_factory=dict)  # named parts of one cached output vector
+
+    def part(self, options: dict[str, Any], name: str) -> slice:
+        """The slice of output part ``name``; ValueError naming the parts there are."""
+        parts = self.parts(options)
+        if name not in parts:
+            raise ValueError(f"no output part {name!r}; this embedder gives {list(parts)}")
+        return parts[name]
 
 
 def _clap_weights(o: dict[str, Any]) -> str:
@@ -31,16 +41,25 @@ def _clap_weights(o: dict[str, Any]) -> str:
     return CHECKPOINTS[o.get("checkpoint", "630k-audioset-fusion")].weights
 
 
+def _whole(name: str, width: int) -> Callable[[dict[str, Any]], dict[str, slice]]:
+    return lambda o: {name: slice(0, width)}
+
+
 EMBEDDERS: dict[str, EmbedderEntry] = {
+    # stereo by default: L and R frames of 512 concatenated (stable-audio-metrics' channels=2)
     "openl3": EmbedderEntry("metrics.embedders.openl3:OpenL3Embedder",
-                            lambda o: f"openl3-mel256-{o.get('content_type', 'music')}", "openl3_weights"),
-    "passt": EmbedderEntry("metrics.embedders.passt:PasstEmbedder", lambda o: "passt-s-swa-ap476", "passt_weights"),
+                            lambda o: f"openl3-mel256-{o.get('content_type', 'music')}", "openl3_weights",
+                            lambda o: {"embedding": slice(0, 512 * int(o.get("channels", 2)))}),
+    "passt": EmbedderEntry("metrics.embedders.passt:PasstEmbedder", lambda o: "passt-s-swa-ap476", "passt_weights",
+                           _whole("probabilities", 527)),
     "clap": EmbedderEntry("metrics.embedders.clap:ClapEmbedder", _clap_weights, "clap_weights",
-                          extra={"roberta_dir": "roberta-base"}),
-    "vggish": EmbedderEntry("metrics.embedders.vggish:VGGishEmbedder", lambda o: "vggish", "vggish_weights"),
+                          _whole("embedding", 512), extra={"roberta_dir": "roberta-base"}),
+    "vggish": EmbedderEntry("metrics.embedders.vggish:VGGishEmbedder", lambda o: "vggish", "vggish_weights",
+                            _whole("embedding", 128)),
+    # one vector per file: Cnn14's "2048" embedding, then its 527 AudioSet logits
     "panns": EmbedderEntry("metrics.embedders.panns:PannsEmbedder",
                            lambda o: f"panns-cnn14-{int(o.get('sample_rate', 16000)) // 1000}k", "panns_weights",
-                           outputs={"2048": slice(0, 2048), "logits": slice(2048, 2048 + 527)}),
+                           lambda o: {"embedding": slice(0, 2048), "logits": slice(2048, 2048 + 527)}),
 }
 
 

@@ -383,9 +383,11 @@ def test_fadtk_stats_errors_name_the_file(tmp_path):
         read_fadtk_stats(path, "panns")
     bad_cov = np.eye(3)
     bad_cov[0, 2] = 1.0
-    for cov, message in ((np.eye(2), r"vggish.mu \(3,\) and vggish.cov \(2, 2\) do not match"),
-                         (np.full((3, 3), np.inf), "vggish statistics contain NaN or inf"),
-                         (bad_cov, "vggish.cov is not symmetric")):
+    for cov, message in ((np.eye(2), r"vggish.mu \(3,\) and vggish.cov \(2, 2\): expected \[D\] and \[D, D\]"),
+                         (np.full((3, 3), np.inf), "vggish.mu or vggish.cov holds NaN or infinite values"),
+                         (bad_cov, "vggish.cov is not symmetric, so not a covariance"),
+                         (np.eye(3) * 1e40, r"vggish.mu or vggish.cov holds values up to 1e\+40, far beyond any "
+                                            "evaluator's embeddings")):
         np.savez(path, **{"vggish.mu": np.zeros(3), "vggish.cov": cov})
         with pytest.raises(ValueError, match=rf"^{path}: {message}$"):
             read_fadtk_stats(path, "vggish")

@@ -9,6 +9,7 @@ figures (max relative differences of waveforms, embeddings, logits, FD, KL softm
 """
 from __future__ import annotations
 
+import json
 import os
 import types
 from pathlib import Path
@@ -359,6 +360,40 @@ def test_parity_with_audioldm_eval_16k(reference_installed, tmp_path, weights16)
     assert got["kl_softmax"] > 0.01 and got["kl_sigmoid"] > 0.01 and got["is"] > 1.01, got  # not degenerate
     for key in ("kl_softmax_rel_diff", "kl_sigmoid_rel_diff", "is_rel_diff", "fd_rel_diff"):
         assert got[key] < 1e-4, (key, got[key])
+
+
+def test_fd_by_hand_on_panns_equals_audioldm_eval_on_all_2048_dims(reference_installed, tmp_path, weights_dir,
+                                                                    weights16):
+    """``python -m metrics fd --model panns`` (the default protocol's FD moved to PANNs by hand) and the audioldm
+    preset's FD both score the 2048-d embedding, as audioldm_eval's calculate_fid does: equal to it on 24 files a
+    side, fewer files than dimensions (singular covariances).
+
+    The session's random CNN14 gives embeddings about 20x larger than the released model's (variance ~350 per
+    dimension); at that scale sqrtm's rounding leaves imaginary parts above the reference's absolute 1e-3 tolerance
+    on singular covariances and audioldm_eval refuses. fc1 is scaled down to the released model's magnitude."""
+    from metrics.__main__ import main
+
+    state = torch.load(weights16, map_location="cpu", weights_only=True)
+    for key in ("fc1.weight", "fc1.bias"):
+        state["model"][key] = state["model"][key] * 0.05
+    weights = tmp_path / weights16.name
+    torch.save(state, weights)
+    write_set(tmp_path / "gen", 24, seed=1)
+    write_set(tmp_path / "ref", 24, seed=2)
+    reference = Reference(weights, 16000, tmp_path / "work")
+    want = reference.fid.calculate_fid(reference.features(tmp_path / "gen"), reference.features(tmp_path / "ref"),
+                                       "2048")["frechet_distance"]
+    common = ["--gen", str(tmp_path / "gen"), "--ref", str(tmp_path / "ref"), "--panns-weights", str(weights),
+              "--weights-dir", str(weights_dir), "--cache-dir", str(tmp_path / "cache"), "--fd-bootstrap", "0", "--no-progress"]
+    got = {}
+    # the preset's "fd" kind is its two FDs: FD_panns (key fd) and FAD_vggish (key fad)
+    for name, choice in (("by-hand", ["fd", "--model", "panns"]), ("preset", ["fd", "--protocol", "audioldm"])):
+        assert main([*choice, *common, "--out", str(tmp_path / f"{name}.json")]) == 0
+        got[name] = json.loads((tmp_path / f"{name}.json").read_text())["metrics"]["fd"]
+    for res in got.values():
+        assert res["dim"] == 2048 and res["output"] == "embedding" and res["n_files"] == 24
+        assert res["value"] == pytest.approx(want, rel=1e-3)
+    assert got["by-hand"]["value"] == got["preset"]["value"]
 
 
 def test_parity_with_audioldm_eval_32k(reference_installed, tmp_path):

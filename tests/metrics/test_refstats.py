@@ -94,7 +94,7 @@ def test_fd_stats_validation_accepts_real_covariances_and_names_the_file(tmp_pat
     mu, sigma = frames.mean(0), np.cov(frames, rowvar=False).astype(np.float32)  # float32-rounded, rank-deficient ok
     write_fd_stats(tmp_path / "ok.npz", mu, sigma)
     assert read_fd_stats(tmp_path / "ok.npz", dim=64)[1].shape == (64, 64)
-    with pytest.raises(ValueError, match=r"ok.npz: statistics of 64-d embeddings, this FD embeds 1024-d"):
+    with pytest.raises(ValueError, match=r"ok.npz: statistics of 64-d embeddings, this metric reads 1024-d"):
         read_fd_stats(tmp_path / "ok.npz", dim=1024)
     (tmp_path / "text.npz").write_text("hello")
     with pytest.raises(ValueError, match=r"text.npz: not usable FD statistics"):
