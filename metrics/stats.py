@@ -2,14 +2,15 @@
 
 Two kinds of statistic, two intervals:
 * a mean over items (KL, CLAP, timing, per-song FD): the percentile interval of the resampled means;
-* a set statistic recomputed on a resampled set (FD, KAD, FAD-inf, IS: :func:`set_bootstrap`): the basic
-  (reverse-percentile) interval, widened to contain the estimate (:func:`set_interval`). Resampling files with
-  replacement duplicates files, which moves such statistics (duplicates shrink the spread of the set and inflate
-  FD), so the replicates sit off the estimate by about the estimator's own bias; the percentile interval carries
-  that bias over and can lie wholly above the estimate, while the basic interval reflects it back.
+* a set statistic recomputed on a resampled set (FD, KAD, FAD-inf, IS: :func:`set_bootstrap`): a bias-corrected
+  normal interval, widened to contain the estimate (:func:`set_interval`). Resampling files with replacement
+  duplicates files, which moves such statistics (duplicates shrink the spread of the set and inflate FD), so the
+  replicates sit off the estimate by about the estimator's own bias; the percentile interval carries that bias
+  over and can lie wholly above the estimate, while the bias-corrected interval subtracts it.
 """
 from __future__ import annotations
 
+from statistics import NormalDist
 from typing import Callable
 
 import numpy as np
@@ -49,18 +50,24 @@ def percentile_interval(replicates: np.ndarray, level: float = 0.95) -> tuple[fl
     return _percentiles(r, level)
 
 
-def set_interval(replicates: np.ndarray, estimate: float, level: float = 0.95) -> tuple[float, float]:
-    """Basic bootstrap interval ``[2 est - q_hi, 2 est - q_lo]`` of a set statistic, widened to contain ``est``.
+def set_interval(replicates: np.ndarray, estimate: float, n_items: int, level: float = 0.95) -> tuple[float, float]:
+    """Bias-corrected normal bootstrap interval of a set statistic, widened to contain ``estimate``.
 
-    The basic interval takes the law of ``replicate - est`` for that of ``est - truth``, bias included, so it
-    covers the truth at about ``level`` where a plug-in estimator is biased (measured on Gaussian sets with a
-    known FD in tests/metrics/test_set_intervals.py). Where the bias is larger than the spread it would exclude the
-    estimate; it is then widened to the estimate, which only makes it more conservative.
+    ``est - b -+ z s`` with the bootstrap bias ``b = mean(replicates) - est`` and spread ``s = std(replicates)
+    sqrt(n / (n - 1))`` (``n``: items resampled; the factor undoes the plug-in variance's shrinkage). Subtracting
+    ``b`` removes the estimator's own small-set bias, which the replicates reproduce; the normal form is steadier
+    than quantiles with the few replicates set statistics can afford. Where the bias is larger than the spread the
+    interval would exclude the estimate; it is then widened to it, which only makes it more conservative.
+    Coverage of the true FD on Gaussian sets (tests/metrics/test_set_intervals.py): 93-94 % at 40-100 files with
+    50-100 replicates; at least 99 % on 20 one-frame files in 8 dimensions, where the widening matters.
     """
-    lo, hi = percentile_interval(replicates, level)
-    if not np.isfinite(lo):
-        return lo, hi
-    return float(min(2 * estimate - hi, estimate)), float(max(2 * estimate - lo, estimate))
+    r = np.asarray(replicates, np.float64)
+    if len(r) < 2 or n_items < 2:
+        return float("nan"), float("nan")
+    z = NormalDist().inv_cdf(0.5 + level / 2)
+    centre = 2 * estimate - r.mean()
+    half = z * r.std(ddof=1) * np.sqrt(n_items / (n_items - 1))
+    return float(min(centre - half, estimate)), float(max(centre + half, estimate))
 
 
 def set_bootstrap(n_items: int, statistic: Callable[[np.ndarray], float] | None, estimate: float, *, n_boot: int,
@@ -72,8 +79,8 @@ def set_bootstrap(n_items: int, statistic: Callable[[np.ndarray], float] | None,
     [lo, hi], "ci_replicates": n, "ci_method": ...}``; NaNs where fewer than 2 items or no replicates.
     """
     reps = [] if n_items < 2 or n_boot <= 0 else [statistic(idx) for idx in bootstrap_indices(n_items, n_boot, seed)]
-    return {"ci95": list(set_interval(np.array(reps), estimate, level)), "ci_replicates": len(reps),
+    return {"ci95": list(set_interval(np.array(reps), estimate, n_items, level)), "ci_replicates": len(reps),
             "ci_method": SET_CI_METHOD}
 
 
-SET_CI_METHOD = "basic bootstrap over files, widened to contain the estimate"
+SET_CI_METHOD = "bias-corrected normal bootstrap over files, widened to contain the estimate"
