@@ -16,6 +16,7 @@ import json
 import sys
 from pathlib import Path
 
+from sa_util.device import check_device
 from sa_core.cli import ArgumentParser, guarded, positive_int
 from sa_core.config import ConfigError, to_dict
 from sa_core.text_encoders import MissingTextEncoder
@@ -64,10 +65,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--device", default="cpu")
     p.add_argument("--no-progress", action="store_true")
     args = p.parse_args(argv)
+    check_device(args.device)
     from benchmarks.synthcaps import main as synthcaps
     from reports.html import write_report
 
     try:
+        if not args.data.is_dir():
+            raise ConfigError(f"--data {args.data}: not a folder of training audio with captions")
         key, _, values = args.sweep.partition("=")
         if not values:
             raise ConfigError(f"--sweep must be KEY=V1,V2,... (got {args.sweep!r})")

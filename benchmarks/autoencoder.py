@@ -31,6 +31,7 @@ from metrics.reconstruction import mel_distance, si_sdr
 from metrics.run import RunConfig, run, write_results
 from metrics.stats import bootstrap_ci
 from metrics.timing import detect_end
+from sa_util.device import check_device
 from sa_core.cli import ArgumentParser, guarded, positive_int
 from sa_core.generate import write_audio
 from sa_core.losses import stereo_mrstft_loss
@@ -84,6 +85,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--weights-dir", type=Path, help="OpenL3 weights for FD (skipped, with the reason, if missing)")
     p.add_argument("--device", default="cpu")
     args = p.parse_args(argv)
+    check_device(args.device)
     read_model_config(args.ckpt)  # a missing or broken checkpoint is an error before anything is written
     test = items("test", args.synthcaps) if args.synthcaps else []
     if test:

@@ -28,12 +28,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from benchmarks.runner import (Prompt, add_generation_arguments, benchmark_config, check_prompts, fmt,
-                               generate_missing, run_benchmark, run_dirs, sampler_for, window_seconds,
-                               write_prompts)
+from benchmarks.runner import (Prompt, add_generation_arguments, benchmark_config, check_prompts, check_run_folder,
+                               fmt, generate_missing, run_benchmark, run_dirs, run_outputs, sampler_for,
+                               window_seconds, write_prompts)
 from metrics.ids import IdError, check_id, read_id_list, read_table
 from metrics.protocols import DEFAULT_PROTOCOL, EMBEDDING_MODELS, PROTOCOLS
 from metrics.run import warm_cache
+from sa_util.paths import check_apart, check_file_target
 from sa_core.cli import ArgumentParser, guarded, positive_int
 from sa_core.generate import SamplerConfig
 
@@ -149,6 +150,10 @@ def main(dataset: str, argv: list[str] | None = None) -> int:
     sampler = sampler_for(args, args.ckpt)
     prompts = read_prompts(spec, args.captions, args.text_col, args.seconds_total, args.limit)
     check_prompts(prompts, window_seconds(args.ckpt) if args.ckpt else None)
+    read = [("--captions", args.captions), ("--unavailable", args.unavailable)]
+    check_run_folder(args.out, read)
+    check_file_target(args.results_table, "--results-table")
+    check_apart({"--results-table": args.results_table}, [*read, *run_outputs(args.out).items()])
     excluded = excluded_ids(spec, args.captions, args.unavailable, args.out)
     metrics_cfg = {"ref": args.ref, "ref_stats": args.ref_stats, "weights_dir": args.weights_dir,
                    "exclude_ids": excluded, "openl3_content": spec.openl3_content, "protocol": args.protocol,
@@ -159,7 +164,8 @@ def main(dataset: str, argv: list[str] | None = None) -> int:
             return 0
     results = run_benchmark(dataset, prompts, args.out, ckpt=args.ckpt, gen_dir=args.gen_dir, sampler=sampler,
                             seed=args.seed, batch_size=args.batch_size, device=args.device,
-                            metrics_cfg=metrics_cfg, progress=not args.no_progress, text_path=args.text_path)
+                            metrics_cfg=metrics_cfg, progress=not args.no_progress, text_path=args.text_path,
+                            inputs=read)
     append_row(args.results_table, results)
     for name, res in results["metrics"].items():
         print(f"{name}: {fmt(res.get('value'), '.4g')} (n={res.get('n', res.get('n_files'))})")

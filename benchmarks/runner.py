@@ -34,6 +34,8 @@ from sa_core.generate import (SamplerConfig, SettingsError, check_seconds_total,
                               sampler_from_args, trimmed_frames, verify_audio, write_audio)
 from sa_core.model import read_model_config
 from sa_core.sampling import SAMPLERS
+from sa_util.device import check_device
+from sa_util.paths import check_apart, check_folder_target
 
 AUDIO, WINDOW = "audio", "window"  # run-folder subfolders: evaluated audio; whole windows of trimmed runs
 WINDOW_SUFFIX = ".flac"
@@ -85,6 +87,29 @@ def check_prompts(prompts: list[Prompt], window_s: float | None) -> None:
             raise SettingsError(f"id {p.id!r} appears twice; each prompt needs its own file")
         seen.add(p.id)
     check_seconds_total({p.id: p.seconds_total for p in prompts}, window_s)
+
+
+# what a run writes beside audio/ and window/ (caption runs: the unavailable ids mapped to this set's ids too)
+RUN_FILES = ("prompts.csv", "results.json", "items.csv", "report.html", "excluded_ids.txt")
+
+
+def check_run_folder(out: Path, inputs: list[tuple[str, Path | None]]) -> None:
+    """PathError (one line) unless ``out`` can be a run folder that overwrites none of ``inputs`` (flag, path):
+    a folder or none yet, not inside an input folder, and none of the files it writes is an input."""
+    check_folder_target(out, "--out")
+    check_apart(run_outputs(out), inputs)
+
+
+def run_outputs(out: Path) -> dict[str, Path]:
+    """The run folder and everything a run writes in it, by a name for messages."""
+    return {"--out": out, **{f"--out ({name})": out / name for name in (*RUN_FILES, AUDIO, WINDOW)}}
+
+
+def metric_inputs(metrics_cfg: dict[str, Any] | None) -> list[tuple[str, Path | None]]:
+    """The files and folders the evaluation settings of a run read."""
+    cfg = metrics_cfg or {}
+    named = [(f"--{k.replace('_', '-')}", cfg.get(k)) for k in ("ref", "exclude_ids")]
+    return named + [("--ref-stats", p) for p in cfg.get("ref_stats") or ()]
 
 
 def write_prompts(path: Path, prompts: list[Prompt]) -> None:
@@ -222,17 +247,23 @@ def run_benchmark(name: str, prompts: list[Prompt], out: Path, *, ckpt: str | Pa
                   gen_dir: Path | None = None, sampler: SamplerConfig = SamplerConfig(), seed: int = 0,
                   batch_size: int = 8, device: str = "cpu", metrics_cfg: dict[str, Any] | None = None,
                   extra: Callable[[Path, list[Prompt], dict[str, Any]], dict[str, Any]] | None = None,
-                  progress: bool = True, text_path: str | None = None, trim: bool = True) -> dict[str, Any]:
+                  progress: bool = True, text_path: str | None = None, trim: bool = True,
+                  inputs: list[tuple[str, Path | None]] = ()) -> dict[str, Any]:
     """Generate (unless ``gen_dir`` holds audio from another model), evaluate, write results and the report.
 
     ``trim``: generated files are cut at ``seconds_total`` and the windows kept for timing (see the module doc).
     ``extra(audio_dir, prompts, metrics)`` returns more metric entries (dataset-specific scores) to merge in.
+    ``inputs``: (flag, path) of further files the caller read (a captions CSV), which the run must not overwrite.
     Returns the results as written to ``results.json`` (valid JSON: non-finite numbers are null).
     Raises (before writing anything or loading a model) on prompts the checkpoint cannot generate.
     """
     if (ckpt is None) == (gen_dir is None):
         raise SettingsError("give exactly one of a checkpoint to generate with and a folder of generated audio")
+    check_device(device)
     check_prompts(prompts, window_seconds(ckpt) if ckpt is not None else None)
+    check_run_folder(out, [("--ckpt", Path(ckpt) if ckpt is not None else None), ("--gen-dir", gen_dir),
+                           ("--text-path", Path(text_path) if text_path else None), *inputs]
+                     + metric_inputs(metrics_cfg))
     out.mkdir(parents=True, exist_ok=True)
     write_prompts(out / "prompts.csv", prompts)
     audio_dir, window_dir = (gen_dir, None) if gen_dir is not None else run_dirs(out, trim)

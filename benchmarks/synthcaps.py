@@ -19,6 +19,7 @@ from benchmarks.synthcaps_data import NOTES, PANS, SR, Item, items, render
 from metrics.adherence import cents, pitch_of, position_of, stereo_balance
 from metrics.audio import AudioError, read_audio
 from metrics.stats import bootstrap_ci
+from sa_util.device import check_device
 from sa_core.cli import ArgumentParser, guarded, positive_int
 from sa_core.diffusion import is_flow
 from sa_core.flow_sampling import FLOW_SAMPLERS
@@ -99,6 +100,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--weights-dir", type=Path, help="evaluator weights for FD/KL/CLAP (optional)")
     p.add_argument("--no-progress", action="store_true")
     args = p.parse_args(argv)
+    check_device(args.device)
     if not (args.ckpt / "model.safetensors").is_file():
         print(f"error: no checkpoint at {args.ckpt}", file=sys.stderr)
         return 2

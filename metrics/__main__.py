@@ -18,7 +18,6 @@ from pathlib import Path
 from metrics.embedders.clap import CHECKPOINTS
 from metrics.protocols import DEFAULT_PROTOCOL, EMBEDDING_MODELS, PROTOCOLS
 from metrics.ids import one_line
-from metrics.inputs import check_output_file
 from metrics.precision import PRECISIONS
 from metrics.run import METRICS, MetricError, RunConfig, UsageError, run, write_results
 from metrics.weights import ENV_VAR
@@ -93,7 +92,7 @@ def config_from_args(args: argparse.Namespace, metrics: tuple[str, ...] | None) 
         model=args.model, roberta_dir=args.roberta_dir, openl3_content=args.openl3_content,
         clap_checkpoint=args.clap_checkpoint,
         seed=args.seed, bootstrap=args.bootstrap, fd_bootstrap=args.fd_bootstrap,
-        save_ref_stats=args.save_ref_stats, progress=not args.no_progress)
+        save_ref_stats=args.save_ref_stats, progress=not args.no_progress, out=args.out)
 
 
 def summary_lines(results: dict) -> list[str]:
@@ -144,7 +143,6 @@ def evaluate(args: argparse.Namespace, argv: list[str]) -> tuple[dict, Path]:
         from metrics.demo import run_demo
 
         return run_demo(args.out, args.n, args.random_weights, args.weights_dir, args.protocol)
-    check_output_file(args.out)
     metrics = None if args.command == "all" else (args.command,)  # all: the protocol's own list
     # dependencies' warnings (resampy's import, torch deprecations, scipy's singular-matrix note) go into the
     # results file rather than stderr, where an error must be the only line

@@ -194,8 +194,10 @@ def check_audio(samples: np.ndarray, sample_rate: int, rules: InputRules = AUDIO
     check_header(sample_rate, samples.shape[0], samples.shape[1], rules)
     if not np.isfinite(samples).all():
         raise AudioError("audio contains NaN or infinite samples")
-    if float(np.abs(samples).max()) < SILENCE_PEAK:
-        raise AudioError("silent audio (all samples are zero)")
+    peak = float(np.abs(samples).max())
+    if peak < SILENCE_PEAK:
+        raise AudioError("silent audio (all samples are zero)" if peak == 0 else
+                         f"silent audio (peak {peak:.3g}, below {SILENCE_PEAK:g}: denormal or rounding noise only)")
 
 
 def headroom(x: np.ndarray) -> np.ndarray:

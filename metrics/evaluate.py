@@ -85,7 +85,12 @@ def kl_result(gen_probs: dict[str, np.ndarray], ref_probs: dict[str, np.ndarray]
             left_out[i] = ref_problems.get(i, "no reference probabilities")
         else:
             per_item[i] = float(divergence(gen_probs[i], ref_probs[i]))
-    return _mean_result(per_item, left_out, n_boot, seed)
+    result = _mean_result(per_item, left_out, n_boot, seed)
+    negative = sum(v < 0 for v in per_item.values())
+    if negative:
+        result["note"] = (f"{negative} per-item KL value(s) below 0: the reference code smooths one side with +eps "
+                          f"only, so KL of near-equal distributions can dip just under 0; kept as it computes them")
+    return result
 
 
 def clap_result(audio_emb: dict[str, np.ndarray], text_emb: dict[str, np.ndarray], ids: list[str], *,

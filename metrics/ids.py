@@ -111,7 +111,27 @@ def audio_files(folder: str | Path, extensions: tuple[str, ...] = AUDIO_EXTENSIO
         for name in others:
             out.problems[str(root / name)] = f"duplicate of id {stem!r}: {chosen} is used (extension order " \
                                              f"{', '.join(extensions)})"
+    _one_id_per_file(out)
     return out
+
+
+def _one_id_per_file(files: FileSet) -> None:
+    """Links (symbolic or hard) that make one file stand under several ids: the file counts once, under the id
+    whose entry is not a link (else the first), and each other name is left out with the reason."""
+    by_file: dict[tuple[int, int], list[str]] = {}
+    for stem, path in files.files.items():
+        st = os.stat(path)
+        by_file.setdefault((st.st_dev, st.st_ino), []).append(stem)
+    for stems in by_file.values():
+        if len(stems) < 2:
+            continue
+        keep = min(stems, key=lambda s: (files.files[s].is_symlink(), s))
+        for stem in stems:
+            if stem != keep:
+                path = files.files.pop(stem)
+                why = f"the same file as {files.files[keep].name} (a link): counted once, under id {keep!r}"
+                files.problems[str(path)] = why
+                files.refused[stem] = f"{path.name}: {why}"
 
 
 def paths_in(folder: str | Path, extensions: tuple[str, ...] = AUDIO_EXTENSIONS) -> list[str]:

@@ -11,9 +11,7 @@ under ``skipped_metrics`` in ``all``.
 from __future__ import annotations
 
 import math
-import os
 import tempfile
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -22,11 +20,14 @@ import numpy as np
 
 from metrics.embedders import entry
 from metrics.embedders.clap import CHECKPOINTS
-from metrics.ids import FileSet, audio_files, one_line, read_csv, read_id_list
+from metrics.ids import FileSet, audio_files, read_csv, read_id_list
 from metrics.precision import check_precision
 from metrics.protocols import METRIC_KINDS, MetricSpec
+from metrics.stats import MAX_BOOTSTRAP, MAX_SET_BOOTSTRAP
 from metrics.refstats import fadtk_stats_models, read_fadtk_stats, read_fd_stats, read_kl_probs
 from metrics.weights import REGISTRY, MissingWeights, load_problem, resolve
+from sa_util.device import check_device
+from sa_util.paths import check_apart, check_file_target, check_folder_target
 
 if TYPE_CHECKING:
     from metrics.run import RunConfig
@@ -92,7 +93,10 @@ def check_inputs(cfg: RunConfig) -> Inputs:
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     if any(spec.model is not None for spec in specs):
-        check_device(cfg.device)
+        check_device(cfg.device)  # DeviceError: one line, exit 2
+    if cfg.out is not None:
+        check_file_target(cfg.out, "--out")
+    check_apart(_outputs(cfg), _given_inputs(cfg))
     gen = _folder(cfg.gen, "--gen")
     if not gen.files:
         raise UsageError(f"--gen {cfg.gen}: no audio files{_first_problem(gen)}")
@@ -110,18 +114,37 @@ def check_inputs(cfg: RunConfig) -> Inputs:
         why = _load_reference(cfg, inputs, spec, stats) or _resolve_weights(cfg, inputs, spec)
         if why:
             inputs.unavailable[spec.key] = why
+    check_apart(_outputs(cfg), [(REGISTRY[name].flag, path) for name, path in inputs.weights.items()])
     return inputs
+
+
+def _outputs(cfg: RunConfig) -> dict[str, Path | None]:
+    return {"--out": cfg.out, "--save-ref-stats": cfg.save_ref_stats, "--cache-dir": cfg.cache_dir}
+
+
+def _given_inputs(cfg: RunConfig) -> list[tuple[str, Path | None]]:
+    """Every file or folder the run reads that a flag names (weight files found in a folder are added later)."""
+    named = [("--gen", cfg.gen), ("--ref", cfg.ref), ("--captions", cfg.captions), ("--exclude-ids", cfg.exclude_ids),
+             ("--roberta-dir", cfg.roberta_dir)]
+    named += [("--ref-stats", p) for p in cfg.ref_stats]
+    named += [(f"--{name.replace('_', '-')}", getattr(cfg, name)) for name in
+              ("openl3_weights", "passt_weights", "clap_weights", "vggish_weights", "panns_weights")]
+    return named
 
 
 def check_settings(cfg: RunConfig) -> None:
     unknown = [m for m in (cfg.metrics or ()) if m not in METRICS]
     if unknown:
         raise UsageError(f"unknown metric(s) {unknown}; choose from {list(METRICS)}")
-    for flag, value, least in (("--batch-size", cfg.batch_size, 1), ("--files-per-batch", cfg.files_per_batch, 1),
-                               ("--workers", 0 if cfg.workers is None else cfg.workers, 0),
-                               ("--bootstrap", cfg.bootstrap, 0), ("--fd-bootstrap", cfg.fd_bootstrap, 0)):
+    for flag, value, least, most in (
+            ("--batch-size", cfg.batch_size, 1, None), ("--files-per-batch", cfg.files_per_batch, 1, None),
+            ("--workers", 0 if cfg.workers is None else cfg.workers, 0, None),
+            ("--bootstrap", cfg.bootstrap, 0, MAX_BOOTSTRAP), ("--fd-bootstrap", cfg.fd_bootstrap, 0, MAX_SET_BOOTSTRAP)):
         if not isinstance(value, int) or value < least:
             raise UsageError(f"{flag} must be an integer >= {least}, got {value!r}")
+        if most is not None and value > most:
+            raise UsageError(f"{flag} {value}: at most {most:,} replicates (more moves no interval bound visibly "
+                             f"and only costs time and memory)")
     if cfg.seconds_total is not None and not (math.isfinite(cfg.seconds_total) and cfg.seconds_total > 0):
         raise UsageError(f"--seconds-total must be a positive number of seconds, got {cfg.seconds_total}")
     if cfg.clap_checkpoint is not None and cfg.clap_checkpoint not in CHECKPOINTS:
@@ -130,49 +153,15 @@ def check_settings(cfg: RunConfig) -> None:
         raise UsageError(f"--openl3-content must be music or env, got {cfg.openl3_content!r}")
 
 
-def check_device(device: str) -> None:
-    """Raise UsageError unless ``device`` names a torch device that works on this machine."""
-    import torch
-
-    with warnings.catch_warnings():  # CUDA probing warns on machines without a driver
-        warnings.simplefilter("ignore")
-        try:
-            dev = torch.device(device)
-        except (RuntimeError, TypeError, ValueError) as exc:
-            raise UsageError(f"--device {device!r}: not a device name ({one_line(exc, 160)})") from exc
-        if dev.type == "cpu":
-            return
-        if dev.type == "cuda" and not torch.cuda.is_available():
-            raise UsageError(f"--device {device}: no CUDA GPU is available here (use --device cpu)")
-        try:
-            torch.zeros(1, device=dev)
-        except Exception as exc:  # noqa: BLE001  any backend failure means "not usable here"
-            raise UsageError(f"--device {device}: not usable here ({one_line(exc, 160)})") from exc
-
-
 def check_writable_folder(folder: Path, flag: str) -> None:
     """Create ``folder`` if needed and check that a file can be written in it."""
-    if folder.exists() and not folder.is_dir():
-        raise UsageError(f"{flag} {folder}: exists and is not a folder")
+    check_folder_target(folder, flag)
     try:
         folder.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryFile(dir=folder):
             pass
     except OSError as exc:
         raise UsageError(f"{flag} {folder}: not a writable folder ({exc.strerror or exc})") from exc
-
-
-def check_output_file(path: Path, flag: str = "--out") -> None:
-    """Raise UsageError unless a file can be written at ``path`` (not a folder; its parent can be created)."""
-    if path.is_dir():
-        raise UsageError(f"{flag} {path}: is a folder; give a file name such as {path / 'results.json'}")
-    parent = path.absolute().parent
-    while not parent.exists():
-        parent = parent.parent
-    if not parent.is_dir():
-        raise UsageError(f"{flag} {path}: {parent} is a file, so the folder cannot be created")
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise UsageError(f"{flag} {path}: {parent} is not writable")
 
 
 # --- pieces of check_inputs ---------------------------------------------------------------------------------------

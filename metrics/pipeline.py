@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import multiprocessing
+import warnings
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Iterator, TypeVar
@@ -87,6 +88,12 @@ def bounded_map(fn: Callable[[T], R], items: Iterable[T], executor: cf.Executor 
         yield pending.popleft().result()
 
 
+def _quiet_worker() -> None:
+    """Decode workers print nothing: dependencies' import warnings (resampy's pkg_resources note) would reach stderr,
+    where a run's error must be the only line; the parent process records its own warnings in the results."""
+    warnings.simplefilter("ignore")
+
+
 class _PrepareCall:
     """Picklable ``path -> _prepare(embedder, path)``."""
 
@@ -129,8 +136,8 @@ def embed_files(embedder: Embedder, paths: list[str], *, cache: EmbeddingCache |
                 result.outputs[path] = out
         batch.clear()
 
-    executor = (cf.ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
-                if workers > 0 else None)
+    executor = (cf.ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
+                                       initializer=_quiet_worker) if workers > 0 else None)
     try:
         prepared = bounded_map(_PrepareCall(embedder), [p for p, _ in todo], executor, max(2, 2 * files_per_batch))
         bar = tqdm(total=len(todo), desc=embedder.name, unit="file", disable=not progress)

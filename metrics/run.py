@@ -77,6 +77,7 @@ class RunConfig:
     fd_bootstrap: int = 50
     save_ref_stats: Path | None = None
     progress: bool = True
+    out: Path | None = None  # the results file the caller writes (checked to be writable and apart from the inputs)
 
 
 @dataclass

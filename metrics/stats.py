@@ -20,14 +20,18 @@ def bootstrap_ci(values: np.ndarray, statistic: Callable[[np.ndarray], float] = 
                  n_boot: int = 1000, level: float = 0.95, seed: int = 0) -> tuple[float, float]:
     """Percentile bootstrap CI of ``statistic`` over items ``values`` ``[N, ...]`` (resampled along axis 0).
 
-    Returns (nan, nan) when there are fewer than 2 items or ``n_boot`` is 0.
+    Returns (nan, nan) when there are fewer than 2 items or ``n_boot`` is 0. Indices are drawn in chunks (the
+    same stream as one draw), so memory stays bounded whatever ``n_boot``.
     """
     v = np.asarray(values)
     if len(v) < 2 or n_boot <= 0:
         return float("nan"), float("nan")
     rng = np.random.default_rng(seed)
-    idx = rng.integers(0, len(v), size=(n_boot, len(v)))
-    reps = np.array([statistic(v[i]) for i in idx], np.float64)
+    reps = np.empty(n_boot, np.float64)
+    chunk = max(1, DRAW_CHUNK // len(v))
+    for start in range(0, n_boot, chunk):
+        idx = rng.integers(0, len(v), size=(min(chunk, n_boot - start), len(v)))
+        reps[start:start + len(idx)] = [statistic(v[i]) for i in idx]
     return _percentiles(reps, level)
 
 
@@ -83,4 +87,7 @@ def set_bootstrap(n_items: int, statistic: Callable[[np.ndarray], float] | None,
             "ci_method": SET_CI_METHOD}
 
 
+DRAW_CHUNK = 1 << 22  # bootstrap indices drawn at a time (32 MiB of int64)
+MAX_BOOTSTRAP = 100_000  # replicates of a per-item mean (--bootstrap): far more than a 95 % CI needs
+MAX_SET_BOOTSTRAP = 2_000  # replicates of a set metric (--fd-bootstrap): each recomputes FD/KAD/FAD-inf/IS
 SET_CI_METHOD = "bias-corrected normal bootstrap over files, widened to contain the estimate"

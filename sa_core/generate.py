@@ -29,6 +29,8 @@ import torch
 from metrics.cache import atomic_write
 from metrics.ids import MAX_NAME_BYTES, check_id
 from sa_core.cli import ArgumentParser, first_reasons, guarded, positive_int
+from sa_util.device import check_device
+from sa_util.paths import check_apart, check_folder_target
 from sa_core.config import FlowShiftConfig
 from sa_core.diffusion import cfg_velocity, denoiser_for, is_flow
 from sa_core.flow_sampling import (FLOW_SAMPLERS, FLOW_SCHEDULES, STOCHASTIC_FLOW_SAMPLERS, get_t_linear,
@@ -65,8 +67,8 @@ class SamplerConfig:
         def bad(name: str, what: str) -> SettingsError:
             return SettingsError(f"{name} (--{name.replace('_', '-')}) must be {what}, got {getattr(self, name)!r}")
 
-        if not _is_int(self.steps) or self.steps < 1:
-            raise bad("steps", "an integer >= 1")
+        if not _is_int(self.steps) or not 1 <= self.steps <= MAX_STEPS:
+            raise bad("steps", f"an integer in [1, {MAX_STEPS:,}]")
         for name in ("cfg_scale", "cfg_rescale", "sigma_min", "sigma_max", "rho"):
             value = getattr(self, name)
             if not _is_real(value) or not math.isfinite(value):
@@ -85,6 +87,9 @@ class SamplerConfig:
             raise bad("schedule", f"one of {[*SCHEDULES, *FLOW_SCHEDULES]}")
         if self.decode_chunk is not None and (not _is_int(self.decode_chunk) or self.decode_chunk < 1):
             raise bad("decode_chunk", "None or an integer >= 1")
+
+
+MAX_STEPS = 10_000  # sampler steps; the released models are sampled in 8-250
 
 
 def _is_int(v: object) -> bool:
@@ -154,8 +159,9 @@ def item_seed(seed: int, item_id: str) -> int:
 @torch.no_grad()
 def generate_latents(model: StableAudio, prompts: list[str], seconds_total: list[float], seeds: list[int],
                      cfg: SamplerConfig = SamplerConfig(), seconds_start: list[float] | None = None,
-                     latent_length: int | None = None, device: torch.device | str = "cpu") -> torch.Tensor:
-    """``[B, latent_dim, L]`` latents for a batch of prompts."""
+                     latent_length: int | None = None, device: torch.device | str = "cpu",
+                     progress: bool = False) -> torch.Tensor:
+    """``[B, latent_dim, L]`` latents for a batch of prompts (``progress``: a bar of the sampler's steps)."""
     B = len(prompts)
     L = latent_length or model.cfg.latent_length
     cond = model.conditioner(prompts, seconds_start or [0.0] * B, seconds_total, device)
@@ -169,6 +175,7 @@ def generate_latents(model: StableAudio, prompts: list[str], seconds_total: list
     sampler = (FLOW_SAMPLERS if is_flow(objective) else SAMPLERS)[cfg.sampler]
     stochastic = cfg.sampler.endswith("sde") or cfg.sampler in STOCHASTIC_FLOW_SAMPLERS
     kwargs = {"generator": generators} if stochastic else {}
+    kwargs["disable_progress"] = not progress
     with model.reusing_context():  # the text tokens are the same at every step: keys/values computed once
         return sampler(denoiser, noise * sigmas[0].to(noise.dtype), sigmas, extra_args={"cond": cond}, **kwargs)
 
@@ -176,14 +183,14 @@ def generate_latents(model: StableAudio, prompts: list[str], seconds_total: list
 @torch.no_grad()
 def generate(model: StableAudio, prompts: list[str], seconds_total: list[float], seeds: list[int],
              cfg: SamplerConfig = SamplerConfig(), device: torch.device | str = "cpu",
-             trim: bool = True) -> list[np.ndarray]:
+             trim: bool = True, progress: bool = False) -> list[np.ndarray]:
     """Audio per prompt, ``[channels, samples]`` float32, trimmed to its ``seconds_total`` (``trim``) or the whole
     window (what a timing evaluation needs: a file cut at ``seconds_total`` cannot show that it runs long).
     Raises SettingsError for lengths outside (0, window] (:func:`check_seconds_total`)."""
     if not len(prompts) == len(seconds_total) == len(seeds):
         raise SettingsError(f"{len(prompts)} prompts, {len(seconds_total)} lengths and {len(seeds)} seeds")
     check_seconds_total({f"prompt {k}": s for k, s in enumerate(seconds_total)}, model.cfg.max_seconds)
-    latents = generate_latents(model, prompts, seconds_total, seeds, cfg, device=device)
+    latents = generate_latents(model, prompts, seconds_total, seeds, cfg, device=device, progress=progress)
     ae = model.autoencoder
     audio = ae.decode(latents.to(next(ae.parameters()).dtype), chunk=cfg.decode_chunk).float().cpu().numpy()
     sr = model.cfg.sample_rate
@@ -303,19 +310,27 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--batch-size", type=positive_int, default=4)
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     p.add_argument("--dtype", choices=["float32", "bfloat16", "float16"], default="float32")
+    p.add_argument("--no-progress", action="store_true", help="no bar of the sampling steps on stderr")
     args = p.parse_args(argv)
     # every check before the model loads: a bad request costs nothing and writes nothing
+    check_device(args.device)
     spec = read_model_config(args.ckpt)
     cfg = sampler_from_args(args, spec.objective)
+    inputs = [("--ckpt", Path(args.ckpt)), ("--prompts-csv", args.prompts_csv),
+              ("--text-path", Path(args.text_path) if args.text_path else None)]
     if args.prompt is not None:
         check_output_path(args.out)
+        check_apart({"--out": args.out}, inputs)
+    else:
+        check_folder_target(args.out_dir, "--out-dir")
+        check_apart({"--out-dir": args.out_dir}, inputs)
     rows = read_prompts(args)
     check_seconds_total({i: s for i, _, s in rows}, spec.max_seconds)
     sr, channels = spec.sample_rate, spec.autoencoder.io_channels
     if args.prompt is not None:
         model = load_model(args.ckpt, text_path=args.text_path).to(args.device, getattr(torch, args.dtype))
-        write_audio(args.out, generate(model, [args.prompt], [args.seconds_total], [args.seed], cfg, args.device)[0],
-                    sr)
+        write_audio(args.out, generate(model, [args.prompt], [args.seconds_total], [args.seed], cfg, args.device,
+                                       progress=not args.no_progress)[0], sr)
         print(args.out)
         return 0
     reasons = {i: verify_audio(args.out_dir / f"{i}.wav", sr, channels, trimmed_frames(s, sr, spec.sample_size))
@@ -330,7 +345,8 @@ def main(argv: list[str] | None = None) -> int:
     for start in range(0, len(todo), args.batch_size):
         batch = todo[start:start + args.batch_size]
         audio = generate(model, [r[1] for _, r in batch], [r[2] for _, r in batch],
-                         [item_seed(args.seed, r[0]) for _, r in batch], cfg, args.device)
+                         [item_seed(args.seed, r[0]) for _, r in batch], cfg, args.device,
+                         progress=not args.no_progress)
         for (_, (item_id, _, _)), a in zip(batch, audio):
             write_audio(args.out_dir / f"{item_id}.wav", a, sr)
     return 0

@@ -45,7 +45,12 @@ def load_config(target: str) -> ModelConfig:
     path = path / "model_config.json" if path.is_dir() else path
     if not path.is_file():
         raise ConfigError(f"{target!r} is neither a preset ({', '.join(PRESETS)}) nor a checkpoint folder/config")
-    raw = json.loads(path.read_text())
+    try:
+        raw = json.loads(path.read_text())
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ConfigError(f"{path}: not a model_config.json (not JSON: {exc})") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: not a model_config.json (a JSON {type(raw).__name__}, expected an object)")
     return from_sao_config(raw) if "model_type" in raw else from_dict(ModelConfig, raw)
 
 

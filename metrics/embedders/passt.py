@@ -101,8 +101,9 @@ def build_passt(weights_path: Path | None) -> torch.nn.Module:
                 from exc
         load_state_strict(net, state, weights_path, EXPECTED)
     passt_module.first_RUN = False  # silences its debug prints on the first forward
-    mel = AugmentMelSTFT(n_mels=128, sr=SR, win_length=800, hopsize=320, n_fft=1024, freqm=48, timem=192,
-                         htk=False, fmin=0.0, fmax=None, norm=1, fmin_aug_range=10, fmax_aug_range=2000)
+    with contextlib.redirect_stdout(io.StringIO()):  # "Warning: FMAX is None setting to 15000" on stdout
+        mel = AugmentMelSTFT(n_mels=128, sr=SR, win_length=800, hopsize=320, n_fft=1024, freqm=48, timem=192,
+                             htk=False, fmin=0.0, fmax=None, norm=1, fmin_aug_range=10, fmax_aug_range=2000)
     return PasstBasicWrapper(mel=mel, net=net, mode="logits").eval()
 
 

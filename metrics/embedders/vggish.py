@@ -189,8 +189,8 @@ def prepare_examples(samples: np.ndarray, sample_rate: int, config: VGGishConfig
     x = pad_to_length(x, int(math.ceil(config.min_seconds * SAMPLE_RATE)))
     examples = log_mel_examples(x[0])
     if len(examples) == 0:
-        raise AudioError(f"too short for VGGish: {x.shape[-1] / SAMPLE_RATE:.3f} s at 16 kHz, one 0.96 s example "
-                         f"needs {MIN_EXAMPLE_SAMPLES / SAMPLE_RATE:.3f} s")
+        raise AudioError(f"too short for VGGish: {x.shape[-1]} samples at 16 kHz, one 0.96 s example needs "
+                         f"{MIN_EXAMPLE_SAMPLES} ({MIN_EXAMPLE_SAMPLES / SAMPLE_RATE:.5g} s)")
     return examples
 
 

@@ -66,6 +66,7 @@ CLIS: dict[str, Callable[[list[str]], int]] = {
     "benchmarks.musiccaps": _captions_main("musiccaps"),
     "benchmarks.audiocaps": _captions_main("audiocaps"),
     "benchmarks.songdescriber": _captions_main("songdescriber"),
+    "benchmarks.ablate": _module_main("benchmarks.ablate"),
     "reports": _module_main("reports.__main__"),
 }
 

@@ -119,3 +119,83 @@ def test_model_by_hand_and_a_kind_outside_the_protocol(dataset, weights_dir, tmp
     o = json.loads((tmp_path / "o.json").read_text())
     assert o["protocol"]["model_override"] == "openl3"
     assert o["metrics"]["fad"]["protocol_metric"]["comparable_to_published"] is False
+
+
+# --- every path a user can take computes on the part of the embedding its protocol names -------------------------
+# What each metric must read, written here independently of the registry: (model, output part) -> width.
+EXPECTED_DIM = {("openl3", "embedding"): 1024, ("vggish", "embedding"): 128, ("panns", "embedding"): 2048,
+                ("panns", "logits"): 527, ("clap", "embedding"): 512, ("passt", "probabilities"): 527}
+
+
+def every_plan():
+    """Every (protocol, --model, metric choice) the CLI accepts, with the metrics it plans."""
+    from metrics.run import RunConfig, UsageError, plan
+
+    for name in protocols.PROTOCOLS:
+        for model in (None, *protocols.EMBEDDING_MODELS):
+            for metrics in (None, *((kind,) for kind in protocols.METRIC_KINDS)):
+                try:
+                    _, specs = plan(RunConfig(gen=Path("."), protocol=name, model=model, metrics=metrics))
+                except UsageError:
+                    continue  # refused with one line, e.g. `is` on a protocol without a classifier
+                yield (name, model, metrics), specs
+
+
+def test_every_planned_metric_reads_the_part_its_protocol_names():
+    from metrics.inputs import output_dim
+
+    seen = set()
+    for where, specs in every_plan():
+        for spec in specs:
+            if spec.model is None:
+                continue
+            wanted = "logits" if spec.kind == "is" or (spec.kind == "kl" and spec.model == "panns") else (
+                "probabilities" if spec.kind == "kl" else "embedding")
+            assert spec.output == wanted, (where, spec.key)
+            assert output_dim(spec) == EXPECTED_DIM[(spec.model, spec.output)], (where, spec.key)
+            seen.add((spec.kind, spec.model))
+    embedding_kinds = {(k, m) for k in protocols.EMBEDDING_KINDS for m in protocols.EMBEDDING_MODELS}
+    assert embedding_kinds | {("kl", "passt"), ("kl", "panns"), ("is", "panns"), ("clap", "clap")} == seen
+
+
+@pytest.fixture(scope="module")
+def shared_cache(tmp_path_factory):
+    return tmp_path_factory.mktemp("shared-cache")
+
+
+@pytest.mark.parametrize("model", protocols.EMBEDDING_MODELS)
+def test_embedding_metrics_by_hand_read_the_models_embedding(model, dataset, weights_dir, shared_cache, tmp_path):
+    """``all --protocol fadtk --model M``: FD, FAD-inf, per-song FD and KAD each on M's embedding (its width in the
+    result, measured on the arrays the metric read). Set-metric intervals around their value are checked on
+    VGGish (on 1024-2048 dimensions each replicate costs seconds; the interval itself is tested in
+    test_set_intervals.py)."""
+    out = tmp_path / "r.json"
+    boot = "5" if model == "vggish" else "0"
+    assert main(["all", "--protocol", "fadtk", "--model", model,
+                 *args(dataset, weights_dir, out, "--cache-dir", str(shared_cache), "--fd-bootstrap", boot)]) == 0
+    results = json.loads(out.read_text())
+    if model in ("panns", "clap"):  # one vector per file: no file has the 2 frames a per-song FD needs
+        assert set(results["skipped_metrics"]) == {"fad-indiv"}
+        assert "fewer than 2 frames" in results["skipped_metrics"]["fad-indiv"]
+    else:
+        assert results["skipped_metrics"] == {}
+    assert set(results["metrics"]) | set(results["skipped_metrics"]) == {"fad", "fad-inf", "fad-indiv", "kad"}
+    for key, res in results["metrics"].items():
+        assert res["output"] == "embedding" and res["dim"] == EXPECTED_DIM[(model, "embedding")], key
+        if boot != "0" and key != "fad-indiv":  # set metrics: an interval that holds its own estimate
+            lo, hi = res["ci95"]
+            assert lo <= res["value"] <= hi and res["ci_replicates"] == 5, key
+
+
+def test_fd_by_hand_equals_the_preset_that_uses_that_model(dataset, weights_dir, shared_cache, tmp_path):
+    """The default protocol's FD moved to PANNs by hand is the audioldm preset's FD_panns, and moved to VGGish the
+    fadtk preset's FAD: same number, same width."""
+    def fd(*choice: str, key: str) -> dict:
+        out = tmp_path / "r.json"
+        assert main(["fd", *choice, *args(dataset, weights_dir, out, "--cache-dir", str(shared_cache))]) == 0
+        return json.loads(out.read_text())["metrics"][key]
+
+    for model, preset, key in (("panns", "audioldm", "fd"), ("vggish", "fadtk", "fad")):
+        by_hand, own = fd("--model", model, key="fd"), fd("--protocol", preset, key=key)
+        assert by_hand["value"] == own["value"] and by_hand["dim"] == own["dim"] == EXPECTED_DIM[(model, "embedding")]
+        assert by_hand["protocol_metric"]["comparable_to_published"] is False

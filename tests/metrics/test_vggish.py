@@ -138,7 +138,7 @@ def test_mel_matrix_and_examples_match_torchvggish():
 def test_prepare_pads_quantises_and_rejects_too_short():
     x = np.full((2, 8000), 0.25, np.float32)  # 0.5 s stereo at 16 kHz
     assert prepare_examples(x, 16000, PRESETS["fadtk"]).shape == (1, 96, 64)  # padded to 1 s
-    with pytest.raises(AudioError, match="too short for VGGish: 0.500 s"):
+    with pytest.raises(AudioError, match=r"too short for VGGish: 8000 samples at 16 kHz, one 0.96 s example needs 15600 "):
         prepare_examples(x, 16000, PRESETS["frechet-audio-distance"])
     loud = np.full((1, 16000), 1.5, np.float32)  # overs clip in the 16-bit step, as in fadtk's wav cache
     clipped = prepare_examples(loud, 16000, PRESETS["fadtk"])

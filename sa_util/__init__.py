@@ -1,0 +1,2 @@
+"""Helpers every layer of sa-bench shares (``metrics``, ``sa_core``, ``benchmarks``, ``reports``): no model, no
+project import, standard library only."""
