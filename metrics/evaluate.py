@@ -31,13 +31,22 @@ def gaussian_stats(frames: list[np.ndarray]) -> GaussianStats:
 
 def fd_bootstrap(frames: list[np.ndarray], mu_ref: np.ndarray, sigma_ref: np.ndarray, n_boot: int,
                  seed: int = 0) -> list[float]:
-    """FD of ``n_boot`` file-level resamples of the generated set against fixed reference statistics.
+    """FD of ``n_boot`` file-level resamples of the generated set against fixed reference statistics."""
+    if n_boot <= 0 or len(frames) < 2:
+        return []
+    idx = bootstrap_indices(len(frames), n_boot, seed)  # [n_boot, n_files]
+    counts = np.stack([np.bincount(i, minlength=len(frames)) for i in idx])
+    return fd_of_weights(frames, mu_ref, sigma_ref, counts)
+
+
+def fd_of_weights(frames: list[np.ndarray], mu_ref: np.ndarray, sigma_ref: np.ndarray,
+                  weights: np.ndarray) -> list[float]:
+    """FD of each weighting of the files against fixed reference statistics: row ``r`` of ``weights``
+    ``[R, n_files]`` counts file ``i`` ``weights[r, i]`` times (a bootstrap resample, a subset, a permutation).
 
     tr sqrtm(S_g S_r) = sum_i sqrt(lambda_i(A S_g A)) with A = S_r^(1/2) (symmetric PSD), computed once.
     Frames are centred on their pooled mean before the weighted second moments are formed (float32 matmul).
     """
-    if n_boot <= 0 or len(frames) < 2:
-        return []
     counts_per_file = torch.tensor([len(f) for f in frames])
     file_of_frame = torch.repeat_interleave(torch.arange(len(frames)), counts_per_file)
     E = torch.from_numpy(np.concatenate(frames).astype(np.float32))  # [N, D]
@@ -48,8 +57,8 @@ def fd_bootstrap(frames: list[np.ndarray], mu_ref: np.ndarray, sigma_ref: np.nda
     A = (evecs * evals.clamp_min(0).sqrt()) @ evecs.T  # S_r^(1/2)
     mu_r = torch.from_numpy(np.asarray(mu_ref, np.float64))
     out = []
-    for idx in bootstrap_indices(len(frames), n_boot, seed):
-        w = torch.bincount(torch.from_numpy(idx), minlength=len(frames))[file_of_frame].double()  # [N]
+    for row in np.asarray(weights, np.float64):
+        w = torch.from_numpy(row)[file_of_frame]  # [N]
         n = w.sum()
         mean_c = (w @ Ec.double()) / n
         second = (Ec * w.float()[:, None]).T @ Ec  # [D, D]
