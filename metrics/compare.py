@@ -238,6 +238,9 @@ def compare_pair(a: Run, b: Run, cfg: CompareConfig) -> tuple[list[Difference], 
                 diffs.append(_item_difference(name, cols_a[name], cols_b[name], a.label, b.label, cfg))
         except ValueError as exc:  # EmbeddingsGone included: say why, keep the other metrics
             skipped.append({"a": a.label, "b": b.label, "metric": key, "reason": str(exc)})
+        except (TypeError, KeyError, AttributeError) as exc:  # a hand-edited or foreign results entry
+            skipped.append({"a": a.label, "b": b.label, "metric": key,
+                            "reason": f"unreadable metric entry ({type(exc).__name__}: {exc})"})
     return diffs, skipped
 
 
