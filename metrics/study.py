@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -75,7 +76,7 @@ def run_compare(args: argparse.Namespace) -> int:
           "(the n for a target difference: python -m metrics power RUN --target D)")
     _write(args.out, "sa-bench compare", ["compare", *map(str, args.results)],
            {**cmp.to_json(), "files": [str(p) for p in args.results]})
-    return 0 if cmp.differences else 2
+    return 0 if cmp.differences else _nothing("no metric could be compared")
 
 
 # --- power ----------------------------------------------------------------------------------------------------
@@ -97,7 +98,7 @@ def run_power(args: argparse.Namespace) -> int:
     print("\n".join(power.table(rows, skipped)))
     _write(args.out, "sa-bench power", ["power", str(args.results)],
            {"file": str(args.results), "guidance": [asdict(g) for g in rows], "skipped": skipped})
-    return 0 if rows else 2
+    return 0 if rows else _nothing("no metric has sample-size guidance")
 
 
 # --- agreement ------------------------------------------------------------------------------------------------
@@ -131,7 +132,12 @@ def run_agreement(args: argparse.Namespace) -> int:
     print("\n".join(agreement.table(rows, skipped)))
     _write(args.out, "sa-bench agreement", ["agreement", "--ratings", str(args.ratings)],
            {**agreement.to_json(rows, skipped), "ratings": str(args.ratings), "format": args.ratings_format})
-    return 0 if rows else 2
+    return 0 if rows else _nothing("no metric could be assessed")
+
+
+def _nothing(what: str) -> int:
+    print(f"error: {what} (reasons above)", file=sys.stderr)
+    return 2
 
 
 @dataclass(frozen=True)
