@@ -1,4 +1,5 @@
-"""``python -m metrics {fd,kl,clap,timing,all,demo}``: the metrics from the command line.
+"""``python -m metrics {fd,kl,clap,timing,all,demo}``: the metrics from the command line; ``compare``, ``power`` and
+``agreement`` read results files (:mod:`metrics.study`).
 
 Examples::
 
@@ -20,6 +21,7 @@ from metrics.protocols import DEFAULT_PROTOCOL, EMBEDDING_MODELS, PROTOCOLS
 from metrics.ids import one_line
 from metrics.precision import PRECISIONS
 from metrics.run import METRICS, MetricError, RunConfig, UsageError, run, write_results
+from metrics.study import TOOLS
 from metrics.weights import ENV_VAR
 
 DEFAULT_CACHE = Path("~/.cache/sa-bench/embeddings")
@@ -134,6 +136,8 @@ def build_parser() -> argparse.ArgumentParser:
                            "meaningless; shows the pipeline end to end offline)")
     demo.add_argument("--weights-dir", type=Path)
     demo.add_argument("--protocol", choices=list(PROTOCOLS), default=DEFAULT_PROTOCOL)
+    for name, tool in TOOLS.items():  # compare, power, agreement: read results files (metrics.study)
+        tool.add_arguments(sub.add_parser(name, help=tool.help))
     return parser
 
 
@@ -166,6 +170,8 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as exc:  # --help (0) or a usage error already printed as one line (2)
         return int(exc.code or 0)
     try:
+        if args.command in TOOLS:
+            return TOOLS[args.command].run(args)
         results, out = evaluate(args, argv)
     except Exception as exc:  # noqa: BLE001  last resort: the specific checks give better messages first
         known = isinstance(exc, (ValueError, OSError, MetricError))

@@ -58,6 +58,12 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
     atomic_write(path, lambda tmp: Path(tmp).write_bytes(data))
 
 
+def entry_path(root: Path, name: str, key: str, content_hash: str) -> Path:
+    """Where the output of embedder ``name`` with cache key ``key`` for content ``content_hash`` lives (results
+    files record these three, so later tools find a run's embeddings without the audio or the model)."""
+    return root / name / key / content_hash[:2] / f"{content_hash}.npy"
+
+
 class EmbeddingCache:
     """Skip-if-present store of per-file arrays. ``root=None`` disables caching."""
 
@@ -67,7 +73,7 @@ class EmbeddingCache:
     def path(self, embedder: Embedder, content_hash: str) -> Path | None:
         if self.root is None:
             return None
-        return self.root / embedder.name / embedder.cache_key() / content_hash[:2] / f"{content_hash}.npy"
+        return entry_path(self.root, embedder.name, embedder.cache_key(), content_hash)
 
     def get(self, embedder: Embedder, content_hash: str) -> np.ndarray | None:
         path = self.path(embedder, content_hash)

@@ -29,30 +29,58 @@ def gaussian_stats(frames: list[np.ndarray]) -> GaussianStats:
     return stats
 
 
-def fd_bootstrap(frames: list[np.ndarray], mu_ref: np.ndarray, sigma_ref: np.ndarray
-                 ) -> Callable[[np.ndarray], float]:
-    """FD of a file-level resample of the generated set ``frames`` (``[n_i, D]`` each) against fixed reference
-    statistics, as ``idx [n_files] -> FD`` for :func:`metrics.stats.set_bootstrap`.
+class WeightedFD:
+    """FD against fixed reference statistics of weighted versions of one set of files: a weight vector
+    ``[n_files]`` counts file ``i`` ``w[i]`` times (a bootstrap resample, a subset, one side of a permutation).
+    Everything that does not depend on the weights is computed once.
 
-    The resample's statistics are weighted sums over the frames (a file drawn k times weighs k), with frames
-    centred on their pooled mean before the second moment is formed (float32 matmul); the FD is
-    :meth:`ReferenceGaussian.frechet_distance` (``sigma_ref^(1/2)`` computed once).
+    The FD is |mu - mu_r|^2 + tr S + tr S_r - 2 tr sqrtm(S S_r), with tr sqrtm(S S_r) = sum sqrt(eig(A S A)) and
+    A = S_r^(1/2) (:class:`ReferenceGaussian`). The weighted covariance S is (n - 1)^-1 Z^T Z with the rows of Z
+    the centred frames scaled by sqrt(weight); so when a set has fewer frames than dimensions the eigenvalues are
+    taken in frame space, from the Gram matrix (Z A)(Z A)^T / (n - 1) ``[N, N]``, which has the same non-zero
+    eigenvalues as A S A ``[D, D]`` and costs N^2 D instead of D^3 (N: the frames of the files with a weight; the
+    centred, whitened frames ``Y = E_c A`` are formed once, for sets of up to 4 D frames). Otherwise S is formed
+    in D space (float32 products of centred frames, float64 eigenvalues). Both forms agree to rounding
+    (tests/metrics/test_set_intervals.py).
     """
-    file_of_frame = torch.repeat_interleave(torch.arange(len(frames)), torch.tensor([len(f) for f in frames]))
-    E = torch.from_numpy(np.concatenate(frames).astype(np.float32))  # [N, D]
-    centre = E.double().mean(0)
-    Ec = (E.double() - centre).float()
-    ref = ReferenceGaussian.from_stats(mu_ref, sigma_ref)
 
-    def fd_of(idx: np.ndarray) -> float:
-        w = torch.bincount(torch.from_numpy(idx), minlength=len(frames))[file_of_frame].double()  # [N]
+    def __init__(self, frames: list[np.ndarray], mu_ref: np.ndarray, sigma_ref: np.ndarray):
+        self.n_files = len(frames)
+        self.file_of_frame = np.repeat(np.arange(len(frames)), [len(f) for f in frames])  # [N]
+        E = np.concatenate(frames).astype(np.float64)  # [N, D]
+        self.centre = E.mean(0)
+        self.Ec = E - self.centre
+        self.ref = ReferenceGaussian.from_stats(mu_ref, sigma_ref)
+        self.dim = E.shape[1]
+        self.Y = self.Ec @ self.ref.sqrt_sigma if len(E) <= 4 * self.dim else None  # [N, D]
+
+    def __call__(self, weights: np.ndarray) -> float:
+        """FD of the set with file ``i`` counted ``weights[i]`` times ``[n_files]``."""
+        w = np.asarray(weights, np.float64)[self.file_of_frame]  # [N]
+        keep = w > 0
+        w, Ec = w[keep], self.Ec[keep]
         n = w.sum()
-        mean_c = (w @ Ec.double()) / n
-        second = (Ec * w.float()[:, None]).T @ Ec  # [D, D]
-        cov = (second.double() - n * torch.outer(mean_c, mean_c)) / (n - 1)
-        return ref.frechet_distance((mean_c + centre).numpy(), cov.numpy())
+        mean_c = (w @ Ec) / n
+        diff = mean_c + self.centre - self.ref.mu
+        if self.Y is None or len(w) >= self.dim:
+            x = torch.from_numpy(Ec.astype(np.float32))
+            second = ((x * torch.from_numpy(w.astype(np.float32))[:, None]).T @ x).double().numpy()  # [D, D]
+            cov = (second - n * np.outer(mean_c, mean_c)) / (n - 1)
+            return self.ref.frechet_distance(mean_c + self.centre, cov)
+        root_w = np.sqrt(w)[:, None]
+        Z = root_w * (self.Y[keep] - mean_c @ self.ref.sqrt_sigma)  # [N_kept, D]
+        tr_cov = float((w * ((Ec - mean_c) ** 2).sum(1)).sum() / (n - 1))
+        eig = np.linalg.eigvalsh(Z @ Z.T / (n - 1))
+        tr_sqrt = float(np.sqrt(np.clip(eig, 0.0, None)).sum())
+        return float(diff @ diff + tr_cov + np.trace(self.ref.sigma) - 2.0 * tr_sqrt)
 
-    return fd_of
+    def many(self, weights: np.ndarray) -> np.ndarray:
+        """``[R]`` FDs, one per row of ``weights`` ``[R, n_files]``."""
+        return np.array([self(row) for row in np.asarray(weights)])
+
+    def resampled(self, idx: np.ndarray) -> float:
+        """FD of the resample that draws files ``idx`` ``[n_files]`` (repeats allowed)."""
+        return self(np.bincount(idx, minlength=self.n_files))
 
 
 def fd_result(gen_frames: dict[str, np.ndarray], mu_ref: np.ndarray, sigma_ref: np.ndarray, *,
@@ -62,7 +90,7 @@ def fd_result(gen_frames: dict[str, np.ndarray], mu_ref: np.ndarray, sigma_ref: 
     frames = [gen_frames[k] for k in sorted(gen_frames)]
     stats = gaussian_stats(frames)
     value = frechet_distance(stats.mean, stats.cov, mu_ref, sigma_ref)
-    resampled = fd_bootstrap(frames, mu_ref, sigma_ref) if n_boot > 0 and len(frames) > 1 else None
+    resampled = WeightedFD(frames, mu_ref, sigma_ref).resampled if n_boot > 0 and len(frames) > 1 else None
     ci = set_bootstrap(len(frames), resampled, value, n_boot=n_boot, seed=seed)
     return {"value": value, **ci, "n_files": len(frames), "n_frames": stats.n}
 

@@ -37,6 +37,7 @@ class EmbedResult:
     outputs: dict[str, np.ndarray] = field(default_factory=dict)  # path -> model output
     skipped: dict[str, str] = field(default_factory=dict)  # path -> one-line reason
     cache_hits: int = 0
+    digests: dict[str, str] = field(default_factory=dict)  # path -> sha256 of the file (its cache entry's name)
 
 
 def _prepare(embedder: Embedder, path: str) -> tuple[np.ndarray | None, str | None]:
@@ -116,6 +117,7 @@ def embed_files(embedder: Embedder, paths: list[str], *, cache: EmbeddingCache |
         except OSError as exc:
             result.skipped[path] = f"cannot read file ({exc.strerror or exc})"
             continue
+        result.digests[path] = digest
         hit = cache.get(embedder, digest)
         if hit is not None:
             result.outputs[path] = hit

@@ -22,7 +22,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from metrics import protocols
+from metrics import embedding_record, protocols
 from metrics.audio import AudioError, read_audio
 from metrics.cache import EmbeddingCache, atomic_write_bytes
 from metrics.compiled import COMPILE_MEASURED
@@ -127,6 +127,7 @@ class Runner:
         self._outputs: dict[int, tuple[dict[str, np.ndarray], set[str]]] = {}
         self.dims: dict[str, int] = {}  # metric key -> width of the embedder output part it read
         self.shard = shard  # (rank, world): embed only every world-th file (see warm_cache)
+        self.digests: dict[str, str] = {}  # path -> sha256 of every file embedded (its cache entry)
 
     def embed(self, embedder: Embedder, paths: list[str], metric: str) -> EmbedResult:
         if self.shard is not None:
@@ -134,6 +135,7 @@ class Runner:
         res = embed_files(embedder, paths, cache=self.cache, workers=default_workers(self.cfg),
                           files_per_batch=self.cfg.files_per_batch, progress=self.cfg.progress)
         self.skipped_files += [{"metric": metric, "file": p, "reason": r} for p, r in sorted(res.skipped.items())]
+        self.digests.update(res.digests)
         return res
 
     def _save_ref(self, name: str, write: Callable[[Path], None]) -> None:
@@ -227,7 +229,22 @@ class Runner:
             emb = self.embedder(spec)
             extra.update(model=emb.name, settings=emb.settings(), compiled=emb.compiled, output=spec.output,
                          dim=self.dims.get(spec.key))
+        if spec.kind in embedding_record.SET_KINDS:
+            extra["embeddings"] = self.embedding_record(spec)
         return {**result, **extra}
+
+    def embedding_record(self, spec: MetricSpec) -> dict[str, Any]:
+        """Where this set metric's embeddings are (:mod:`metrics.embedding_record`), for compare and power."""
+        emb, root = self.embedder(spec), self.cache.root
+        done = self._outputs.get(id(emb), ({}, set()))[0]  # the files embedded (and so cached) in this run
+        gen = {i: self.digests[str(p)] for i, p in self.inputs.gen.files.items() if str(p) in done}
+        reference: dict[str, Any] | None = None
+        if spec.key in self.inputs.fd_ref and root is not None:
+            reference = {"gaussian": embedding_record.store_gaussian(root, emb.name, emb.cache_key(),
+                                                                     *self.inputs.fd_ref[spec.key])}
+        elif spec.kind != "is" and self.inputs.ref is not None:
+            reference = {"files": [self.digests[p] for p in self.inputs.ref.paths() if p in done]}
+        return embedding_record.record(root, emb.name, emb.cache_key(), output_part(spec), gen, reference)
 
     def call(self, key: str) -> dict[str, Any]:
         """Run the metric with result key ``key``; raises if it cannot give a value (nothing could be scored)."""

@@ -1,6 +1,7 @@
 """One self-contained HTML report for one or more run folders (``results.json`` + ``audio/``).
 
-Only reads run outputs and renders: metric table (value, 95% CI, n) with runs side by side, skipped metrics and
+Only reads run outputs and renders: metric table (value, 95% CI, n) with runs side by side, with several runs their
+paired comparison (:mod:`metrics.compare`, from the results and cached embeddings), skipped metrics and
 files with reasons, requested-vs-detected length (the paper's timing figure), per-item score distributions,
 spectrograms and audio players for the best and worst items by timing error, and each run's metadata. Images are
 inline PNG and audio inline 16-bit WAV, so the file can be mailed, moved or attached as it is. A run's audio is
@@ -268,10 +269,34 @@ def examples(run_dir: Path, r: dict[str, Any], k: int = 3) -> str:
     return "".join(out)
 
 
+def comparison(runs: list[tuple[str, dict[str, Any]]]) -> str:
+    """Paired differences between the runs on their shared prompts (:mod:`metrics.compare`, set metrics from the
+    runs' cached embeddings), one row per metric and pair; the better run where the Holm-adjusted p < 0.05."""
+    from metrics.compare import CompareConfig, Run, compare
+
+    cmp = compare([Run(label, r) for label, r in runs], CompareConfig(n_boot=2000, n_perm=2000, set_replicates=100))
+    rows = "".join(
+        f'<tr><td class="l">{html.escape(d.metric)}</td><td class="l">{html.escape(d.a)}</td>'
+        f'<td class="l">{html.escape(d.b)}</td><td>{_fmt(d.value_a)}</td><td>{_fmt(d.value_b)}</td>'
+        f"<td>{_fmt(d.difference)} [{_fmt(d.ci95[0])}, {_fmt(d.ci95[1])}]</td><td>{_fmt(d.p)}</td>"
+        f"<td>{_fmt(d.p_holm)}</td><td>{d.n}</td><td>{_fmt(d.mdd80)}</td>"
+        f'<td class="l">{html.escape(d.better or "not significant")}</td></tr>' for d in cmp.differences)
+    skipped = "".join(f"<li>{html.escape(s['metric'])} ({html.escape(s['a'])} vs {html.escape(s['b'])}): "
+                      f"{html.escape(s['reason'])}</li>" for s in cmp.skipped)
+    return ("<h2>Comparison</h2><p>B - A on the prompts both runs scored: 95% CI, two-sided p (paired bootstrap and "
+            "sign-flip permutation; FD-like metrics recomputed on resampled prompts), Holm-adjusted p over all rows, "
+            "and MDD80, the smallest difference these prompts detect with 80% power.</p>"
+            "<table><tr><th>metric</th><th>A</th><th>B</th><th>A value</th><th>B value</th><th>B - A [95% CI]</th>"
+            f"<th>p</th><th>p (Holm)</th><th>n</th><th>MDD80</th><th>better</th></tr>{rows}</table>"
+            + (f"<p>Not compared:</p><ul>{skipped}</ul>" if skipped else ""))
+
+
 def write_report(run_dirs: list[Path], out: Path) -> Path:
     runs = [(d.name, load_run(d)) for d in run_dirs]
     parts = [f"<h1>sa-bench report</h1><p>{len(runs)} run(s): {', '.join(html.escape(n) for n, _ in runs)}</p>",
              "<h2>Metrics</h2>", metric_table(runs), published(runs)]
+    if len(runs) > 1:
+        parts.append(comparison(runs))
     for label, r in runs:
         if r["skipped_metrics"]:
             parts.append(f"<h3>{html.escape(label)}: skipped metrics</h3><ul>" + "".join(

@@ -73,3 +73,21 @@ def test_set_bootstrap_without_replicates_or_items_gives_no_interval():
     for n_items, n_boot in ((1, 50), (10, 0)):
         res = set_bootstrap(n_items, None if n_boot == 0 else (lambda idx: 0.0), 1.0, n_boot=n_boot)
         assert res["ci_replicates"] == 0 and all(np.isnan(res["ci95"]))
+
+
+@pytest.mark.parametrize("frames_per_file", [2, 40])  # 24 frames in 64 dims: the Gram form; 480 in 16: D space
+def test_weighted_fd_equals_the_fd_of_the_repeated_frames(frames_per_file):
+    from metrics.evaluate import WeightedFD
+
+    rng = np.random.default_rng(frames_per_file)
+    dim = 16 if frames_per_file == 40 else 64
+    files = [rng.normal(size=(frames_per_file, dim)) + rng.normal(size=dim) * 0.3 for _ in range(12)]
+    half = rng.normal(size=(dim, dim)) / np.sqrt(dim)
+    mu_ref, sigma_ref = rng.normal(size=dim) * 0.1, half @ half.T + 0.5 * np.eye(dim)
+    wfd = WeightedFD(files, mu_ref, sigma_ref)
+    assert (wfd.Y is not None) is (frames_per_file == 2)
+    ref = ReferenceGaussian.from_stats(mu_ref, sigma_ref)
+    for weights in (np.ones(12, int), rng.integers(0, 3, size=12)):
+        stacked = np.concatenate([f for f, k in zip(files, weights) for _ in range(k)])
+        want = ref.frechet_distance(stacked.mean(0), np.cov(stacked, rowvar=False))
+        assert wfd(weights) == pytest.approx(want, rel=1e-5)
