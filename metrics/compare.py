@@ -31,7 +31,7 @@ from typing import Any, Callable
 import numpy as np
 
 from metrics import embedding_record
-from metrics.distances import fad_inf, inception_score, kernel_audio_distance
+from metrics.distances import ReferenceGaussian, fad_inf, inception_score, kernel_audio_distance
 from metrics.evaluate import WeightedFD
 from metrics.stats import (bootstrap_indices, holm, minimum_detectable, percentile_interval, permutation_pvalue,
                            sign_flips)
@@ -142,8 +142,8 @@ def _per_row(value: Callable[[np.ndarray], float]) -> SetStatistic:
 
 # --- set metrics: kind -> statistic over weighted files, built from the inputs and the metric's settings --------
 def _fd(inputs: embedding_record.SetInputs, options: dict[str, Any]) -> SetStatistic:
-    mu, sigma = inputs.gaussian()
-    return lambda files, weights: WeightedFD(files, mu, sigma).many(weights)
+    ref = ReferenceGaussian.from_stats(*inputs.gaussian())  # sigma_ref^(1/2) once for every call
+    return lambda files, weights: WeightedFD(files, ref).many(weights)
 
 
 def _kad(inputs: embedding_record.SetInputs, options: dict[str, Any]) -> SetStatistic:
@@ -225,7 +225,7 @@ def compare_pair(a: Run, b: Run, cfg: CompareConfig) -> tuple[list[Difference], 
     """Every metric both runs have, B against A (unadjusted p; :func:`compare` adjusts over the family)."""
     diffs, skipped = [], []
     for key in [k for k in a.results["metrics"] if k in b.results["metrics"]]:
-        res_a, res_b = a.results["metrics"][key], b.results["metrics"][key]
+        res_a = a.results["metrics"][key]
         try:
             if kind_of(key, res_a) in SET_STATISTICS:
                 if _wanted(cfg, key):

@@ -44,13 +44,13 @@ class WeightedFD:
     (tests/metrics/test_set_intervals.py).
     """
 
-    def __init__(self, frames: list[np.ndarray], mu_ref: np.ndarray, sigma_ref: np.ndarray):
+    def __init__(self, frames: list[np.ndarray], ref: ReferenceGaussian):
         self.n_files = len(frames)
         self.file_of_frame = np.repeat(np.arange(len(frames)), [len(f) for f in frames])  # [N]
         E = np.concatenate(frames).astype(np.float64)  # [N, D]
         self.centre = E.mean(0)
         self.Ec = E - self.centre
-        self.ref = ReferenceGaussian.from_stats(mu_ref, sigma_ref)
+        self.ref = ref
         self.dim = E.shape[1]
         self.Y = self.Ec @ self.ref.sqrt_sigma if len(E) <= 4 * self.dim else None  # [N, D]
 
@@ -90,7 +90,8 @@ def fd_result(gen_frames: dict[str, np.ndarray], mu_ref: np.ndarray, sigma_ref: 
     frames = [gen_frames[k] for k in sorted(gen_frames)]
     stats = gaussian_stats(frames)
     value = frechet_distance(stats.mean, stats.cov, mu_ref, sigma_ref)
-    resampled = WeightedFD(frames, mu_ref, sigma_ref).resampled if n_boot > 0 and len(frames) > 1 else None
+    resampled = (WeightedFD(frames, ReferenceGaussian.from_stats(mu_ref, sigma_ref)).resampled
+                 if n_boot > 0 and len(frames) > 1 else None)
     ci = set_bootstrap(len(frames), resampled, value, n_boot=n_boot, seed=seed)
     return {"value": value, **ci, "n_files": len(frames), "n_frames": stats.n}
 

@@ -84,9 +84,9 @@ def test_weighted_fd_equals_the_fd_of_the_repeated_frames(frames_per_file):
     files = [rng.normal(size=(frames_per_file, dim)) + rng.normal(size=dim) * 0.3 for _ in range(12)]
     half = rng.normal(size=(dim, dim)) / np.sqrt(dim)
     mu_ref, sigma_ref = rng.normal(size=dim) * 0.1, half @ half.T + 0.5 * np.eye(dim)
-    wfd = WeightedFD(files, mu_ref, sigma_ref)
-    assert (wfd.Y is not None) is (frames_per_file == 2)
     ref = ReferenceGaussian.from_stats(mu_ref, sigma_ref)
+    wfd = WeightedFD(files, ref)
+    assert (wfd.Y is not None) is (frames_per_file == 2)
     for weights in (np.ones(12, int), rng.integers(0, 3, size=12)):
         stacked = np.concatenate([f for f, k in zip(files, weights) for _ in range(k)])
         want = ref.frechet_distance(stacked.mean(0), np.cov(stacked, rowvar=False))
