@@ -31,6 +31,10 @@ COMPILE_MEASURED: dict[str, str] = {
 def compile_module(module: Any) -> Any:
     """``module`` compiled for inference: static shapes (a new batch shape compiles once more) and frozen weights
     (constant-folded, e.g. batch norm into the convolution), so the module must stay in eval mode and unchanged."""
+    import logging
+
     import torch
 
+    # inductor's C++ toolchain probe logs "No CUDA runtime is found" on CPU-only machines; stderr stays for errors
+    logging.getLogger("torch.utils.cpp_extension").setLevel(logging.ERROR)
     return torch.compile(module, dynamic=False, options={"freezing": True})

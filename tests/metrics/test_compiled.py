@@ -50,3 +50,14 @@ def test_compile_flag_is_recorded_and_unmeasured_evaluators_stay_eager(clips, we
     r = json.loads((tmp_path / "r.json").read_text())
     assert r["settings"]["compile"] is True and r["metrics"]["fd"]["compiled"] is False
     assert not any("compile" in d for d in r["protocol"]["metrics"]["fd"]["deviations"])  # rounding, no deviation
+
+
+def test_a_compiled_run_prints_nothing_on_stderr(clips, weights_dir, tmp_path, capfd):
+    """``--compile`` on a CPU-only machine: inductor's toolchain probe ("No CUDA runtime is found") stays off
+    stderr, where a run's error must be the only line."""
+    args = ["kl", "--protocol", "audioldm", "--gen", str(clips / "gen"), "--ref", str(clips / "ref"),
+            "--weights-dir", str(weights_dir), "--cache-dir", "none", "--no-progress", "--compile",
+            "--out", str(tmp_path / "r.json")]
+    assert main(args) == 0
+    assert capfd.readouterr().err == ""
+    assert json.loads((tmp_path / "r.json").read_text())["metrics"]["kl"]["compiled"] is True

@@ -62,6 +62,7 @@ def test_preset_runs_offline_and_names_every_setting(name, dataset, weights_dir,
         assert recorded["kind"] == m.kind and recorded["distance"] == m.distance_options()
         if m.model is not None:
             assert res["settings"], "the embedder's own settings are in the result"
+            assert res["dim"] == EXPECTED_DIM[(m.model, m.output)], (m.key, res["output"], res["dim"])
             assert recorded["embedder"] == {**m.embedder_options(), **(
                 {"checkpoint": "630k-audioset-fusion"} if swapped and m.model == "clap" else {})}
         assert recorded["comparable_to_published"] is not (swapped and m.model == "clap")
