@@ -36,9 +36,16 @@ class HFEncoder(TextEncoder):
 
     def __init__(self, folder: Path, max_length: int, dtype: torch.dtype, model_cls: Callable[..., Any]):
         from transformers import AutoTokenizer
+        from transformers.utils import logging as hf_logging
 
         self.tokenizer = AutoTokenizer.from_pretrained(str(folder), local_files_only=True)
-        self.model = model_cls(str(folder), local_files_only=True).to(dtype).eval().requires_grad_(False)
+        shown = hf_logging.is_progress_bar_enabled()
+        hf_logging.disable_progress_bar()  # a "Loading weights" bar on stderr for a local file, even under --no-progress
+        try:
+            self.model = model_cls(str(folder), local_files_only=True).to(dtype).eval().requires_grad_(False)
+        finally:
+            if shown:
+                hf_logging.enable_progress_bar()
         self.max_length = max_length
         self.memo: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}  # text -> (tokens, mask), first in first out
         self.dim = self.model.config.hidden_size if hasattr(self.model.config, "hidden_size") else \

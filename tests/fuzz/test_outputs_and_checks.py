@@ -216,3 +216,9 @@ def test_slightly_negative_kl_is_explained():
     res = kl_result({"a": p, "b": p}, {"a": p, "b": p}, ["a", "b"], n_boot=10)
     assert res["value"] < 0 and "below 0" in res["note"]
     assert "note" not in kl_result({"a": p}, {"a": np.array([0.7, 0.1, 0.1, 0.1])}, ["a"], n_boot=10)
+
+
+def test_a_generation_run_under_no_progress_prints_nothing_on_stderr(sb):
+    """No "Loading weights" bar from the text encoder's loader: stderr is for errors."""
+    o = sb.run("benchmarks.synthcaps", ["--n", "1", "--no-progress", "--out", sb.out / "run"], allowed=(0,))
+    assert o.err.strip() == "", o.describe()
