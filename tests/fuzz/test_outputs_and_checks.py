@@ -222,3 +222,14 @@ def test_a_generation_run_under_no_progress_prints_nothing_on_stderr(sb):
     """No "Loading weights" bar from the text encoder's loader: stderr is for errors."""
     o = sb.run("benchmarks.synthcaps", ["--n", "1", "--no-progress", "--out", sb.out / "run"], allowed=(0,))
     assert o.err.strip() == "", o.describe()
+
+
+def test_decode_workers_print_nothing_on_stderr(tmp_path, weights_dir, capfd):
+    """``--workers 2``: the workers' import warnings (resampy's pkg_resources note) stay off stderr."""
+    from metrics.__main__ import main
+
+    gen, ref = tones(tmp_path / "gen"), tones(tmp_path / "ref")
+    args = ["fd", "--protocol", "fadtk", "--gen", str(gen), "--ref", str(ref), "--weights-dir", str(weights_dir),
+            "--workers", "2", "--out", str(tmp_path / "r.json"), *QUICK]
+    assert main(args) == 0
+    assert capfd.readouterr().err == ""
