@@ -23,12 +23,13 @@ def test_reference_is_resampy_0_2_2():
     np.testing.assert_array_equal(ours, window)
 
 
+@pytest.mark.parametrize("kernel", ["numba", "numpy"])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("rates", [(44100, 48000), (44100, 16000), (48000, 44100), (32000, 48000), (16000, 16001)])
-def test_bit_equal_to_resampy_0_2_2(rates, dtype):
+def test_bit_equal_to_resampy_0_2_2(rates, dtype, kernel):
     x = signal((2, 9001), dtype)
     for axis, data in ((-1, x), (0, np.ascontiguousarray(x.T)), (-1, np.asfortranarray(x))):
-        ours = resample(data, *rates, axis=axis)
+        ours = resample(data, *rates, axis=axis, kernel_name=kernel)
         ref = resampy.resample(data, *rates, axis=axis, filter="kaiser_best")
         assert ours.dtype == ref.dtype and ours.shape == ref.shape and ours.flags["F_CONTIGUOUS"] == ref.flags["F_CONTIGUOUS"]
         np.testing.assert_array_equal(ours, ref)
@@ -40,3 +41,12 @@ def test_metrics_path_is_the_port():
                                   resampy.resample(x, 44100, 48000, axis=-1, filter="kaiser_best"))
     with pytest.raises(ValueError, match="too small"):
         resample(x[:, :1], 44100, 16000)
+
+
+def test_numpy_kernel_on_a_long_clip():
+    """10 s of stereo at 44.1 kHz, the length the protocols resample, both kernels (no reference needed)."""
+    x = signal((2, 441000), np.float32, seed=2)
+    np.testing.assert_array_equal(resample(x, 44100, 48000, kernel_name="numpy"),
+                                  resample(x, 44100, 48000, kernel_name="numba"))
+    with pytest.raises(ValueError, match="invalid"):
+        resample(x, 0, 16000)
