@@ -32,9 +32,9 @@ def _serve(conn: Any, scale: Scale, device: str, work: str) -> None:
         message = conn.recv()
         if message is None:
             return
-        kind, params, box_s = message
+        target, params, box_s = message
         try:
-            module, fn = KINDS[kind].split(":")
+            module, fn = target.split(":")
             figures = getattr(importlib.import_module(module), fn)(params, scale, device, Path(work), box_s)
             conn.send(("ok", figures, None))
         except Exception as exc:  # noqa: BLE001  one case's failure is reported, the others go on
@@ -60,7 +60,7 @@ class Worker:
         if self.proc is None or not self.proc.is_alive():
             self._start()
         started = time.perf_counter()
-        self.conn.send((case.kind, case.params, box_s))
+        self.conn.send((KINDS[case.kind], case.params, box_s))
         if self.conn.poll(box_s):
             try:
                 status, figures, reason = self.conn.recv()
