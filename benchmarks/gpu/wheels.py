@@ -37,9 +37,9 @@ NEEDED: dict[str, str] = {
     "laion-clap": "CLAP score", "torchlibrosa": "laion_clap", "librosa": "laion_clap", "audioread": "librosa",
     "lazy-loader": "librosa", "msgpack": "librosa", "pooch": "librosa", "decorator": "librosa",
     "ftfy": "laion_clap", "wcwidth": "ftfy", "braceexpand": "laion_clap", "webdataset": "laion_clap",
-    "wget": "laion_clap", "progressbar": "laion_clap",
+    "wget": "laion_clap",
 }
-BUILT = ("wget", "progressbar")  # source-only on PyPI, pure Python
+BUILT = ("wget",)  # source-only on PyPI, pure Python
 
 
 def pinned(names: list[str], constraints: Path = CONSTRAINTS) -> list[str]:

@@ -6,14 +6,18 @@ import pytest
 from metrics.audio import resample_kaiser_best
 from metrics.kaiser_best import kaiser_best_table, resample
 
-resampy = pytest.importorskip("resampy", reason="the reference: pip install resampy==0.2.2 'setuptools<81'")
+
+@pytest.fixture(scope="module")
+def resampy():
+    """The reference (the test extra installs it where it builds: Python < 3.12)."""
+    return pytest.importorskip("resampy", reason="the reference: pip install resampy==0.2.2 'setuptools<81'")
 
 
 def signal(shape: tuple[int, ...], dtype: type, seed: int = 0) -> np.ndarray:
     return (np.random.default_rng(seed).standard_normal(shape) * 0.3).astype(dtype)
 
 
-def test_reference_is_resampy_0_2_2():
+def test_reference_is_resampy_0_2_2(resampy):
     assert resampy.__version__ == "0.2.2"
     from resampy.filters import load_filter
 
@@ -26,7 +30,7 @@ def test_reference_is_resampy_0_2_2():
 @pytest.mark.parametrize("kernel", ["numba", "numpy"])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("rates", [(44100, 48000), (44100, 16000), (48000, 44100), (32000, 48000), (16000, 16001)])
-def test_bit_equal_to_resampy_0_2_2(rates, dtype, kernel):
+def test_bit_equal_to_resampy_0_2_2(rates, dtype, kernel, resampy):
     x = signal((2, 9001), dtype)
     for axis, data in ((-1, x), (0, np.ascontiguousarray(x.T)), (-1, np.asfortranarray(x))):
         ours = resample(data, *rates, axis=axis, kernel_name=kernel)
@@ -35,7 +39,7 @@ def test_bit_equal_to_resampy_0_2_2(rates, dtype, kernel):
         np.testing.assert_array_equal(ours, ref)
 
 
-def test_metrics_path_is_the_port():
+def test_metrics_path_is_the_port(resampy):
     x = signal((2, 4410), np.float32, seed=1)
     np.testing.assert_array_equal(resample_kaiser_best(x, 44100, 48000),
                                   resampy.resample(x, 44100, 48000, axis=-1, filter="kaiser_best"))
@@ -45,6 +49,7 @@ def test_metrics_path_is_the_port():
 
 def test_numpy_kernel_on_a_long_clip():
     """10 s of stereo at 44.1 kHz, the length the protocols resample, both kernels (no reference needed)."""
+    pytest.importorskip("numba")
     x = signal((2, 441000), np.float32, seed=2)
     np.testing.assert_array_equal(resample(x, 44100, 48000, kernel_name="numpy"),
                                   resample(x, 44100, 48000, kernel_name="numba"))
