@@ -17,7 +17,7 @@ HEAVY: dict[str, str] = {
     "*/test_metrics_speed.py::*one_at_a_time*": "the reference's one-clip-at-a-time loop over every clip",
     "*/test_metrics_speed.py::*batched_2_workers*": "the batched run again with two decode workers",
     "*/test_metric_peers_speed.py::*reference*": "the reference packages' own code paths",
-    "*/test_metrics_memory.py::*all*": "the three evaluators one after another on a 5-minute file",
+    "*/test_metrics_memory.py::*": "a 5-minute file through each evaluator in a fresh process (over 10 min each here)",
 }
 HEAVY_ENV = "SA_BENCH_HEAVY"
 
