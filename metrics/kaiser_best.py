@@ -97,11 +97,15 @@ def kernel(name: str = "auto") -> Callable[..., None]:
     """``numba``: resampy's jitted loop; ``numpy``: :func:`_resample_numpy`; ``auto``: numba where installed."""
     if name == "numpy":
         return _resample_numpy
+    from metrics.numba_stand_in import is_stand_in
+
     try:
         import numba
     except ImportError:
+        numba = None
+    if numba is None or is_stand_in(numba):
         if name == "numba":
-            raise
+            raise ImportError("numba is not installed")
         return _resample_numpy
     return numba.jit(nopython=True, nogil=True)(_resample_f)
 
