@@ -36,6 +36,8 @@ NEEDED: dict[str, str] = {
     "torchaudio": "hear21passt (mel banks, masking)", "hear21passt": "PaSST (KL)",
     "laion-clap": "CLAP score", "torchlibrosa": "laion_clap", "librosa": "laion_clap", "audioread": "librosa",
     "lazy-loader": "librosa", "msgpack": "librosa", "pooch": "librosa", "decorator": "librosa",
+    "platformdirs": "pooch", "requests": "pooch", "urllib3": "requests", "certifi": "requests",
+    "charset-normalizer": "requests",
     "ftfy": "laion_clap", "wcwidth": "ftfy", "braceexpand": "laion_clap", "webdataset": "laion_clap",
     "wget": "laion_clap",
 }
