@@ -27,7 +27,14 @@ class Outcome:
                 "reason": self.reason}
 
 
+PRELOAD = ("torch", "sa_core.model", "metrics.run")  # imported before a worker says it is ready
+START_S = 300.0  # a worker's start-up (interpreter, imports) is not part of any case's box
+
+
 def _serve(conn: Any, scale: Scale, device: str, work: str) -> None:
+    for module in PRELOAD:
+        importlib.import_module(module)
+    conn.send("ready")
     while True:
         message = conn.recv()
         if message is None:
@@ -51,14 +58,20 @@ class Worker:
         self.ctx = mp.get_context("spawn")
         self.proc: Any = None
 
-    def _start(self) -> None:
+    def _start(self) -> bool:
+        """A fresh worker, past its imports; False if it did not get there within START_S."""
         self.conn, child = self.ctx.Pipe()
         self.proc = self.ctx.Process(target=_serve, args=(child, *self.args), daemon=True)
         self.proc.start()
+        try:
+            return self.conn.poll(START_S) and self.conn.recv() == "ready"
+        except EOFError:
+            return False
 
     def run(self, case: Case, box_s: float) -> Outcome:
-        if self.proc is None or not self.proc.is_alive():
-            self._start()
+        if (self.proc is None or not self.proc.is_alive()) and not self._start():
+            self.stop()
+            return Outcome(case, "failed", reason=f"the worker process did not start within {START_S:.0f} s")
         started = time.perf_counter()
         self.conn.send((KINDS[case.kind], case.params, box_s))
         if self.conn.poll(box_s):
