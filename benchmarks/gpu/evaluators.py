@@ -39,12 +39,13 @@ def _weights(work: Path, protocol: str) -> Path:
     return folder
 
 
-def _evaluate(protocol: str, clips: Path, weights: Path, device: str, cache: Path) -> tuple[float, dict]:
+def _evaluate(protocol: str, clips: Path, seconds: float, weights: Path, device: str,
+              cache: Path) -> tuple[float, dict]:
     from metrics.run import RunConfig, run
 
     cfg = RunConfig(gen=clips / "audio", ref=clips / "audio", captions=clips / "captions.csv", id_col="id",
                     protocol=protocol, weights_dir=weights, device=device, cache_dir=cache, bootstrap=0,
-                    fd_bootstrap=0, progress=False, seconds_total=None)
+                    fd_bootstrap=0, progress=False, seconds_total=seconds)
     started = time.perf_counter()
     results = run(cfg, strict=False)
     return time.perf_counter() - started, results
@@ -59,7 +60,8 @@ def protocol_throughput(params: dict, scale: Scale, device: str, work: Path, box
     timings, results = {}, {}
     for n in (small, large):
         clips = _clips(work, n, scale.clip_seconds)
-        timings[n], results[n] = _evaluate(protocol, clips, weights, device, work / f"cache-{protocol}-{n}")
+        timings[n], results[n] = _evaluate(protocol, clips, scale.clip_seconds, weights, device,
+                                           work / f"cache-{protocol}-{n}")
     per_clip = max(0.0, (timings[large] - timings[small]) / (large - small))
     fixed = max(0.0, timings[small] - per_clip * small)
     done = results[large]
