@@ -40,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
                 if left < MIN_BOX_S:
                     outcomes.append(Outcome(case, "not run", reason=f"budget spent ({left:.0f} s left)"))
                     continue
-                outcome = worker.run(case, min(case.box_s, left))
+                outcome = worker.run(case, min(scale.box_s or case.box_s, left))
                 outcomes.append(outcome)
                 print(f"{case.name}: {outcome.status} in {outcome.seconds:.1f} s"
                       + (f" ({outcome.reason.splitlines()[0]})" if outcome.reason else ""), flush=True)

@@ -37,6 +37,7 @@ class Scale:
     precision_clips: int = 16
     precision_models: tuple[str, ...] = ("openl3", "passt", "clap", "vggish", "panns")
     protocols: tuple[str, ...] = ("stable-audio", "musicgen", "audioldm", "audioldm2", "fadtk")  # most important first
+    box_s: float | None = None  # one box for every case (None: each case's own, sized for a GPU)
 
 
 FULL = Scale("full")
@@ -48,7 +49,8 @@ SMOKE = Scale(
                         **_TINY_AE}},
     steps={"v": 2, "rf_denoiser": 2}, max_batch=2, rounds=1, clip_seconds=2.0, protocol_clips=(1, 2),
     kad_frames=2000, kad_dim=64, precision_clips=4, precision_models=("vggish",),
-    protocols=("fadtk",))  # the same code path as every protocol, on VGGish alone: the CI smoke stays short
+    protocols=("fadtk",),  # the same code path as every protocol, on VGGish alone: the CI smoke stays short
+    box_s=120.0)  # tiny cases on a CPU: the budget bounds the run, a box only catches a hang
 SCALES: dict[str, Scale] = {"cuda": FULL, "cpu": SMOKE}
 
 
