@@ -27,6 +27,7 @@ from typing import Any, Callable
 
 import numpy as np
 import soundfile as sf
+import torch
 
 from metrics.distances import (cosine_similarity, fad_inf, frechet_distance, inception_score, kernel_audio_distance,
                                kl_audioldm, kl_divergence)
@@ -157,21 +158,43 @@ def ci_width(case: Case, gen: list[np.ndarray], ref: list[np.ndarray], seed: int
 
 
 # --- the study ---------------------------------------------------------------------------------------------------
-def embed_both(emb: Embedder, paths: list[str]) -> dict[str, tuple[list[np.ndarray], float]]:
-    """``{precision: (outputs in path order, seconds)}`` of one loaded evaluator in fp32 and in bf16, no cache (every
-    clip embedded; timed after a two-clip warm-up)."""
+@dataclass(frozen=True)
+class Variant:
+    """How a precision row runs: the evaluator's autocast precision and whether fp32 matmuls/convolutions may use
+    TF32 (CUDA only; PyTorch's default is off)."""
+
+    precision: str
+    tf32: bool = False
+
+
+VARIANTS: dict[str, Variant] = {"fp32": Variant("fp32"), "bf16": Variant("bf16"), "tf32": Variant("fp32", tf32=True)}
+BASE = "fp32"
+
+
+def set_tf32(enabled: bool) -> None:
+    torch.backends.cuda.matmul.allow_tf32 = enabled
+    torch.backends.cudnn.allow_tf32 = enabled
+
+
+def embed_both(emb: Embedder, paths: list[str], other: str = "bf16") -> dict[str, tuple[list[np.ndarray], float]]:
+    """``{variant: (outputs in path order, seconds)}`` of one loaded evaluator in fp32 and in ``other``
+    (:data:`VARIANTS`), no cache (every clip embedded; timed after a two-clip warm-up)."""
     out = {}
-    for precision in ("fp32", "bf16"):
-        emb.precision = precision
+    for name in (BASE, other):
+        emb.precision = VARIANTS[name].precision
+        set_tf32(VARIANTS[name].tf32)
         embed_files(emb, paths[:2], workers=0)  # warm-up: kernels for these shapes are built before timing
         started = time.perf_counter()
         res = embed_files(emb, paths, workers=0)
+        if emb.device.startswith("cuda"):
+            torch.cuda.synchronize()
         seconds = time.perf_counter() - started
         if res.skipped:
             raise RuntimeError(f"{emb.name} {precision}: {len(res.skipped)} clips failed, e.g. "
                                f"{next(iter(res.skipped.values()))}")
-        out[precision] = ([res.outputs[p] for p in paths], seconds)
+        out[name] = ([res.outputs[p] for p in paths], seconds)
     emb.precision = "fp32"
+    set_tf32(False)
     return out
 
 
@@ -187,8 +210,10 @@ def weight_files(folder: Path, models: list[str]) -> dict[str, Path]:
 
 
 def study(out: Path, n: int, seconds: float, seed: int, models: list[str],
-          weights_dir: Path | None = None) -> dict[str, Any]:
-    """Writes the clips under ``out/clips``; evaluator files from ``weights_dir`` (default ``out/weights``)."""
+          weights_dir: Path | None = None, device: str = "cpu", other: str = "bf16") -> dict[str, Any]:
+    """Writes the clips under ``out/clips``; evaluator files from ``weights_dir`` (default ``out/weights``); fp32
+    against ``other`` (:data:`VARIANTS`: ``bf16`` autocast, or ``tf32`` on CUDA)."""
+    pair = (BASE, other)
     clips = out / "clips" / f"{seconds:g}s-seed{seed}"  # a rerun with other settings never reuses these clips
     gen = write_clips(clips / "gen", n, seconds, seed, pitch_shift=0.0)
     ref = write_clips(clips / "ref", n, seconds, seed + 1, pitch_shift=4.0)
@@ -196,41 +221,41 @@ def study(out: Path, n: int, seconds: float, seed: int, models: list[str],
     captions = [f"a chord number {k}" for k in range(n)]
     all_cases = [c for c in cases() if c.model in models]
     results: dict[str, Any] = {"clips": {"n_per_side": n, "seconds": seconds, "seed": seed}, "models": {},
-                               "metrics": {}, "harmless_fraction": HARMLESS_FRACTION}
+                               "metrics": {}, "harmless_fraction": HARMLESS_FRACTION, "pair": pair, "device": device}
     for model in dict.fromkeys(c.model for c in all_cases):
         options = dict(next(c.options for c in all_cases if c.model == model))
         extra = {"roberta_dir": weights["roberta"], "seed": seed} if model == "clap" else {}
-        emb = build(model, weights[model], "cpu", 32, **options, **extra)  # loaded once, run at both precisions
+        emb = build(model, weights[model], device, 32, **options, **extra)  # loaded once, run at both precisions
         emb.load()
-        g = embed_both(emb, gen)
+        g = embed_both(emb, gen, other)
         if model == "clap":  # the captions' text embeddings (fp32) are CLAP's reference side, paired by item
             texts = list(emb.embed_text(captions))
-            r = {p: (texts, g[p][1]) for p in ("fp32", "bf16")}
+            r = {p: (texts, g[p][1]) for p in pair}
         else:
-            r = embed_both(emb, ref)
-        flat32 = np.concatenate([o.ravel() for o in g["fp32"][0]])
-        flat16 = np.concatenate([o.ravel() for o in g["bf16"][0]])
+            r = embed_both(emb, ref, other)
+        flat32 = np.concatenate([o.ravel() for o in g[BASE][0]])
+        flat16 = np.concatenate([o.ravel() for o in g[other][0]])
         rel = np.abs(flat16 - flat32) / (np.abs(flat32).max() + 1e-12)
         results["models"][model] = {
-            "seconds_per_clip": {p: g[p][1] / n for p in ("fp32", "bf16")},
+            "seconds_per_clip": {p: g[p][1] / n for p in pair},
             "output_rel_diff_median": float(np.median(rel)), "output_rel_diff_max": float(rel.max())}
         for case in (c for c in all_cases if c.model == model):
-            gp = {p: part(g[p][0], model, case.output) for p in ("fp32", "bf16")}
-            rp = {p: part(r[p][0], model, case.output) for p in ("fp32", "bf16")}
+            gp = {p: part(g[p][0], model, case.output) for p in pair}
+            rp = {p: part(r[p][0], model, case.output) for p in pair}
             try:
-                v32, v16 = case.fn(gp["fp32"], rp["fp32"]), case.fn(gp["bf16"], rp["bf16"])
-                width = ci_width(case, gp["fp32"], rp["fp32"], seed)
+                v32, v16 = case.fn(gp[BASE], rp[BASE]), case.fn(gp[other], rp[other])
+                width = ci_width(case, gp[BASE], rp[BASE], seed)
             except (ValueError, np.linalg.LinAlgError) as e:  # e.g. FD's sqrtm on too few files for its dimension
                 results["metrics"][case.metric] = {"model": model, "undefined": f"{type(e).__name__}: {e}"}
                 print(f"{case.metric}: undefined on these clips ({e}); the evaluator is not cleared", flush=True)
                 continue
             ratio = abs(v16 - v32) / width if width > 0 else float("inf")
             projected = ratio_at(ratio, n)
-            results["metrics"][case.metric] = {"model": model, "fp32": v32, "bf16": v16, "abs_diff": abs(v16 - v32),
+            results["metrics"][case.metric] = {"model": model, BASE: v32, other: v16, "abs_diff": abs(v16 - v32),
                                                "ci95_width_fp32": width, "diff_over_ci_width": ratio,
                                                f"ratio_at_{VERDICT_FILES}_files": projected,
                                                "harmless": bool(projected < HARMLESS_FRACTION), "n_boot": case.n_boot}
-            print(f"{case.metric}: fp32 {v32:.6g} bf16 {v16:.6g} |diff| {abs(v16 - v32):.3g} CI width {width:.3g} "
+            print(f"{case.metric}: {BASE} {v32:.6g} {other} {v16:.6g} |diff| {abs(v16 - v32):.3g} CI width {width:.3g} "
                   f"ratio {ratio:.3g}", flush=True)
         (out / "precision.partial.json").write_text(json.dumps(results, indent=1))  # a killed study keeps its models
     for model in results["models"]:  # an undefined metric counts as unmeasured movement: the evaluator stays fp32
@@ -243,20 +268,21 @@ def study(out: Path, n: int, seconds: float, seed: int, models: list[str],
 
 def table(results: dict[str, Any]) -> str:
     n = results["clips"]["n_per_side"]
-    lines = [f"| metric | evaluator | fp32 | bf16 | abs diff | CI95 width (fp32, {n} files) | diff / width | "
+    base, other = results.get("pair", (BASE, "bf16"))
+    lines = [f"| metric | evaluator | {base} | {other} | abs diff | CI95 width ({base}, {n} files) | diff / width | "
              f"projected to {VERDICT_FILES} files | harmless |", "|---|---|---|---|---|---|---|---|---|"]
     for name, m in results["metrics"].items():
         if "undefined" in m:
             lines.append(f"| {name} | {m['model']} | undefined: {m['undefined'][:80]} | | | | | | no |")
             continue
-        lines.append(f"| {name} | {m['model']} | {m['fp32']:.5g} | {m['bf16']:.5g} | {m['abs_diff']:.2g} | "
+        lines.append(f"| {name} | {m['model']} | {m[base]:.5g} | {m[other]:.5g} | {m['abs_diff']:.2g} | "
                      f"{m['ci95_width_fp32']:.3g} | {m['diff_over_ci_width']:.3f} | "
                      f"{ratio_at(m['diff_over_ci_width'], n):.3f} | {'yes' if m['harmless'] else 'no'} |")
-    lines += ["", "| evaluator | s/clip fp32 | s/clip bf16 | speed-up | output rel. diff median / max | worst ratio |",
+    lines += ["", f"| evaluator | s/clip {base} | s/clip {other} | speed-up | output rel. diff median / max | worst ratio |",
               "|---|---|---|---|---|---|"]
     for name, m in results["models"].items():
         s = m["seconds_per_clip"]
-        lines.append(f"| {name} | {s['fp32']:.3f} | {s['bf16']:.3f} | {s['fp32'] / s['bf16']:.2f}x | "
+        lines.append(f"| {name} | {s[base]:.3f} | {s[other]:.3f} | {s[base] / s[other]:.2f}x | "
                      f"{m['output_rel_diff_median']:.1e} / {m['output_rel_diff_max']:.1e} | {m['worst_ratio']:.3f} |")
     return "\n".join(lines) + "\n"
 
@@ -274,7 +300,6 @@ def main(argv: list[str] | None = None) -> int:
                         "there with random weights")
     args = p.parse_args(argv)
     results = study(args.out, args.clips, args.seconds, args.seed, args.models.split(","), args.weights_dir)
-    import torch
 
     results["environment"] = {"torch": torch.__version__, "threads": torch.get_num_threads(),
                               "cpu_bf16": bool(getattr(torch.backends, "mkldnn", None)

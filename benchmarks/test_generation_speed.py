@@ -43,14 +43,19 @@ SMALL_CASES = [("stable-audio-open-small", 1, "cpu", torch.float32, 16)] + [
 SMALL_STEPS = 8
 
 
-def make_setup(name: str, batch: int, device: str, dtype: torch.dtype, latent_length: int | None = None) -> dict:
+def make_setup(name: str, batch: int, device: str, dtype: torch.dtype, latent_length: int | None = None,
+               overrides: dict | None = None) -> dict:
+    """Random-weight model of preset ``name`` (with ``overrides``; built on ``device``), conditioning and a latent
+    batch; also what ``python -m benchmarks.gpu`` measures."""
     if device == "cuda" and not CUDA:
         pytest.skip("no CUDA device")
     torch.manual_seed(0)
-    cfg = preset(name)
+    cfg = override(preset(name), overrides or {})
     if latent_length is not None:
         cfg = override(cfg, {"sample_size": latent_length * cfg.autoencoder.downsampling_ratio})
-    model = build_model(cfg).to(device, dtype).eval()
+    with torch.device(device):
+        model = build_model(cfg)
+    model = model.to(device, dtype).eval()
     text_len = cfg.conditioning.text.max_length
     tokens = torch.randn(batch, text_len, cfg.conditioning.text.dim, device=device)
     mask = torch.ones(batch, text_len, dtype=torch.bool, device=device)

@@ -237,16 +237,16 @@ def resample_soxr(x: np.ndarray, sr_in: int, sr_out: int) -> np.ndarray:
 def resample_kaiser_best(x: np.ndarray, sr_in: int, sr_out: int) -> np.ndarray:
     """``[C, T]`` resampy 0.2.2 ``kaiser_best`` (what openl3 0.4.2 runs before its model). Same rate: unchanged.
 
-    resampy 0.4's kaiser_best is a different filter and moves OpenL3 embeddings by ~8 % (protocol §9), so the
-    package pins resampy 0.2.2.
+    resampy 0.4's kaiser_best is a different filter and moves OpenL3 embeddings by ~8 % (protocol §9), so this is
+    resampy 0.2.2's own table and loop (:mod:`metrics.kaiser_best`), whatever resampy is installed.
     """
     if sr_in == sr_out:
         return x
     if int(x.shape[-1] * sr_out / sr_in) < 1:
         raise AudioError(f"too short to resample: {x.shape[-1]} samples at {sr_in} Hz give none at {sr_out} Hz")
-    import resampy
+    from metrics.kaiser_best import resample
 
-    return np.ascontiguousarray(resampy.resample(x, sr_in, sr_out, filter="kaiser_best", axis=-1).astype(np.float32))
+    return np.ascontiguousarray(resample(x, sr_in, sr_out, axis=-1).astype(np.float32))
 
 
 def resample_librosa(x: np.ndarray, sr_in: int, sr_out: int) -> np.ndarray:

@@ -7,12 +7,14 @@ computed with them mean nothing beyond "the pipeline runs and agrees with the re
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Callable, Iterable
 
 import numpy as np
 import torch
 from torch import nn
 
 from metrics.embedders.openl3 import OpenL3Net
+from metrics.weights import REGISTRY
 
 _SPECIALS = {"<s>": 0, "<pad>": 1, "</s>": 2, "<unk>": 3}
 
@@ -116,36 +118,50 @@ def write_clap_pt(path: Path, tokenizer_dir: Path, *, fusion: bool = True, amode
     torch.save({"epoch": 45, "state_dict": state}, path)
 
 
+def _clap_writer(fusion: bool, amodel: str) -> Callable[[Path, int], object]:
+    def write(path: Path, seed: int) -> None:
+        write_clap_pt(path, path.parent / REGISTRY["roberta-base"].filename, fusion=fusion, amodel=amodel, seed=seed)
+    return write
+
+
+# registry name -> writer(path, seed) of a random-weight file in that entry's official format
+WRITERS: dict[str, Callable[[Path, int], object]] = {
+    "roberta-base": lambda path, seed: write_byte_tokenizer(path),
+    "openl3-mel256-music": lambda path, seed: write_openl3_h5(path, random_openl3(seed)),
+    "openl3-mel256-env": lambda path, seed: write_openl3_h5(path, random_openl3(seed + 1)),
+    "passt-s-swa-ap476": lambda path, seed: write_passt_pt(path, seed),
+    "clap-630k-audioset-fusion": _clap_writer(True, "HTSAT-tiny"),
+    "clap-music-audioset": _clap_writer(False, "HTSAT-base"),  # the musicgen / audioldm2 protocols' (large)
+    "clap-music-speech-audioset": _clap_writer(False, "HTSAT-base"),
+    "vggish": lambda path, seed: write_vggish_pth(path, seed),
+    "vggish-pca": lambda path, seed: write_vggish_pca_pth(path, seed),
+    "panns-cnn14-16k": lambda path, seed: write_panns_pth(path, 16000, seed),
+    "panns-cnn14-32k": lambda path, seed: write_panns_pth(path, 32000, seed),
+}
+DEFAULT_FILES = ("openl3-mel256-music", "openl3-mel256-env", "passt-s-swa-ap476", "clap-630k-audioset-fusion",
+                 "roberta-base", "vggish", "panns-cnn14-16k")
+
+
+def write_named(folder: Path, names: Iterable[str], seed: int = 0) -> dict[str, Path]:
+    """The files of registry entries ``names`` in ``folder`` under their official names, each written only where it
+    is not there yet (CLAP's tokenizer folder first, when a CLAP checkpoint is among them)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    names = list(dict.fromkeys(names))
+    if any(n.startswith("clap-") for n in names):
+        names = ["roberta-base"] + [n for n in names if n != "roberta-base"]
+    paths = {}
+    for name in names:
+        paths[name] = folder / REGISTRY[name].filename
+        if not paths[name].exists():
+            WRITERS[name](paths[name], seed)
+    return paths
+
+
 def write_all(folder: Path, seed: int = 0, extra_clap: tuple[str, ...] = ()) -> dict[str, Path]:
     """Every evaluator file the metrics need, in ``folder`` under the official file names (OpenL3, PaSST, the
     protocol-default CLAP, VGGish, PANNs 16 kHz; ``extra_clap``: further CLAP checkpoints by weights name, e.g.
     ``clap-music-audioset``)."""
-    from metrics.weights import REGISTRY
-
-    folder.mkdir(parents=True, exist_ok=True)
-    paths = {name: folder / REGISTRY[name].filename
-             for name in ("openl3-mel256-music", "openl3-mel256-env", "passt-s-swa-ap476",
-                          "clap-630k-audioset-fusion", "roberta-base")}
-    if not paths["roberta-base"].exists():
-        write_byte_tokenizer(paths["roberta-base"])
-    for i, name in enumerate(("openl3-mel256-music", "openl3-mel256-env")):
-        if not paths[name].exists():
-            write_openl3_h5(paths[name], random_openl3(seed + i))
-    if not paths["passt-s-swa-ap476"].exists():
-        write_passt_pt(paths["passt-s-swa-ap476"], seed)
-    if not paths["clap-630k-audioset-fusion"].exists():
-        write_clap_pt(paths["clap-630k-audioset-fusion"], paths["roberta-base"], seed=seed)
-    paths["vggish"] = folder / REGISTRY["vggish"].filename
-    if not paths["vggish"].exists():
-        write_vggish_pth(paths["vggish"], seed)
-    paths["panns-cnn14-16k"] = folder / REGISTRY["panns-cnn14-16k"].filename
-    if not paths["panns-cnn14-16k"].exists():
-        write_panns_pth(paths["panns-cnn14-16k"], 16000, seed)
-    for name in extra_clap:  # HTSAT-base checkpoints of the musicgen / audioldm2 protocols (large: on request)
-        paths[name] = folder / REGISTRY[name].filename
-        if not paths[name].exists():
-            write_clap_pt(paths[name], paths["roberta-base"], fusion=False, amodel="HTSAT-base", seed=seed)
-    return paths
+    return write_named(folder, DEFAULT_FILES + tuple(extra_clap), seed)
 
 
 def write_vggish_pth(path: Path, seed: int = 0) -> None:

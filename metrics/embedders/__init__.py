@@ -13,6 +13,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from metrics.numba_stand_in import install as _install_numba_stand_in
+
+_install_numba_stand_in()  # where numba is absent, librosa (under torchlibrosa: CLAP, PANNs) still imports
+
 from metrics.embedder import Embedder
 
 

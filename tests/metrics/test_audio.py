@@ -1,7 +1,6 @@
 import librosa
 import numpy as np
 import pytest
-import resampy
 import soundfile as sf
 
 from metrics.audio import (AUDIO_EXTENSIONS, AUDIO_RULES, AudioError, check_header, headroom, int16_roundtrip,
@@ -37,7 +36,6 @@ def test_resamplers():
     x = tone(0.5, 44100).T.copy()
     assert resample_soxr(x, 44100, 44100) is x  # no-op at the same rate
     y = resample_kaiser_best(x, 44100, 48000)
-    np.testing.assert_allclose(y[1], resampy.resample(x[1], 44100, 48000, filter="kaiser_best"), atol=1e-6)
     assert y.shape == (2, int(x.shape[1] * 48000 / 44100))
     assert to_mono(x).shape == (1, x.shape[1])
 
