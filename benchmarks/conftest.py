@@ -18,6 +18,7 @@ HEAVY: dict[str, str] = {
     "*/test_metrics_speed.py::*batched_2_workers*": "the batched run again with two decode workers",
     "*/test_metric_peers_speed.py::*reference*": "the reference packages' own code paths",
     "*/test_metrics_memory.py::*": "a 5-minute file through each evaluator in a fresh process (over 10 min each here)",
+    "*/test_compare_speed.py::*": "two 100-file OpenL3 runs before the comparison it times (over 25 min here)",
 }
 HEAVY_ENV = "SA_BENCH_HEAVY"
 
