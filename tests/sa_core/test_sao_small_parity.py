@@ -19,7 +19,7 @@ import types
 import pytest
 import torch
 
-INSTALL = ("python3 -m venv /work/venvs/sat && . /work/venvs/sat/bin/activate && pip install torch==2.14.1 "
+INSTALL = ("python3 -m venv .venv-sat && . .venv-sat/bin/activate && pip install torch==2.14.1 "
            "numpy==1.26.4 safetensors einops tqdm soundfile scipy transformers sentencepiece huggingface_hub && "
            "pip install --no-deps --ignore-requires-python stable-audio-tools==0.0.20 && pip install "
            "alias-free-torch==0.0.6 einops-exts pywavelets torchsde dill soxr pytorch-lightning pytest && "
