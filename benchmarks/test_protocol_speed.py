@@ -1,4 +1,4 @@
-"""Cost of adding KAD and FAD-inf to an FD run over cached embeddings, against the embedding time (issue #12).
+"""Cost of adding KAD and FAD-inf to an FD run over cached embeddings, against the embedding time.
 
 ``pytest --benchmark-only benchmarks/test_protocol_speed.py -s``: random-weight VGGish in the official format,
 ``SA_BENCH_CLIPS`` (default 64) generated and as many reference clips of 10 s stereo 44.1 kHz. Prints and records

@@ -31,8 +31,8 @@ def ratio_at(ratio: float, n_files: int, at: int = VERDICT_FILES) -> float:
 BF16_CLEARED: dict[str, str] = {
     "clap": "CLAP score moved 2.2e-5, 0.0023 of its CI width on 30 clips (0.031 projected to 5,521)",
 }
-# evaluator -> why it stays fp32 (PaSST and PANNs: the study of 2026-12-02, third session, 1 s clips; OpenL3: fourth
-# session, 24 + 24 clips of 2.5 s, 600 frames a side for its 512-d FD)
+# evaluator -> why it stays fp32 (PaSST and PANNs: the study of 2026-12-02 on an AVX2 EPYC, 1 s clips; OpenL3: the
+# same day on a Zen 4 EPYC, 24 + 24 clips of 2.5 s, 600 frames a side for its 512-d FD)
 BF16_REFUSED: dict[str, str] = {
     "vggish": "KAD moved 1.1 %, 0.010 of its CI width on 30 clips, 0.135 projected to 5,521 files (FAD: 0.088)",
     "openl3": "FD_openl3 moved 15 %, 0.30 of its CI width on 24 clips, 4.6 projected to 5,521 files",

@@ -22,7 +22,7 @@ Sources (read for this table; the facts are summarised in shared/spec/other-prot
   dropped); declare-lab/tango ``inference.py`` evaluates with ``EvaluationHelper(16000, ...)``.
 * audioldm2: the audioldm_eval branch ``passt_replace_panns`` (PaSST on the first 10 s, CLAP
   ``music_speech_audioset_epoch_15_esc_89.98.pt`` HTSAT-base), which the AudioLDM 2 author names as the one behind
-  the paper's numbers (haoheliu/AudioLDM2 issue #76).
+  the paper's numbers (haoheliu/AudioLDM2#76).
 * fadtk: microsoft/fadtk 1.1.0 (FAD with a chosen model, ``--inf``, ``--indiv``); kadtk 1.1.0 (KAD).
 """
 from __future__ import annotations
