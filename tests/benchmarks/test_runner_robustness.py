@@ -1,4 +1,4 @@
-"""Issue #11 for the benchmark runners: no input loses a run, no damaged file silently changes a result.
+"""The benchmark runners: no input loses a run, no damaged file silently changes a result.
 
 Damaged audio in a run folder is regenerated (and listed with why), caption runs time the whole window, every
 count and length is checked before anything is written, a file the autoencoder cannot take is skipped with its

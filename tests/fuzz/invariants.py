@@ -1,4 +1,4 @@
-"""Run a CLI on hostile input and check what every run must satisfy (issue #11, "no input loses a run").
+"""Run a CLI on hostile input and check what every run must satisfy ("no input loses a run").
 
 * exit status 0 or 2; never an exception escaping ``main`` or a ``Traceback`` on stderr/stdout;
 * exit 2: stderr is exactly one line ``error: ...`` (warnings emitted by libraries are not counted);

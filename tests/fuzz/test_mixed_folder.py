@@ -1,4 +1,4 @@
-"""Acceptance test of issue #11: one folder mixing good files with every hostile kind, through ``metrics all``
+"""Acceptance test of "no input loses a run": one folder mixing good files with every hostile kind, through ``metrics all``
 with random-weight evaluators (FD against a few good reference files, KL against reference probabilities, CLAP
 with captions, timing with per-row lengths): exit 0, every good file scored by every metric, every bad one listed
 with its reason, results.json strict JSON, nothing written outside the output folder.

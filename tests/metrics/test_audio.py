@@ -69,7 +69,7 @@ def test_missing_file(tmp_path):
         read_audio(tmp_path / "nope.wav")
 
 
-# --- issue #11: no input loses a run --------------------------------------------------------------------------------
+# --- no input loses a run --------------------------------------------------------------------------------
 
 
 def test_every_listed_extension_decodes(tmp_path):

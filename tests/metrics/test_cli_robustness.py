@@ -1,4 +1,4 @@
-"""Issue #11 "No input loses a run": every finding, through ``metrics.__main__.main`` in-process.
+""""No input loses a run": every finding, through ``metrics.__main__.main`` in-process.
 
 Each error path must exit 2 with exactly one line ``error: ...`` naming the file/row/flag, be caught before the
 first embedding, and never lose a metric that finished. Models are needed only where a metric must really run

@@ -57,7 +57,7 @@ def test_fd_rejects_large_imaginary_component(monkeypatch):
 
 @pytest.mark.parametrize("where", ["mu1", "sigma1", "mu2", "sigma2", "overflow"])
 def test_fd_refuses_non_finite_statistics_before_sqrtm(monkeypatch, where):
-    """scipy's sqrtm spins for minutes on NaN (issue #11): non-finite input never reaches it."""
+    """scipy's sqrtm spins for minutes on NaN: non-finite input never reaches it."""
     def never(a):
         raise AssertionError("sqrtm called on non-finite input")
 

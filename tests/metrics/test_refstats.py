@@ -62,7 +62,7 @@ def test_fd_npz_round_trip_and_validation(tmp_path):
 
 
 def test_saved_ids_read_back_as_the_same_ids(tmp_path):
-    """'001' and '010' must not be written as 1 and 10 (issue #11); canonical int ids keep the reference's int keys."""
+    """'001' and '010' must not be written as 1 and 10; canonical int ids keep the reference's int keys."""
     probs = {"001": np.full(527, 1 / 527), "010": np.eye(527)[3]}
     write_kl_probs(tmp_path / "zeros.pkl", probs)
     back = read_kl_probs(tmp_path / "zeros.pkl")

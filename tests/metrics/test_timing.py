@@ -58,7 +58,7 @@ def test_summary():
     assert s["bias_s"] == pytest.approx((0 - 0.8 + 2 - 0.5) / 4)
 
 
-# -- content that fills a small part of the window, playback level, floors (issue #11, finding 2) ---------------------
+# -- content that fills a small part of the window, playback level, floors ---------------------
 
 @pytest.mark.parametrize("dur,total", [(0.3, 10.0), (1.0, 47.0), (2.0, 47.0)])
 def test_short_sound_in_a_long_window(dur, total):

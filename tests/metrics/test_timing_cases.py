@@ -1,4 +1,4 @@
-"""Acceptance of the timing detector on synthetic cases with known ends (metrics/timing_cases.py; issue #11 item 5):
+"""Acceptance of the timing detector on synthetic cases with known ends (metrics/timing_cases.py):
 at every gain and noise floor, >= 98 % of ends within 0.1 s of the truth and no error over 1 s."""
 from collections import defaultdict
 

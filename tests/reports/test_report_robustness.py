@@ -1,4 +1,4 @@
-"""Issue #11 for reports: a bad results file is one line and exit 2, bad audio is shown as such, and a report finds
+"""Reports: a bad results file is one line and exit 2, bad audio is shown as such, and a report finds
 a run's audio (and stays self-contained) whatever the working directory."""
 import json
 import re

@@ -1,4 +1,4 @@
-"""Issue #11: every generation request that would write bad audio is refused up front with one line, exit 2.
+"""Every generation request that would write bad audio is refused up front with one line, exit 2.
 
 The CLI cases run ``sa_core.generate.main`` in-process with ``load_model`` replaced by a function that fails the
 test, so each refusal is shown to happen before any model loads; none may leave an output file behind.
