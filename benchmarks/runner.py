@@ -89,8 +89,7 @@ def check_prompts(prompts: list[Prompt], window_s: float | None) -> None:
     check_seconds_total({p.id: p.seconds_total for p in prompts}, window_s)
 
 
-# what a run writes beside audio/ and window/ (caption runs: the unavailable ids mapped to this set's ids too)
-RUN_FILES = ("prompts.csv", "results.json", "items.csv", "report.html", "excluded_ids.txt")
+RUN_FILES = ("prompts.csv", "results.json", "items.csv", "report.html")  # what a run writes beside audio/ and window/
 
 
 def check_run_folder(out: Path, inputs: list[tuple[str, Path | None]]) -> None:
