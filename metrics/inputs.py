@@ -258,8 +258,9 @@ def _load_reference(cfg: RunConfig, inputs: Inputs, spec: MetricSpec, stats: dic
 
 
 def _resolve_weights(cfg: RunConfig, inputs: Inputs, spec: MetricSpec) -> str | None:
-    """Resolve ``spec``'s weight files: the reason if one is absent; UsageError naming a file that does not read
-    (damaged weights are never blamed on the audio)."""
+    """Resolve ``spec``'s weight files; the reason if one is absent or does not read (a damaged file is named here,
+    before any audio, and never blamed on the audio): ``run`` raises it for a single metric and lists it under
+    ``skipped_metrics`` in ``all``."""
     try:
         for name, explicit in weight_needs(cfg, spec):
             if name in inputs.weights:
@@ -267,9 +268,8 @@ def _resolve_weights(cfg: RunConfig, inputs: Inputs, spec: MetricSpec) -> str | 
             path = resolve(name, explicit, cfg.weights_dir)
             problem = load_problem(path)
             if problem:
-                raise UsageError(f"{path}: the {name} weight file does not load ({problem}); fetch it again with "
-                                 f"`python -m metrics.weights download {name}` or point {REGISTRY[name].flag} at a "
-                                 f"good copy")
+                return (f"{path}: the {name} weight file does not load ({problem}); fetch it again with "
+                        f"`python -m metrics.weights download {name}` or point {REGISTRY[name].flag} at a good copy")
             inputs.weights[name] = path
     except MissingWeights as exc:
         return str(exc)

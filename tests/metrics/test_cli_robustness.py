@@ -162,7 +162,7 @@ BAD_PICKLES = {
     "negative": (pickle.dumps({"id0": _probs() * -1}), "outside [0, 1]"),
     "not-summing-to-1": (pickle.dumps({"id0": _probs() * 0.5}), "sum to"),
     "526-classes": (pickle.dumps({"id0": _probs()[:526]}), "shape (526,)"),
-    "strings": (pickle.dumps({"id0": "abc"}), "not an array of numbers"),
+    "strings": (pickle.dumps({"id0": "abc"}), "not an array of real numbers"),
     "empty-dict": (pickle.dumps({}), "empty dict"),
     "a-list": (pickle.dumps([1, 2]), "got a list"),
     "float-key": (pickle.dumps({1.5: _probs()}), "ids must be int or str"),
