@@ -17,9 +17,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Mapping, TypeVar
 
+from sa_util.paths import NAME_MAX
 from metrics.audio import AUDIO_EXTENSIONS  # the formats of a run, in the order that settles duplicate stems
 
-MAX_NAME_BYTES = 255  # file-name limit of ext4/xfs/apfs/ntfs
+MAX_NAME_BYTES = NAME_MAX  # file-name limit of ext4/xfs/apfs/ntfs
 MAX_ID_BYTES = MAX_NAME_BYTES - len(".flac")  # <id>.<ext> must stay a legal file name
 
 T = TypeVar("T")
