@@ -139,7 +139,7 @@ class OpenL3(nn.Module):
         self.net = OpenL3Net()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        # channels_last convolutions: 1.38x on CPU (oneDNN; benchmarks/test_compile_speed.py "other-layout"), the
+        # channels_last convolutions: 1.38x on CPU (oneDNN; benchmarks/speed/test_compile_speed.py "other-layout"), the
         # layout tensor cores want on GPU
         return self.net(self.frontend(x).contiguous(memory_format=torch.channels_last))
 

@@ -320,7 +320,7 @@ class PannsEmbedder(Embedder):
         from metrics.weights import resolve
 
         path = resolve(self.cfg.weights, explicit_path=self.weights_path)  # MissingWeights names file and source
-        # channels-last convolutions: 1.22x on CPU (oneDNN; benchmarks/test_compile_speed.py "other-layout"), the
+        # channels-last convolutions: 1.22x on CPU (oneDNN; benchmarks/speed/test_compile_speed.py "other-layout"), the
         # layout tensor cores want on GPU; outputs move by rounding only (1.1e-6 relative), cached under "layout"
         model = load_cnn14(path, self.cfg)
         for block in model.modules():
