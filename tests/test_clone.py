@@ -44,7 +44,8 @@ def run(clone: Path, *args: str) -> subprocess.CompletedProcess:
 
 def test_no_file_reads_outside_the_repository(clone):
     # split so that this file does not match itself
-    sibling = ["..", "/shared"], ["shared", "/spec"], ["shared", "/data"], ["SHARED", "_DATA"], ['"shared"', " / "]
+    sibling = (["..", "/shared"], ["shared", "/spec"], ["shared", "/data"], ["SHARED", "_DATA"],
+               ['"shared"', " / "])
     hits = [f"{path.relative_to(clone)}: {''.join(parts)}"
             for path in clone.rglob("*") if path.suffix in (".py", ".md", ".toml", ".txt") and path.is_file()
             for parts in sibling if "".join(parts) in path.read_text(errors="replace")]
