@@ -28,16 +28,26 @@ def needs_data(*paths: Path) -> pytest.MarkDecorator:
     return pytest.mark.skipif(bool(missing), reason=f"{MISSING_DATA}: {', '.join(missing)}")
 
 
-@pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Iterator[None]:
+def fail_data_skip(report: pytest.TestReport | pytest.CollectReport) -> None:
     """A skip for missing data becomes a failure with the skip's reason."""
-    outcome = yield
-    report = outcome.get_result()
     if report.skipped and not hasattr(report, "wasxfail"):
         reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
         if DATA_SKIP.search(reason):
             report.outcome = "failed"
             report.longrepr = f"skipped for data the repository ships, so a failure: {reason}"
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Iterator[None]:
+    outcome = yield
+    fail_data_skip(outcome.get_result())
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_make_collect_report(collector: pytest.Collector) -> Iterator[None]:
+    """A whole module skipped for missing data is a collection error."""
+    outcome = yield
+    fail_data_skip(outcome.get_result())
 
 
 @pytest.fixture(scope="session")

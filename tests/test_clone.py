@@ -76,6 +76,16 @@ def test_a_skip_for_missing_data_fails_the_run(clone):
     assert "1 failed, 1 skipped, 1 error" in r.stdout and "missing data: " in r.stdout and "absent.tsv" in r.stdout
 
 
+def test_a_module_skipped_for_missing_data_is_a_collection_error(clone):
+    probe = clone / "tests" / "test_probe_module_skip.py"
+    probe.write_text("import pytest\n\npytest.skip('reference statistics not present', allow_module_level=True)\n")
+    try:
+        r = run(clone, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(probe.relative_to(clone)))
+    finally:
+        probe.unlink()
+    assert r.returncode == 2 and "1 error" in r.stdout and "not present" in r.stdout, r.stdout[-3000:]
+
+
 def test_the_wheel_carries_the_prompt_lists(clone, module_tmp):
     out = module_tmp / "wheel"
     r = run(clone, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--no-index", "-q", "-w", str(out),
