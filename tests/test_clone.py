@@ -15,7 +15,8 @@ import pytest
 from benchmarks.captions import DATA as PROMPT_LISTS
 
 REPO = Path(__file__).resolve().parents[1]
-CONTENTS = ["pyproject.toml", "README.md", "BENCHMARKS.md", "sa_util", "sa_core", "metrics", "benchmarks", "reports", "tests"]
+CONTENTS = ["pyproject.toml", "README.md", "BENCHMARKS.md", "sa_util", "sa_core", "metrics", "benchmarks", "reports",
+            "tests"]
 # every test that reads a data file and runs in seconds (the MusicCaps runner test reads one too, in minutes)
 DATA_TESTS = [
     "tests/sa_core/test_model.py::test_sao_preset_matches_the_released_key_list",
