@@ -45,9 +45,10 @@ def run(clone: Path, *args: str) -> subprocess.CompletedProcess:
 
 def test_no_file_reads_outside_the_repository(clone):
     sibling = ["../shared", "shared/spec", "shared/data", "SHARED_DATA", '"shared" / ']
+    scanned = (".py", ".md", ".toml", ".txt", ".json")
     hits = [f"{path.relative_to(clone)}: {text}"
             for path in clone.rglob("*")
-            if path.suffix in (".py", ".md", ".toml", ".txt") and path.is_file() and path.name != Path(__file__).name
+            if path.suffix in scanned and path.is_file() and path.name != Path(__file__).name
             for text in sibling if text in path.read_text(errors="replace")]
     assert not hits
 
