@@ -1,10 +1,13 @@
 """Caption-set benchmarks (MusicCaps, AudioCaps, Song Describer) with the protocol's id handling.
 
-``python -m benchmarks.musiccaps --captions musiccaps-public.csv --ckpt DIR --out runs/mc [--limit 8]`` (and
-``benchmarks.audiocaps``, ``benchmarks.songdescriber``): one file per prompt generated from ``--ckpt`` (ours or the
+``python -m benchmarks.musiccaps --ckpt DIR --out runs/mc [--limit 8]`` (and ``benchmarks.audiocaps``,
+``benchmarks.songdescriber``): one file per prompt generated from ``--ckpt`` (ours or the
 stable-audio-open-1.0 layout) with the settings below, or ``--gen-dir`` of audio from any model; then FD_openl3 /
 KL_passt / CLAP / timing as stable-audio-metrics computes them:
 
+* prompts: the set's caption CSV shipped in ``benchmarks/data`` (MusicCaps ``musiccaps-public.csv``, AudioCaps
+  ``audiocaps-test.csv``, Song Describer ``song_describer.csv``; sources and licences in its README.md), or
+  ``--captions CSV``;
 * ids: MusicCaps ``ytid``, AudioCaps ``audiocap_id``, Song Describer ``caption_id``; the no-singing subsets are
   their own CSVs;
 * KL leaves out the unavailable ids (MusicCaps: a ytid list; AudioCaps: YouTube ids, mapped to their audiocap_ids);
@@ -39,19 +42,24 @@ from sa_core.cli import ArgumentParser, guarded, positive_int
 from sa_core.generate import SamplerConfig
 
 
+DATA = Path(__file__).parent / "data"  # the shipped prompt lists (package data)
+
+
 @dataclass(frozen=True)
 class CaptionSet:
     name: str
     id_col: str
     seconds_total: float
     openl3_content: str  # protocol: music for music sets, env for AudioCaps
+    captions: Path  # the caption CSV the protocol's numbers use, shipped in benchmarks/data
     group_col: str | None = None  # the column the unavailable list names, when it is not the id
 
 
 DATASETS: dict[str, CaptionSet] = {
-    "musiccaps": CaptionSet("musiccaps", "ytid", 10.0, "music"),
-    "audiocaps": CaptionSet("audiocaps", "audiocap_id", 10.0, "env", group_col="youtube_id"),
-    "songdescriber": CaptionSet("songdescriber", "caption_id", 47.0, "music"),
+    "musiccaps": CaptionSet("musiccaps", "ytid", 10.0, "music", DATA / "musiccaps-public.csv"),
+    "audiocaps": CaptionSet("audiocaps", "audiocap_id", 10.0, "env", DATA / "audiocaps-test.csv",
+                            group_col="youtube_id"),
+    "songdescriber": CaptionSet("songdescriber", "caption_id", 47.0, "music", DATA / "song_describer.csv"),
 }
 
 
@@ -127,7 +135,8 @@ def append_row(table: Path, results: dict[str, Any]) -> None:
 def main(dataset: str, argv: list[str] | None = None) -> int:
     spec = DATASETS[dataset]
     p = ArgumentParser(prog=f"python -m benchmarks.{dataset}", description=__doc__.splitlines()[0])
-    p.add_argument("--captions", type=Path, required=True, help="the dataset's caption CSV")
+    p.add_argument("--captions", type=Path, default=spec.captions,
+                   help=f"the dataset's caption CSV (default: the shipped {spec.captions.name})")
     p.add_argument("--text-col", default="caption")
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--ckpt", type=Path, help="generate with this checkpoint (ours or stable-audio-open-1.0)")

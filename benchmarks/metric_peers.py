@@ -61,7 +61,8 @@ INSTALL = {
     # TensorFlow's openl3: its own venv that sees the project's (TensorFlow 2.15 pins numpy<2, as we do, and Keras
     # 2); openl3's setup.py downloads the weights while it builds, so the checkout gets empty files in their place
     "openl3": "python -m venv .venv-tf && python -c 'import site; print(site.getsitepackages()[0])' > "
-              ".venv-tf/lib/python3.11/site-packages/main_venv.pth && . .venv-tf/bin/activate && "
+              "\"$(.venv-tf/bin/python -c 'import site; print(site.getsitepackages()[0])')/main_venv.pth\" && "
+              ". .venv-tf/bin/activate && "
               "pip install tensorflow-cpu==2.15.1 && pip install --no-deps --no-binary kapre kapre==0.3.7 && "
               "git clone -b v0.4.2 https://github.com/marl/openl3 && for f in openl3/openl3/openl3_{audio,image}_"
               "{linear,mel128,mel256}_{music,env}.h5; do touch $f; done && "

@@ -1,4 +1,5 @@
-"""``python -m benchmarks.songdescriber --captions CSV (--ckpt DIR | --gen-dir DIR) --out RUN``: see benchmarks.captions."""
+"""``python -m benchmarks.songdescriber [--captions CSV] (--ckpt DIR | --gen-dir DIR) --out RUN``: see
+benchmarks.captions."""
 import sys
 
 from benchmarks.captions import main

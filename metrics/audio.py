@@ -1,6 +1,7 @@
 """Audio input for the metrics: check the header, decode, validate, peak-normalise, resample.
 
-Every metric of the protocol (metrics-protocol.md §0-§3) starts from these steps, in a metric-specific order:
+Every metric of the protocol (stable-audio-metrics ``src/{openl3_fd,passt_kld,clap_score}.py``) starts from these
+steps, in a metric-specific order:
 
 * FD_openl3: read all channels -> peak-normalise -> soxr HQ to 44.1 kHz -> (per channel) resampy kaiser_best to 48 kHz.
 * KL_passt:  read, mean downmix, soxr HQ to 32 kHz (librosa.load(sr=32000, mono=True)) -> peak-normalise.
@@ -26,7 +27,7 @@ import soundfile as sf
 # What the metric runs pick up in a folder: every container/codec libsndfile decodes that people store audio in.
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".opus", ".mp3", ".aiff", ".aif", ".caf", ".w64", ".rf64", ".au")
 
-PEAK_DBFS = -1.0  # pyloudnorm.normalize.peak(audio, -1.0), applied to every file (protocol §0)
+PEAK_DBFS = -1.0  # pyloudnorm.normalize.peak(audio, -1.0), applied to every file (stable-audio-metrics)
 SILENCE_PEAK = 1e-8  # a file whose absolute peak is below this is "silent" (the reference would divide by ~0)
 # A float file may hold samples up to 3.4e38; above this peak it is scaled by a power of two to a peak <= 1 (exact,
 # and every metric is scale-invariant), so no later sum, mean or filter can overflow float32.
@@ -237,8 +238,8 @@ def resample_soxr(x: np.ndarray, sr_in: int, sr_out: int) -> np.ndarray:
 def resample_kaiser_best(x: np.ndarray, sr_in: int, sr_out: int) -> np.ndarray:
     """``[C, T]`` resampy 0.2.2 ``kaiser_best`` (what openl3 0.4.2 runs before its model). Same rate: unchanged.
 
-    resampy 0.4's kaiser_best is a different filter and moves OpenL3 embeddings by ~8 % (protocol §9), so this is
-    resampy 0.2.2's own table and loop (:mod:`metrics.kaiser_best`), whatever resampy is installed.
+    resampy 0.4's kaiser_best is a different filter and moves OpenL3 embeddings by ~8 % (measured against openl3
+    0.4.2), so this is resampy 0.2.2's own table and loop (:mod:`metrics.kaiser_best`), whatever resampy is installed.
     """
     if sr_in == sr_out:
         return x

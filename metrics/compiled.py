@@ -2,7 +2,7 @@
 evaluators where it was measured to pay.
 
 :data:`COMPILE_MEASURED` holds those evaluators and the figure that kept each: the network's forward pass, compiled
-against eager, on the same batch, in one process (``benchmarks/test_compile_speed.py``; BENCHMARKS.md "Fast
+against eager, on the same batch, in one process (``benchmarks/speed/test_compile_speed.py``; BENCHMARKS.md "Fast
 paths"), with the outputs' largest relative difference at the fp32 rounding level. An evaluator not in it runs eager
 under ``--compile`` (its network is not a single ``module(batch)`` call, or the gain was not measured), and a run says
 which ones were compiled. Compilation costs tens of seconds per evaluator and per batch shape (a run has two: full
@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from typing import Any
 
-# evaluator -> the measured speed-up of its compiled forward pass (``benchmarks/test_compile_speed.py``, CPU, one
+# evaluator -> the measured speed-up of its compiled forward pass (``benchmarks/speed/test_compile_speed.py``, CPU, one
 # thread, torch 2.14.1, random weights in the official formats, medians of 3; 2026-12-02). VGGish is left out: 1.00x
 # there (5.13 s both ways; its convolutions already run channels-last through oneDNN).
 COMPILE_MEASURED: dict[str, str] = {

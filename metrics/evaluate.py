@@ -1,7 +1,7 @@
 """The four metrics, from model outputs to result dicts with per-item scores and bootstrap 95% CIs.
 
 Each function takes what the pipeline produced (per-file arrays keyed by path or id) and reference data, and
-returns a JSON-able dict. Set handling follows stable-audio-metrics (metrics-protocol.md):
+returns a JSON-able dict. Set handling follows stable-audio-metrics (``src/*.py``, ``examples/*_no-audio.py``):
 * FD_openl3 pools every frame of every generated file (the protocol globs the whole folder); the CI resamples
   generated *files* (the reference statistics are fixed), percentile bootstrap.
 * KL_passt: mean over the ids that are not excluded and have both a generated file and a reference; every id

@@ -1,7 +1,7 @@
 """resampy 0.2.2's ``resample(x, sr_in, sr_out, filter="kaiser_best")``, ported so that no resampy is installed.
 
 The protocols fix resampy 0.2.2's kaiser_best (openl3 0.4.2 and torchvggish run it): resampy >= 0.4 ships a
-different table and moves OpenL3 embeddings by ~8 % (metrics-protocol.md §9), and resampy 0.2.2 itself imports
+different table and moves OpenL3 embeddings by ~8 % (measured against openl3 0.4.2), and resampy 0.2.2 itself imports
 ``pkg_resources``, which forces ``setuptools<81`` on every environment. Here the table is resampy 0.2.2's own
 ``data/kaiser_best.npz`` (shipped unchanged as ``metrics/data/resampy-0.2.2-kaiser_best.npz``, ISC licence beside
 it) and the kernel is resampy 0.2.2's numba loop, line for line, so the output is bit-equal whatever numpy, scipy

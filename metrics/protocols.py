@@ -10,7 +10,7 @@ by hand. The result keys (``MetricSpec.key``) are the column names of that proto
 
 Pure data: importing this module imports no model and touches no file.
 
-Sources (read for this table; the facts are summarised in shared/spec/other-protocols.md and metrics-protocol.md):
+Sources (the reference code each recipe was read from, at the versions named):
 * stable-audio: Stability-AI/stable-audio-metrics ``src/{openl3_fd,passt_kld,clap_score}.py`` (fd55536).
 * musicgen: facebookresearch/audiocraft ``config/solver/musicgen/default.yaml`` (metrics.fad.tf, kld.passt
   pretrained_length 20, text_consistency.clap music_audioset_epoch_15_esc_90.14.pt HTSAT-base no fusion),

@@ -107,7 +107,7 @@ def collect_items(files: FileSet, ids: list[str]) -> Items:
 
 def default_workers(cfg: RunConfig) -> int:
     """On CPU the models saturate the cores and worker processes only add start-up and contention (measured in
-    benchmarks/test_metrics_speed.py); on an accelerator decoding is the bottleneck, so use the cores."""
+    benchmarks/speed/test_metrics_speed.py); on an accelerator decoding is the bottleneck, so use the cores."""
     if cfg.workers is not None:
         return cfg.workers
     return 0 if cfg.device == "cpu" else min(8, max(1, (os.cpu_count() or 2) - 1))

@@ -1,6 +1,7 @@
 """Timing accuracy: where does a generated file's audio end, and how far is that from ``seconds_total``?
 
-No public reference implements this (metrics-protocol.md §7); this is our documented detector.
+No public reference implements this (none of stable-audio-metrics, stable-audio-tools, audiocraft, fadtk,
+audioldm_eval does); this is our documented detector.
 
 **What "the end" means.** The *level* of the audio at a time is its RMS over a 46 ms frame (4 hops of 11.6 ms, i.e.
 2048/512 samples at 44.1 kHz; the same durations at any rate), in dB, on the louder channel. The end is the end of

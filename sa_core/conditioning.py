@@ -1,9 +1,9 @@
 """Conditioning: timing embedders, text-encoder adapters, routing to cross-attention / global, null conditioning.
 
-Routing follows stable-audio-tools (reference-architecture.md §2.5): cross-attention tokens are the text tokens
-followed by one token per timing value (``[B, S + 2, cond_dim]``; SAO 128 + 2, SA1 77 + 2); the global vector is the
-timing embeddings concatenated on channels (``[B, 2 * cond_dim]``; SAO only). CFG's null conditioning replaces the
-cross-attention tokens (zeros for the DiT, a learned table for the U-Net) and keeps the global vector.
+Routing follows stable-audio-tools (``models/conditioners.py``, ``MultiConditioner``): cross-attention tokens are the
+text tokens followed by one token per timing value (``[B, S + 2, cond_dim]``; SAO 128 + 2, SA1 77 + 2); the global
+vector is the timing embeddings concatenated on channels (``[B, 2 * cond_dim]``; SAO only). CFG's null conditioning
+replaces the cross-attention tokens (zeros for the DiT, a learned table for the U-Net) and keeps the global vector.
 """
 from __future__ import annotations
 

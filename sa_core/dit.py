@@ -1,4 +1,5 @@
-"""Diffusion Transformer of Stable Audio Open (reference-architecture.md §3.2), with the reference's key names.
+"""Diffusion Transformer of Stable Audio Open (stable-audio-tools ``models/dit.py``, ``models/transformer.py``),
+with the reference's key names.
 
 x ``[B, io, L]`` latents, t ``[B]`` in [0, 1] (v-diffusion time), conditioning: cross-attention tokens
 ``[B, S, cond_token_dim]`` and a global vector ``[B, global_cond_dim]`` -> v ``[B, io, L]``.

@@ -1,5 +1,6 @@
 """Autoencoder training losses: multi-resolution STFT (mid/side + L/R), KL, and a multi-scale STFT
-discriminator with hinge and feature-matching losses (reference-architecture.md §1.4).
+discriminator with hinge and feature-matching losses (stable-audio-tools ``training/autoencoders.py``,
+``models/discriminators.py``).
 """
 from __future__ import annotations
 

@@ -234,7 +234,7 @@ def load_model(path: str | Path, weights: str | Path | None = None, *, text_enco
     eval mode with every parameter frozen (``requires_grad`` False; ``requires_grad_(True)`` to fine-tune): under
     bf16 autocast, weights that require grad have their bf16 copies cached for the whole autocast region, which held
     2 GB of copies of stable-audio-open-1.0's DiT per step and made each step fault in all of it anew (a bf16 step
-    took 2.32 s, 1.08 s frozen: ``benchmarks/test_peers_speed.py -k cpu``, BENCHMARKS.md, 2026-12-02).
+    took 2.32 s, 1.08 s frozen: ``benchmarks/speed/test_peers_speed.py -k cpu``, BENCHMARKS.md, 2026-12-02).
     """
     config_path, weights_path = _resolve(path, weights)
     cfg, sao = _read_config(config_path)

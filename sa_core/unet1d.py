@@ -1,4 +1,4 @@
-"""The Stable Audio 1.0 U-Net (reference-architecture.md §3.1; audio-diffusion-pytorch's UNet1d as
+"""The Stable Audio 1.0 U-Net (stable-audio-tools ``models/adp.py``; audio-diffusion-pytorch's UNet1d as
 stable-audio-tools configures it), with the reference's key names.
 
 x ``[B, 64, L]`` (L divisible by the total downsampling, 16), t ``[B]`` in [0, 1], context ``[B, 79, 768]``

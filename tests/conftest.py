@@ -1,6 +1,13 @@
-"""Shared fixtures: random-weight evaluator files in the official formats, and synthetic audio."""
+"""Shared fixtures: random-weight evaluator files in the official formats, and synthetic audio; the data rule.
+
+Every file a test reads lives in the repository: ``tests/data`` (the released key lists, a reference pickle) or the
+package's own data (``benchmarks/data``, ``metrics/data``). A test that reads one is marked :func:`needs_data`, the
+only allowed way to skip on data, and a skip for missing data fails the run instead (the hook below): a clone that
+lacks a file must not pass by skipping the tests that read it.
+"""
 from __future__ import annotations
 
+import re
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -9,7 +16,38 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+DATA = Path(__file__).resolve().parent / "data"
+MISSING_DATA = "missing data"  # the reason prefix of needs_data's skips
+# skip reasons that mean "a data file is absent", whichever way a test skipped
+DATA_SKIP = re.compile(rf"{MISSING_DATA}|not present|\bshared\b", re.IGNORECASE)
+
+
+def needs_data(*paths: Path) -> pytest.MarkDecorator:
+    """Marks a test that reads ``paths``; a missing one is reported as a failure naming it, never as a skip."""
+    missing = [str(p) for p in paths if not Path(p).exists()]
+    return pytest.mark.skipif(bool(missing), reason=f"{MISSING_DATA}: {', '.join(missing)}")
+
+
+def fail_data_skip(report: pytest.TestReport | pytest.CollectReport) -> None:
+    """A skip for missing data becomes a failure with the skip's reason."""
+    if report.skipped and not hasattr(report, "wasxfail"):
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+        if DATA_SKIP.search(reason):
+            report.outcome = "failed"
+            report.longrepr = f"skipped for data the repository ships, so a failure: {reason}"
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Iterator[None]:
+    outcome = yield
+    fail_data_skip(outcome.get_result())
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_make_collect_report(collector: pytest.Collector) -> Iterator[None]:
+    """A whole module skipped for missing data is a collection error."""
+    outcome = yield
+    fail_data_skip(outcome.get_result())
 
 
 @pytest.fixture(scope="session")

@@ -74,7 +74,7 @@ def _figures(times: list[float], seconds_of_audio: float, steps: int, device: st
 
 
 def measure(params: dict, scale: Scale, device: str, work: Path, box_s: float) -> dict[str, Any]:
-    from benchmarks.test_generation_speed import make_setup
+    from benchmarks.speed.test_generation_speed import make_setup
 
     name, batch, precision = params["preset"], min(params["batch"], scale.max_batch), params["precision"]
     cfg = preset(name)

@@ -24,9 +24,11 @@ INSTALL = {
     "stable-audio-tools": "pip install --no-deps --ignore-requires-python stable-audio-tools==0.0.20 "
                           "alias-free-torch==0.0.6 einops-exts==0.0.4 pywavelets==1.9.0 dill==0.4.1",
 }
-# one venv for both peers that sees the project's venv (nothing in it is replaced); run from the project's venv
-INSTALL_ALL = ("python -m venv .venv-peers && python -c 'import site; print(site.getsitepackages()[0])' "
-               "> .venv-peers/lib/python3.11/site-packages/main_venv.pth && . .venv-peers/bin/activate && "
+# one venv for both peers that sees the project's venv (nothing in it is replaced); run from the project's venv.
+# The .pth file goes into the new venv's own site-packages, wherever its Python version puts it.
+SITE = "import site; print(site.getsitepackages()[0])"
+INSTALL_ALL = (f"python -m venv .venv-peers && python -c '{SITE}' "
+               f"> \"$(.venv-peers/bin/python -c '{SITE}')/main_venv.pth\" && . .venv-peers/bin/activate && "
                + INSTALL["stable-audio-tools"] + " && " + INSTALL["diffusers"].split(" (or")[0])
 
 # name -> "module:Class"; a new peer is one module and one line here

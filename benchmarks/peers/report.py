@@ -1,5 +1,5 @@
-"""Side-by-side table of a ``benchmarks/test_peers_speed.py`` pytest-benchmark JSON: per group, each stack's median
-and its ratio to ours (> 1: the peer is slower). ``python -m benchmarks.peers.report peers.json``."""
+"""Side-by-side table of a ``benchmarks/speed/test_peers_speed.py`` pytest-benchmark JSON: per group, each stack's
+median and its ratio to ours (> 1: the peer is slower). ``python -m benchmarks.peers.report peers.json``."""
 from __future__ import annotations
 
 import json

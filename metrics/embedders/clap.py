@@ -6,7 +6,7 @@ build it inside :func:`offline_transformers`, which, for that block only, makes 
 architecture from its config and return our tokenizer read from a local folder. Its text weights come from the CLAP
 checkpoint itself. Nothing waits on the network, and the patches are undone on exit.
 
-Audio, per file (stable-audio-metrics ``clap_score``, metrics-protocol.md §3.3): 48 kHz mono (mean downmix, soxr HQ),
+Audio, per file (stable-audio-metrics ``src/clap_score.py``): 48 kHz mono (mean downmix, soxr HQ),
 peak -1 dBFS, int16 round trip, then laion_clap's ``get_audio_features`` (repeat-pad <= 10 s; for the fusion model,
 > 10 s gets three random 1001-frame crops plus a shrunk global mel). The crops come from NumPy's global RNG, which
 the reference never seeds (its scores move between runs); we seed it per file from the file's samples and the

@@ -1,6 +1,6 @@
 """OpenL3 (mel256, 512-d) in PyTorch: kapre front-end, the L3 audio CNN, and a reader for the official Keras .h5.
 
-No TensorFlow. Reproduces openl3 0.4.2 + kapre 0.3.7 as used by stable-audio-metrics (metrics-protocol.md §1.3):
+No TensorFlow. Reproduces openl3 0.4.2 + kapre 0.3.7 as stable-audio-metrics runs them (``src/openl3_fd.py``):
 
 front-end, per 1 s window of 48 kHz audio (48000 samples):
   STFT 2048 / hop 242, periodic Hann, zero-padded at the end (tf.signal.stft pad_end=True, not centred) -> 199 frames
@@ -139,7 +139,7 @@ class OpenL3(nn.Module):
         self.net = OpenL3Net()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        # channels_last convolutions: 1.38x on CPU (oneDNN; benchmarks/test_compile_speed.py "other-layout"), the
+        # channels_last convolutions: 1.38x on CPU (oneDNN; benchmarks/speed/test_compile_speed.py "other-layout"), the
         # layout tensor cores want on GPU
         return self.net(self.frontend(x).contiguous(memory_format=torch.channels_last))
 

@@ -2,7 +2,8 @@
 embedding (FD) and the 527 AudioSet logits (KL softmax / sigmoid, IS).
 
 Reference: audioldm_eval 0.0.3 ``EvaluationHelper`` (CNN14 backbone) over PANNs' ``Cnn14``
-(qiuqiangkong/audioset_tagging_cnn) with the torchlibrosa 0.1.0 front-end; other-protocols.md.
+(qiuqiangkong/audioset_tagging_cnn) with the torchlibrosa 0.1.0 front-end (the ``audioldm`` protocol in
+:mod:`metrics.protocols`).
 Our own port: no torchlibrosa, the official checkpoint loads strictly (``torch.load(weights_only=True)``).
 
 Per file (audioldm_eval ``WaveDataset.read_from_file``), in :func:`prepare_panns`:
@@ -320,7 +321,7 @@ class PannsEmbedder(Embedder):
         from metrics.weights import resolve
 
         path = resolve(self.cfg.weights, explicit_path=self.weights_path)  # MissingWeights names file and source
-        # channels-last convolutions: 1.22x on CPU (oneDNN; benchmarks/test_compile_speed.py "other-layout"), the
+        # channels-last convolutions: 1.22x on CPU (oneDNN; benchmarks/speed/test_compile_speed.py "other-layout"), the
         # layout tensor cores want on GPU; outputs move by rounding only (1.1e-6 relative), cached under "layout"
         model = load_cnn14(path, self.cfg)
         for block in model.modules():

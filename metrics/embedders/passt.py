@@ -3,7 +3,7 @@
 Architecture and mel front-end are hear21passt's own (built without its download); the official ``.pt`` state
 dict is loaded with ``weights_only=True`` through hear21passt's ``checkpoint_filter_fn`` and a strict load.
 
-Per file (stable-audio-metrics ``return_probabilities``, metrics-protocol.md §2.2): 32 kHz mono (mean downmix,
+Per file (stable-audio-metrics ``src/passt_kld.py``, ``return_probabilities``): 32 kHz mono (mean downmix,
 soxr HQ), peak -1 dBFS, 10 s windows every 5 s starting at ``range(0, max(step, len - step), step)``; a window
 shorter than 10 s is zero-padded to 10 s when it is longer than 1.5 s and fed unpadded otherwise. ``prepare`` returns
 the zero-padded signal (not its windows, which overlap by half); ``embed`` cuts the windows of many files as views

@@ -344,7 +344,7 @@ class VGGishEmbedder(Embedder):
             net = VGGishNet(activation=self.config.activation)
         load_vggish_weights(net, weights)
         pca = load_pca_params(pca_path) if pca_path is not None else None
-        # channels_last convolutions: 1.32x on CPU (oneDNN; benchmarks/test_compile_speed.py "other-layout"), the
+        # channels_last convolutions: 1.32x on CPU (oneDNN; benchmarks/speed/test_compile_speed.py "other-layout"), the
         # layout tensor cores want on GPU
         return VGGish(net, pca).eval().to(self.device, memory_format=torch.channels_last)
 

@@ -2,13 +2,13 @@ import csv
 import json
 
 import numpy as np
-import pytest
 
 from benchmarks.captions import DATASETS, excluded_ids, main
-from tests.conftest import SHARED_DATA, tone, write_wav
+from tests.conftest import needs_data, tone, write_wav
 
-MUSICCAPS = SHARED_DATA / "musiccaps-public.csv"
-needs_data = pytest.mark.skipif(not MUSICCAPS.exists(), reason="../shared/data not present")
+MUSICCAPS = DATASETS["musiccaps"].captions  # the shipped list the runner reads without --captions
+AUDIOCAPS = DATASETS["audiocaps"].captions
+AUDIOCAPS_UNAVAILABLE = AUDIOCAPS.parent / "audiocaps-unavailable-youtube-ids.txt"
 
 
 def first_ids(n):
@@ -16,14 +16,15 @@ def first_ids(n):
         return [row["ytid"] for _, row in zip(range(n), csv.DictReader(f))]
 
 
-@needs_data
+@needs_data(MUSICCAPS)
 def test_musiccaps_limit_4_end_to_end_and_resume(tiny_ckpt, tmp_path, weights_dir, capsys):
     ref = tmp_path / "ref"
     for k, ytid in enumerate(first_ids(4)):
         write_wav(ref / f"{ytid}.wav", tone(4.0, 44100, 200 + 40 * k, seed=k))
     unavailable = tmp_path / "unavailable.txt"
     unavailable.write_text(first_ids(4)[2] + "\n")
-    common = ["--captions", str(MUSICCAPS), "--ckpt", str(tiny_ckpt), "--out", str(tmp_path / "run"), "--steps", "2",
+    # no --captions: the runner reads the shipped MusicCaps list
+    common = ["--ckpt", str(tiny_ckpt), "--out", str(tmp_path / "run"), "--steps", "2",
               "--sigma-max", "20", "--seconds-total", "3", "--ref", str(ref), "--weights-dir", str(weights_dir), "--unavailable",
               str(unavailable), "--results-table", str(tmp_path / "results.jsonl"), "--no-progress"]
     assert main("musiccaps", common + ["--limit", "2"]) == 0
@@ -38,14 +39,16 @@ def test_musiccaps_limit_4_end_to_end_and_resume(tiny_ckpt, tmp_path, weights_di
     page = (tmp_path / "run" / "report.html").read_text()
     assert "Published numbers" in page and "108.69" in page and "(this run)" in page
     assert len(list((tmp_path / "run" / "audio").glob("*.wav"))) == 4
+    with open(tmp_path / "run" / "prompts.csv", newline="") as f:
+        assert [row["id"] for row in csv.DictReader(f)] == first_ids(4)
 
 
-@needs_data
+@needs_data(AUDIOCAPS, AUDIOCAPS_UNAVAILABLE)
 def test_audiocaps_unavailable_youtube_ids_map_to_caption_ids(tmp_path):
-    spec = DATASETS["audiocaps"]
-    path = excluded_ids(spec, SHARED_DATA / "audiocaps-test.csv", SHARED_DATA /
-                        "audiocaps-unavailable-youtube-ids.txt", tmp_path)
-    assert len(path.read_text().split()) == 470  # 94 YouTube ids x 5 captions (protocol §2.4)
+    # 94 YouTube ids x 5 captions: the 470 audiocap_ids stable-audio-metrics (examples/audiocaps_no-audio.py)
+    # leaves out of KL
+    path = excluded_ids(DATASETS["audiocaps"], AUDIOCAPS, AUDIOCAPS_UNAVAILABLE, tmp_path)
+    assert len(path.read_text().split()) == 470
 
 
 def test_errors_are_one_line(tiny_ckpt, tmp_path, capsys):

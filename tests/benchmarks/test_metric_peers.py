@@ -1,6 +1,6 @@
 """benchmarks.metric_peers: our batched evaluators agree with the reference packages' own code paths on two short
 stereo 44.1 kHz clips, random weights in the official formats; reference packages absent -> skip with the install
-command. The timings are not checked here (``benchmarks/test_metric_peers_speed.py``)."""
+command. The timings are not checked here (``benchmarks/speed/test_metric_peers_speed.py``)."""
 from __future__ import annotations
 
 import importlib.util

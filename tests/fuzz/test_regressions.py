@@ -1,5 +1,5 @@
-"""The findings of the first hostile-input sweep, one regression test each (the mixed-folder acceptance test covers the short, huge,
-odd-rate and broken files through every metric). Every run also checks the suite's invariants (exit 0/2, one
+"""Hostile inputs found to break a command, one regression test each (the mixed-folder acceptance test covers the
+short, huge, odd-rate and broken files through every metric). Every run also checks the suite's invariants (exit 0/2, one
 error line, no traceback, strict JSON, no write outside the output folder, time-bounded)."""
 from __future__ import annotations
 

@@ -8,23 +8,26 @@ import torch
 from metrics.ids import align_ids, read_csv
 from metrics.refstats import (fd_stats_problem, kl_keys, read_fd_stats, read_kl_probs, write_fd_stats,
                               write_kl_probs)
-from tests.conftest import SHARED_DATA
+from benchmarks.captions import DATA as PROMPT_LISTS
+from tests.conftest import DATA, needs_data
 
-SONG_DESCRIBER = SHARED_DATA / "reference-stats" / "song_describer__collectmean__reference_probabilities.pkl"
+# stable-audio-metrics' PaSST reference probabilities of Song Describer's no-singing subset, as it ships them
+SONG_DESCRIBER = DATA / "song_describer-nosinging__collectmean__reference_probabilities.pkl"
+SONG_DESCRIBER_CSV = PROMPT_LISTS / "song_describer-nosinging.csv"
 
 
-@pytest.mark.skipif(not SONG_DESCRIBER.exists(), reason="../shared/data not present")
+@needs_data(SONG_DESCRIBER, SONG_DESCRIBER_CSV)
 def test_reads_real_stable_audio_metrics_pickle():
     probs = read_kl_probs(SONG_DESCRIBER)
-    assert len(probs) == 1106
+    assert len(probs) == 586
     sums = np.array([p.sum() for p in probs.values()])
     assert np.allclose(sums, 1.0, atol=1e-5)
     assert all(p.shape == (527,) for p in probs.values())
     assert all(isinstance(k, int) for k in probs)  # pandas read the caption ids as int64
     # mapped to the CSV's string ids through the CSV: every caption id finds its probabilities
-    ids = read_csv(SHARED_DATA / "song_describer.csv", "caption_id").ids
+    ids = read_csv(SONG_DESCRIBER_CSV, "caption_id").ids
     matched, problems = align_ids(probs, ids)
-    assert len(matched) == 1106 and not problems
+    assert len(matched) == 586 and not problems
 
 
 def test_kl_pickle_round_trip_keeps_reference_key_types(tmp_path):

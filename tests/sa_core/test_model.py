@@ -6,30 +6,31 @@ import torch
 from sa_core.autoencoder import Autoencoder, WNConv1d, WNConvTranspose1d
 from sa_core.config import AutoencoderConfig, override, preset, to_dict
 from sa_core.model import (MissingCheckpoint, build_model, load_model, ours_to_sao, sao_state_dict, save_model)
-from tests.conftest import SHARED_DATA
+from tests.conftest import DATA, needs_data
 
-SPEC = SHARED_DATA.parent / "spec"
+SAO_KEYS = DATA / "sao-state-dict-keys.tsv"  # stable-audio-open-1.0's released model.safetensors: key, shape
+SA1_UNET_KEYS = DATA / "sa1-unet-state-dict-keys.tsv"  # Stable Audio 1.0's U-Net (audio-diffusion-pytorch UNet1d)
 
 
-def read_key_list(name):
-    rows = [line.rstrip("\n").split("\t") for line in open(SPEC / name)]
+def read_key_list(path):
+    rows = [line.rstrip("\n").split("\t") for line in open(path)]
     return {r[0]: tuple(int(x) for x in r[1].strip("()").split(",") if x.strip()) for r in rows}
 
 
-@pytest.mark.skipif(not (SPEC / "sao-state-dict-keys.tsv").exists(), reason="../shared/spec not present")
+@needs_data(SAO_KEYS)
 def test_sao_preset_matches_the_released_key_list():
     with torch.device("meta"):
         model = build_model(preset("stable-audio-open-1.0"))
     ours = {k: tuple(v.shape) for k, v in sao_state_dict(model).items()}
-    assert ours == read_key_list("sao-state-dict-keys.tsv")  # 745 keys, every shape
+    assert ours == read_key_list(SAO_KEYS)  # 745 keys, every shape
 
 
-@pytest.mark.skipif(not (SPEC / "sa1-unet-state-dict-keys.tsv").exists(), reason="../shared/spec not present")
+@needs_data(SA1_UNET_KEYS)
 def test_sa1_unet_matches_the_reference_key_list():
     with torch.device("meta"):
         model = build_model(preset("stable-audio-1.0"))
     ours = {"model.model." + k: tuple(v.shape) for k, v in model.backbone.state_dict().items()}
-    assert ours == read_key_list("sa1-unet-state-dict-keys.tsv")  # 806 keys
+    assert ours == read_key_list(SA1_UNET_KEYS)  # 806 keys
 
 
 def test_weight_norm_layout_and_value():

@@ -1,7 +1,7 @@
 """Metric peers speed: our batched evaluators vs the reference packages' own code paths (``benchmarks.metric_peers``),
 same random-weight files, same clips, one benchmark group per model so the two sit side by side.
 
-``pytest --benchmark-only benchmarks/test_metric_peers_speed.py --benchmark-json out.json``. Clips are synthetic
+``pytest --benchmark-only benchmarks/speed/test_metric_peers_speed.py --benchmark-json out.json``. Clips are synthetic
 music-like stereo 44.1 kHz; ``SA_BENCH_CLIPS`` (default 8) sets their count and ``SA_BENCH_SECONDS`` (default 10)
 their length. CPU only. Each case loads its model and runs it once on the first clip before timing (imports, JIT),
 then embeds every clip once per round (pedantic, no cache). A reference package that is not installed skips with its

@@ -4,7 +4,7 @@ each case records its outputs' largest relative difference from eager and the co
 (``extra_info``). "eager" is the network as the embedder loads it (channels-last convolutions); "other-layout" runs
 them contiguous (NCHW): the comparison behind that choice.
 
-``pytest --benchmark-only benchmarks/test_compile_speed.py --benchmark-json compile.json``. Random weights in the
+``pytest --benchmark-only benchmarks/speed/test_compile_speed.py --benchmark-json compile.json``. Random weights in the
 official formats. Batches: OpenL3 32 one-second windows (48 kHz), VGGish 160 examples (16 clips of 10 s), PANNs 16
 clips of 10 s at 16 kHz; stable-audio-open-small's DiT (random init) one call at batch 2 on 16 latents.
 ``SA_BENCH_DEVICE`` (default cpu). An evaluator enters ``COMPILE_MEASURED`` only when its compiled case here is

@@ -1,4 +1,4 @@
-"""What a comparison adds to the runs it compares: ``pytest --benchmark-only benchmarks/test_compare_speed.py``.
+"""What a comparison adds to the runs it compares: ``pytest --benchmark-only benchmarks/speed/test_compare_speed.py``.
 
 Two runs of the default protocol's FD (OpenL3, random weights in the official format) over ``SA_BENCH_CLIPS``
 (default 100) generated clips of 3 s each against the same 100 reference clips, each run timed end to end through

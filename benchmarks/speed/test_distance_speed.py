@@ -1,6 +1,6 @@
 """Distance speed on one embedding set: FD, FAD-inf (one eigvalsh per size vs fadtk's way) and KAD.
 
-``pytest --benchmark-only benchmarks/test_distance_speed.py --benchmark-json out.json``. Gaussian frames, a
+``pytest --benchmark-only benchmarks/speed/test_distance_speed.py --benchmark-json out.json``. Gaussian frames, a
 reference set of the same size. ``SA_BENCH_FRAMES`` (default 5000) frames of ``SA_BENCH_DIM`` (default 512)
 features; ``SA_BENCH_DEVICE`` (default cpu) is where KAD's tiles run; ``SA_BENCH_ROUNDS`` (default 3) rounds per
 case (one for the slow fadtk-way FAD-inf). On CUDA the peak GPU memory of a KAD call goes into ``extra_info``.

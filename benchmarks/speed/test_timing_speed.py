@@ -1,4 +1,4 @@
-"""Timing detector speed: ``pytest --benchmark-only benchmarks/test_timing_speed.py``.
+"""Timing detector speed: ``pytest --benchmark-only benchmarks/speed/test_timing_speed.py``.
 
 The SAO case: a 47 s stereo 44.1 kHz float32 window with 2 s of sound over a hiss floor (the target is well under a
 second per file; measured here about 0.07 s).

@@ -1,6 +1,6 @@
 """Generation speed: one denoiser call, a full 100-step CFG generation, VAE decode of the window, text encoding.
 
-``pytest --benchmark-only benchmarks/test_generation_speed.py --benchmark-json out.json``. CPU cases use the
+``pytest --benchmark-only benchmarks/speed/test_generation_speed.py --benchmark-json out.json``. CPU cases use the
 ``tiny`` preset; GPU cases (skipped without CUDA) use ``stable-audio-1.0`` (95 s window) and
 ``stable-audio-open-1.0`` (47 s) with random weights at batch 1 and 8 in bf16; ``stable-audio-open-small`` runs its
 8-step pingpong without CFG on CPU (0.74 s window, batch 1) and on GPU (its 11.9 s window, batch 1 and 8, bf16). Each result carries device, dtype,

@@ -3,7 +3,7 @@ ms per denoiser step with CFG, and a whole generation (sampling + VAE decode) fo
 for ours, diffusers' ``StableAudioPipeline`` and stable-audio-tools' ``sample_diffusion``, in fp32 and under bf16
 autocast (SDPA everywhere: all three call ``F.scaled_dot_product_attention``).
 
-``pytest --benchmark-only benchmarks/test_peers_speed.py --benchmark-json peers.json``, then
+``pytest --benchmark-only benchmarks/speed/test_peers_speed.py --benchmark-json peers.json``, then
 ``python -m benchmarks.peers.report peers.json`` prints the table with ratios. CPU: the full 1.06 B-parameter DiT at a
 1.5 s window, batch 1, 4 steps. GPU (skipped without CUDA): the 47.55 s window at batch 1 and 8, 100 steps.
 A peer that is not installed skips with its install command. Stacks load one at a time (module-scoped fixture).

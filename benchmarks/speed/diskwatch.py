@@ -1,6 +1,6 @@
 """A pytest plugin that logs the disk's used space after every test, to find what fills a small CI disk.
 
-``python -m pytest -q -p benchmarks.diskwatch`` appends ``seconds<TAB>used GiB<TAB>test id`` lines to
+``python -m pytest -q -p benchmarks.speed.diskwatch`` appends ``seconds<TAB>used GiB<TAB>test id`` lines to
 ``$SA_BENCH_DISKWATCH`` (default ``diskwatch.tsv``); the growth of a run is the last used figure minus the first.
 """
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Metrics throughput: the batched pipeline vs one clip at a time (the reference's way), same models, side by side.
 
-``pytest --benchmark-only benchmarks/test_metrics_speed.py --benchmark-json out.json``. Random-weight evaluators in
-the official formats; clips are 10 s stereo 44.1 kHz. ``SA_BENCH_CLIPS`` (default 32) sets the clip count and
+``pytest --benchmark-only benchmarks/speed/test_metrics_speed.py --benchmark-json out.json``. Random-weight
+evaluators in the official formats; clips are 10 s stereo 44.1 kHz. ``SA_BENCH_CLIPS`` (default 32) sets the clip count and
 ``SA_BENCH_DEVICE`` (default cpu) the device. Each case runs once per round (pedantic) with no cache, so every
 round embeds every clip.
 """

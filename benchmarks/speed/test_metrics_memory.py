@@ -1,10 +1,10 @@
 """Peak memory of the metrics on one long file: a 5-minute stereo 44.1 kHz WAV.
 
-``pytest --benchmark-only benchmarks/test_metrics_memory.py --benchmark-json out.json``. Random-weight evaluators in
-the official formats, the run's defaults (``--batch-size 32``, ``--files-per-batch 8``, decoding in-process on CPU).
-Each case runs its work in a fresh process and measures that process tree from outside
-(:mod:`benchmarks.peak_rss`; recorded in the benchmark JSON as ``extra_info.peak_rss_gb``), weights and interpreter
-included, so a case's figure is its own whatever ran before it in the same pytest session:
+``pytest --benchmark-only benchmarks/speed/test_metrics_memory.py --benchmark-json out.json``. Random-weight
+evaluators in the official formats, the run's defaults (``--batch-size 32``, ``--files-per-batch 8``, decoding
+in-process on CPU). Each case runs its work in a fresh process and measures that process tree from outside
+(:mod:`benchmarks.speed.peak_rss`; recorded in the benchmark JSON as ``extra_info.peak_rss_gb``), weights and
+interpreter included, so a case's figure is its own whatever ran before it in the same pytest session:
 
 * ``openl3``, ``passt``, ``clap``: one evaluator embedding the file;
 * ``cli-all``: ``python -m metrics all`` (the default protocol: FD_openl3, KL_passt, CLAP, timing) on that file
@@ -24,12 +24,12 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from benchmarks.peak_rss import measure
+from benchmarks.speed.peak_rss import measure
 
 LIMIT_GB = 3.0
 SECONDS = 300
 DEVICE = os.environ.get("SA_BENCH_DEVICE", "cpu")
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]  # the repository
 
 
 @pytest.fixture(scope="module")
@@ -56,7 +56,7 @@ def long_set(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def child(model: str, weights: str, path: str, device: str) -> None:
     """In the measured process: embed ``path`` with ``model``."""
-    from benchmarks.test_metrics_speed import make
+    from benchmarks.speed.test_metrics_speed import make
     from metrics.pipeline import embed_files
 
     embedder = make(model, Path(weights), device=device, batch_size=32)
@@ -70,7 +70,7 @@ def command(case: str, weights: Path, root: Path, out: Path) -> list[str]:
                 "--captions", str(root / "captions.csv"), "--id-col", "id", "--seconds-total", str(SECONDS),
                 "--weights-dir", str(weights), "--device", DEVICE, "--cache-dir", "none", "--no-progress",
                 "--out", str(out)]
-    code = f"from benchmarks.test_metrics_memory import child; child({case!r}, {str(weights)!r}, " \
+    code = f"from benchmarks.speed.test_metrics_memory import child; child({case!r}, {str(weights)!r}, " \
            f"{str(root / 'gen' / 'long.wav')!r}, {DEVICE!r})"
     return [sys.executable, "-c", code]
 

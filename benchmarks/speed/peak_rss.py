@@ -6,7 +6,7 @@ Here the command's process tree is sampled from outside every ``interval`` secon
 the highest sum of the tree's current RSS and the highest single ``VmHWM`` (a process's own peak, which starts
 afresh at ``exec``), so a short peak of the main process between two samples is still counted.
 
-``python -m benchmarks.peak_rss -- python -m metrics all ...`` prints the command's output, then the peak in GB.
+``python -m benchmarks.speed.peak_rss -- python -m metrics all ...`` prints the command's output, then the peak in GB.
 """
 from __future__ import annotations
 
@@ -91,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     cmd = argv[1:] if argv[:1] == ["--"] else argv
     if not cmd:
-        print("error: usage: python -m benchmarks.peak_rss -- COMMAND [ARGS...]", file=sys.stderr)
+        print("error: usage: python -m benchmarks.speed.peak_rss -- COMMAND [ARGS...]", file=sys.stderr)
         return 2
     m = measure(cmd)
     sys.stdout.write(m.stdout)
