@@ -148,7 +148,9 @@ def test_limits_are_stated_in_one_place():
 
 
 def huge(x: np.ndarray, peak: float) -> np.ndarray:
-    return (x.astype(np.float64) * (peak / np.abs(x).max())).astype(np.float32)
+    """``x`` scaled to peak ``peak`` in float64 (numpy 2 keeps a float32 scalar's type, so the ratio is taken in
+    float64 explicitly), then stored as float32."""
+    return (x.astype(np.float64) * (peak / float(np.abs(x).max()))).astype(np.float32)
 
 
 def test_huge_but_finite_float_samples_cannot_overflow(tmp_path):
