@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 
 from benchmarks.captions import DATASETS, excluded_ids, main
-from tests.conftest import SHARED_DATA, tone, write_wav
+from sa_fixtures.clips import tone, write_wav
+from tests.conftest import SHARED_DATA
 
 MUSICCAPS = SHARED_DATA / "musiccaps-public.csv"
 needs_data = pytest.mark.skipif(not MUSICCAPS.exists(), reason="../shared/data not present")
