@@ -12,6 +12,7 @@ Sweepable keys: ``text_encoder`` (minilm | t5 | clap; their local paths come fro
 """
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 from pathlib import Path
@@ -49,8 +50,7 @@ def variant(base: TrainConfig, key: str, value: str, paths: dict[str, str | None
     return read_config(None, [f"{k}={json.dumps(v)}" for k, v in data.items()])
 
 
-@guarded
-def main(argv: list[str] | None = None) -> int:
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = ArgumentParser(prog="python -m benchmarks.ablate", description=__doc__.splitlines()[0])
     p.add_argument("--base", type=Path, help="base TrainConfig JSON (default: TrainConfig() with the tiny preset)")
     p.add_argument("--sweep", required=True, help="KEY=V1,V2,...")
@@ -64,23 +64,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--roberta-dir")
     p.add_argument("--device", default="cpu")
     p.add_argument("--no-progress", action="store_true")
-    args = p.parse_args(argv)
-    check_device(args.device)
-    from benchmarks.synthcaps import main as synthcaps
-    from reports.html import write_report
+    return p.parse_args(argv)
 
-    try:
-        if not args.data.is_dir():
-            raise ConfigError(f"--data {args.data}: not a folder of training audio with captions")
-        key, _, values = args.sweep.partition("=")
-        if not values:
-            raise ConfigError(f"--sweep must be KEY=V1,V2,... (got {args.sweep!r})")
-        base = read_config(args.base, [f"steps={args.steps}"])
-        paths = {"t5": args.t5_dir, "clap": args.clap_ckpt, "roberta": args.roberta_dir}
-        configs = {v: variant(base, key, v, paths) for v in values.split(",")}
-    except (ConfigError, ValueError, OSError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+
+def train_and_evaluate(args: argparse.Namespace, key: str,
+                       configs: dict[str, TrainConfig]) -> tuple[list[Path], dict[str, str]]:
+    """Train one model per value and run the SynthCaps benchmark on it; the evaluated run folders and the values
+    skipped with why."""
+    from benchmarks.synthcaps import main as synthcaps
+
     done: list[Path] = []
     skipped: dict[str, str] = {}
     for value, cfg in configs.items():
@@ -98,6 +90,28 @@ def main(argv: list[str] | None = None) -> int:
             skipped[value] = f"evaluation failed (exit {code})"
             continue
         done.append(run / "eval")
+    return done, skipped
+
+
+@guarded
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    check_device(args.device)
+    from reports.html import write_report
+
+    try:
+        if not args.data.is_dir():
+            raise ConfigError(f"--data {args.data}: not a folder of training audio with captions")
+        key, _, values = args.sweep.partition("=")
+        if not values:
+            raise ConfigError(f"--sweep must be KEY=V1,V2,... (got {args.sweep!r})")
+        base = read_config(args.base, [f"steps={args.steps}"])
+        paths = {"t5": args.t5_dir, "clap": args.clap_ckpt, "roberta": args.roberta_dir}
+        configs = {v: variant(base, key, v, paths) for v in values.split(",")}
+    except (ConfigError, ValueError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    done, skipped = train_and_evaluate(args, key, configs)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "sweep.json").write_text(json.dumps({"key": key, "values": list(configs), "steps": args.steps,
                                                      "evaluated": [str(d) for d in done], "skipped": skipped},

@@ -13,7 +13,7 @@ alone already spends.
 """
 from __future__ import annotations
 
-import json
+import argparse
 import sys
 from pathlib import Path
 from typing import Any
@@ -35,7 +35,7 @@ from sa_util.device import check_device
 from sa_core.cli import ArgumentParser, guarded, positive_int
 from sa_core.generate import write_audio
 from sa_core.losses import stereo_mrstft_loss
-from sa_core.model import load_model, read_model_config
+from sa_core.model import StableAudio, load_model, read_model_config
 
 
 def reconstruct(model: Any, audio: np.ndarray, chunk: int | None) -> np.ndarray:
@@ -71,8 +71,7 @@ def keep_only(folder: Path, names: set[str]) -> None:
             Path(f).unlink()
 
 
-@guarded
-def main(argv: list[str] | None = None) -> int:
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = ArgumentParser(prog="python -m benchmarks.autoencoder", description=__doc__.splitlines()[0])
     p.add_argument("--ckpt", type=Path, required=True)
     src = p.add_mutually_exclusive_group(required=True)
@@ -84,37 +83,70 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--decode-chunk", type=positive_int, default=128)
     p.add_argument("--weights-dir", type=Path, help="OpenL3 weights for FD (skipped, with the reason, if missing)")
     p.add_argument("--device", default="cpu")
-    args = p.parse_args(argv)
-    check_device(args.device)
-    read_model_config(args.ckpt)  # a missing or broken checkpoint is an error before anything is written
-    test = items("test", args.synthcaps) if args.synthcaps else []
+    return p.parse_args(argv)
+
+
+def reference_files(args: argparse.Namespace, test: list) -> tuple[list[str], list[dict[str, str]]]:
+    """The files to reconstruct (the rendered SynthCaps items, or ``--ref-dir``'s) and the refused ones."""
     if test:
-        files = [str(args.out / "synthcaps" / f"{it.id}.wav") for it in test]
-    else:
-        found = audio_files(args.ref_dir)  # the files of a run: the same rules (links, duplicates) as the metrics
-        files = found.paths()[:args.limit]
-        if not files:
-            raise FileNotFoundError(f"--ref-dir {args.ref_dir} holds no audio file ({', '.join(AUDIO_EXTENSIONS)})")
-    for it in test:
-        write_audio(args.out / "synthcaps" / f"{it.id}.wav", render(it), SR)
-    model = load_model(args.ckpt).to(args.device)
+        for it in test:
+            write_audio(args.out / "synthcaps" / f"{it.id}.wav", render(it), SR)
+        return [str(args.out / "synthcaps" / f"{it.id}.wav") for it in test], []
+    found = audio_files(args.ref_dir)  # the files of a run: the same rules (links, duplicates) as the metrics
+    files = found.paths()[:args.limit]
+    if not files:
+        raise FileNotFoundError(f"--ref-dir {args.ref_dir} holds no audio file ({', '.join(AUDIO_EXTENSIONS)})")
+    return files, [{"metric": "input", "file": f, "reason": why} for f, why in sorted(found.problems.items())]
+
+
+def reconstruct_files(model: StableAudio, files: list[str], out: Path, decode_chunk: int
+                ) -> tuple[dict[str, dict[str, float]], list[dict[str, str]]]:
+    """Encode and decode every file into ``out/audio`` (originals at the model rate into ``out/reference``); the
+    per-item scores and the files skipped with why."""
     sr = model.cfg.sample_rate
-    recon_dir, orig_dir = args.out / "audio", args.out / "reference"
     scores: dict[str, dict[str, float]] = {"mrstft": {}, "mel_distance": {}, "si_sdr": {}}
-    skipped = [{"metric": "input", "file": f, "reason": why} for f, why in sorted(found.problems.items())] \
-        if not test else []
+    skipped = []
     for f in files:
         name = Path(f).stem
         try:
-            x, y, item_scores = score(model, f, args.decode_chunk)
+            x, y, item_scores = score(model, f, decode_chunk)
         except Exception as exc:  # one file the model or a score cannot take is skipped with why, never the run
             reason = str(exc) if isinstance(exc, AudioError) else f"autoencoder failed: {type(exc).__name__}: {exc}"
             skipped.append({"metric": "autoencoder", "file": f, "reason": " ".join(reason.split())})
             continue
-        write_audio(orig_dir / f"{name}.wav", x, sr)  # the originals at the model rate: FD reference set
-        write_audio(recon_dir / f"{name}.wav", y, sr)
+        write_audio(out / "reference" / f"{name}.wav", x, sr)  # the originals at the model rate: FD reference set
+        write_audio(out / "audio" / f"{name}.wav", y, sr)
         for metric, v in item_scores.items():
             scores[metric][name] = v
+    return scores, skipped
+
+
+def print_summary(results: dict[str, Any], skipped: list[dict[str, str]], out: Path) -> None:
+    for m in ("fd", "mrstft", "mel_distance", "si_sdr", "pitch", "position"):
+        if m in results["metrics"]:
+            print(f"{m}: {fmt(results['metrics'][m]['value'], '.4g')}")
+    if "timing" in results["metrics"]:
+        t = results["metrics"]["timing"]
+        print(f"timing: within ±0.5 s {fmt(t.get('within_0.5s'), '.1%')}, median |error| "
+              f"{fmt(t.get('median_abs_error_s'))} s, bias {fmt(t.get('bias_s'), '+.3f')} s (n={t['n']})")
+    for m, why in results["skipped_metrics"].items():
+        print(f"{m}: skipped: {why}")
+    if skipped:
+        print(f"skipped files: {len(skipped)} (reasons in {out / 'results.json'})")
+
+
+@guarded
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    check_device(args.device)
+    read_model_config(args.ckpt)  # a missing or broken checkpoint is an error before anything is written
+    test = items("test", args.synthcaps) if args.synthcaps else []
+    files, refused = reference_files(args, test)
+    model = load_model(args.ckpt).to(args.device)
+    sr = model.cfg.sample_rate
+    recon_dir, orig_dir = args.out / "audio", args.out / "reference"
+    scores, failed = reconstruct_files(model, files, args.out, args.decode_chunk)
+    skipped = refused + failed
     done = set(scores["si_sdr"])
     for folder in (recon_dir, orig_dir):
         keep_only(folder, done)
@@ -131,25 +163,13 @@ def main(argv: list[str] | None = None) -> int:
                     if it.id in done}
         results["metrics"]["timing"] = timing_result(detected, {it.id: it.seconds for it in test},
                                                      [it.id for it in test])
-    results.update(benchmark="autoencoder", checkpoint=str(args.ckpt),
-                   audio={"evaluated": "audio", "timing": "audio"})
     results["skipped_files"] += skipped
-    write_results(args.out / "results.json", results)
-    results = json.loads((args.out / "results.json").read_text())  # as written: non-finite numbers are null
+    results = write_results(args.out / "results.json", results, benchmark="autoencoder", checkpoint=str(args.ckpt),
+                            audio={"evaluated": "audio", "timing": "audio"})
     from reports.html import write_report
 
     write_report([args.out], args.out / "report.html")
-    for m in ("fd", "mrstft", "mel_distance", "si_sdr", "pitch", "position"):
-        if m in results["metrics"]:
-            print(f"{m}: {fmt(results['metrics'][m]['value'], '.4g')}")
-    if "timing" in results["metrics"]:
-        t = results["metrics"]["timing"]
-        print(f"timing: within ±0.5 s {fmt(t.get('within_0.5s'), '.1%')}, median |error| "
-              f"{fmt(t.get('median_abs_error_s'))} s, bias {fmt(t.get('bias_s'), '+.3f')} s (n={t['n']})")
-    for m, why in results["skipped_metrics"].items():
-        print(f"{m}: skipped: {why}")
-    if skipped:
-        print(f"skipped files: {len(skipped)} (reasons in {args.out / 'results.json'})")
+    print_summary(results, skipped, args.out)
     return 0
 
 

@@ -18,7 +18,7 @@ output, one file at a time, with the reference package imported (never copied):
   its own that sees the project's (:data:`INSTALL`); openl3's ``setup.py`` downloads weights, so it installs from
   its repository with the weight files' names pre-placed.
 
-Weights are random, in the official formats (:mod:`metrics.random_weights`): the figures say "same numbers, this
+Weights are random, in the official formats (:mod:`sa_fixtures.random_weights`): the figures say "same numbers, this
 fast", nothing about audio quality. A missing reference package raises :class:`ReferenceMissing`, whose message holds
 the install command.
 
@@ -50,9 +50,9 @@ import torch
 
 from metrics.embedder import Embedder
 from metrics.pipeline import embed_files
+from sa_fixtures.clips import SR, write_harmonic_clips
 
 MODELS = ("passt", "clap", "vggish", "panns", "openl3")
-SR = 44100
 INSTALL = {
     "passt": "pip install hear21passt",
     "clap": "pip install laion_clap",
@@ -91,37 +91,12 @@ def require(model: str, module: str) -> None:
 
 
 # ------------------------------------------------------------------------------------------------------------
-# Clips and weights
-
-
-def music_clip(seconds: float, seed: int, sr: int = SR) -> np.ndarray:
-    """``[T, 2]`` float32: a few decaying harmonic notes over a little noise, different per seed, peak 0.5."""
-    rng = np.random.default_rng(seed)
-    t = np.arange(int(round(seconds * sr))) / sr
-    x = np.zeros((len(t), 2))
-    for onset in np.sort(rng.uniform(0, max(seconds - 0.2, 0.01), 4)):
-        f0, env = rng.uniform(80, 800), np.exp(-rng.uniform(1, 5) * np.maximum(t - onset, 0)) * (t >= onset)
-        for h in range(1, 4):
-            for c in range(2):
-                x[:, c] += env / h * np.sin(2 * np.pi * f0 * h * (1 + 0.002 * c) * t)
-    x += 0.01 * rng.standard_normal(x.shape)
-    return (0.5 * x / np.abs(x).max()).astype(np.float32)
-
-
-def write_clips(folder: Path, n: int, seconds: float, seed: int = 0) -> list[str]:
-    """``n`` stereo 44.1 kHz wav files in ``folder``; their paths, sorted."""
-    folder.mkdir(parents=True, exist_ok=True)
-    paths = []
-    for i in range(n):
-        path = folder / f"clip_{i:03d}.wav"
-        sf.write(str(path), music_clip(seconds, seed + i), SR)
-        paths.append(str(path))
-    return paths
+# Weights
 
 
 def write_weights(model: str, folder: Path, seed: int = 0) -> Path:
     """The random-weight file of ``model`` under its official name in ``folder`` (written once)."""
-    from metrics import random_weights as rw
+    from sa_fixtures import random_weights as rw
     from metrics.weights import REGISTRY
 
     folder.mkdir(parents=True, exist_ok=True)
@@ -145,7 +120,7 @@ def write_weights(model: str, folder: Path, seed: int = 0) -> Path:
 
 def roberta_dir(folder: Path) -> Path:
     """The RoBERTa tokenizer folder CLAP needs, next to its weights (written once)."""
-    from metrics.random_weights import write_byte_tokenizer
+    from sa_fixtures.random_weights import write_byte_tokenizer
     from metrics.weights import REGISTRY
 
     path = folder / REGISTRY["roberta-base"].filename
@@ -449,7 +424,7 @@ def run(models: list[str], clips: int, seconds: float, out: Path, warmup: bool =
     """Compare ``models`` on ``clips`` synthetic clips; writes ``out/metric_peers.{json,md}``."""
     out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="metric_peers_") as tmp:
-        paths = write_clips(Path(tmp) / "clips", clips, seconds)
+        paths = write_harmonic_clips(Path(tmp) / "clips", clips, seconds)
         results = []
         for model in models:
             weights = write_weights(model, Path(tmp) / "weights")

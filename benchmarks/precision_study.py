@@ -26,7 +26,6 @@ from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
-import soundfile as sf
 import torch
 
 from metrics.distances import (cosine_similarity, fad_inf, frechet_distance, inception_score, kernel_audio_distance,
@@ -38,45 +37,7 @@ from metrics.pipeline import embed_files
 from metrics.precision import HARMLESS_FRACTION, VERDICT_FILES, ratio_at
 from metrics.stats import bootstrap_indices, percentile_interval
 from sa_core.cli import guarded, positive_int
-
-SR = 44100
-
-
-# --- clips -------------------------------------------------------------------------------------------------------
-def music_like_clip(rng: np.random.Generator, seconds: float, pitch_shift: float) -> np.ndarray:
-    """``[2, n]`` float32: a chord of 1-3 decaying harmonic tones (MIDI pitch 45-75 + ``pitch_shift``), maybe a
-    noise burst and a click pattern, random stereo placement, peak about -3 dBFS."""
-    n = int(seconds * SR)
-    t = np.arange(n) / SR
-    mono = np.zeros(n)
-    for _ in range(rng.integers(1, 4)):
-        f0 = 440.0 * 2 ** ((rng.uniform(45, 75) + pitch_shift - 69) / 12)
-        start = rng.uniform(0, seconds / 2)
-        env = np.where(t >= start, np.exp(-(t - start) * rng.uniform(0.3, 3.0)), 0.0)
-        mono += env * sum(np.sin(2 * np.pi * f0 * k * t) / k ** rng.uniform(1, 2) for k in range(1, 6))
-    if rng.random() < 0.5:
-        start = int(rng.uniform(0, seconds - 0.5) * SR)
-        mono[start:start + SR // 4] += rng.uniform(0.1, 0.5) * rng.standard_normal(len(mono[start:start + SR // 4]))
-    if rng.random() < 0.5:
-        period = int(rng.uniform(0.2, 0.6) * SR)
-        mono[::period] += rng.uniform(1, 3)
-    pan = rng.uniform(0.2, 0.8)
-    stereo = np.stack([mono * (1 - pan), mono * pan]) + 0.003 * rng.standard_normal((2, n))
-    return (0.7 * stereo / (np.abs(stereo).max() + 1e-9)).astype(np.float32)
-
-
-def write_clips(folder: Path, n: int, seconds: float, seed: int, pitch_shift: float) -> list[str]:
-    """``folder/id{k}.wav`` for k < n (kept if already there): the clip set of one side."""
-    folder.mkdir(parents=True, exist_ok=True)
-    rng = np.random.default_rng(seed)
-    paths = []
-    for k in range(n):
-        clip = music_like_clip(rng, seconds, pitch_shift)
-        path = folder / f"id{k}.wav"
-        if not path.is_file():
-            sf.write(str(path), clip.T, SR, subtype="FLOAT")
-        paths.append(str(path))
-    return paths
+from sa_fixtures.clips import write_music_like_clips
 
 
 # --- metrics over outputs ----------------------------------------------------------------------------------------
@@ -190,7 +151,7 @@ def embed_both(emb: Embedder, paths: list[str], other: str = "bf16") -> dict[str
             torch.cuda.synchronize()
         seconds = time.perf_counter() - started
         if res.skipped:
-            raise RuntimeError(f"{emb.name} {precision}: {len(res.skipped)} clips failed, e.g. "
+            raise RuntimeError(f"{emb.name} {name}: {len(res.skipped)} clips failed, e.g. "
                                f"{next(iter(res.skipped.values()))}")
         out[name] = ([res.outputs[p] for p in paths], seconds)
     emb.precision = "fp32"
@@ -209,14 +170,36 @@ def weight_files(folder: Path, models: list[str]) -> dict[str, Path]:
     return files
 
 
+def case_entry(case: Case, g: dict[str, tuple[list[np.ndarray], float]], r: dict[str, tuple[list, float]],
+               other: str, n: int, seed: int) -> dict[str, Any]:
+    """One metric's entry: its value in fp32 and in ``other`` on the generated (``g``) and reference (``r``) outputs,
+    the movement over the fp32 CI width and whether it is harmless; or why the metric is undefined on these clips."""
+    model, pair = case.model, (BASE, other)
+    gp = {p: part(g[p][0], model, case.output) for p in pair}
+    rp = {p: part(r[p][0], model, case.output) for p in pair}
+    try:
+        v32, v16 = case.fn(gp[BASE], rp[BASE]), case.fn(gp[other], rp[other])
+        width = ci_width(case, gp[BASE], rp[BASE], seed)
+    except (ValueError, np.linalg.LinAlgError) as e:  # e.g. FD's sqrtm on too few files for its dimension
+        print(f"{case.metric}: undefined on these clips ({e}); the evaluator is not cleared", flush=True)
+        return {"model": model, "undefined": f"{type(e).__name__}: {e}"}
+    ratio = abs(v16 - v32) / width if width > 0 else float("inf")
+    projected = ratio_at(ratio, n)
+    print(f"{case.metric}: {BASE} {v32:.6g} {other} {v16:.6g} |diff| {abs(v16 - v32):.3g} CI width {width:.3g} "
+          f"ratio {ratio:.3g}", flush=True)
+    return {"model": model, BASE: v32, other: v16, "abs_diff": abs(v16 - v32), "ci95_width_fp32": width,
+            "diff_over_ci_width": ratio, f"ratio_at_{VERDICT_FILES}_files": projected,
+            "harmless": bool(projected < HARMLESS_FRACTION), "n_boot": case.n_boot}
+
+
 def study(out: Path, n: int, seconds: float, seed: int, models: list[str],
           weights_dir: Path | None = None, device: str = "cpu", other: str = "bf16") -> dict[str, Any]:
     """Writes the clips under ``out/clips``; evaluator files from ``weights_dir`` (default ``out/weights``); fp32
     against ``other`` (:data:`VARIANTS`: ``bf16`` autocast, or ``tf32`` on CUDA)."""
     pair = (BASE, other)
     clips = out / "clips" / f"{seconds:g}s-seed{seed}"  # a rerun with other settings never reuses these clips
-    gen = write_clips(clips / "gen", n, seconds, seed, pitch_shift=0.0)
-    ref = write_clips(clips / "ref", n, seconds, seed + 1, pitch_shift=4.0)
+    gen = write_music_like_clips(clips / "gen", n, seconds, seed, pitch_shift=0.0)
+    ref = write_music_like_clips(clips / "ref", n, seconds, seed + 1, pitch_shift=4.0)
     weights = weight_files(weights_dir or out / "weights", models)
     captions = [f"a chord number {k}" for k in range(n)]
     all_cases = [c for c in cases() if c.model in models]
@@ -240,23 +223,7 @@ def study(out: Path, n: int, seconds: float, seed: int, models: list[str],
             "seconds_per_clip": {p: g[p][1] / n for p in pair},
             "output_rel_diff_median": float(np.median(rel)), "output_rel_diff_max": float(rel.max())}
         for case in (c for c in all_cases if c.model == model):
-            gp = {p: part(g[p][0], model, case.output) for p in pair}
-            rp = {p: part(r[p][0], model, case.output) for p in pair}
-            try:
-                v32, v16 = case.fn(gp[BASE], rp[BASE]), case.fn(gp[other], rp[other])
-                width = ci_width(case, gp[BASE], rp[BASE], seed)
-            except (ValueError, np.linalg.LinAlgError) as e:  # e.g. FD's sqrtm on too few files for its dimension
-                results["metrics"][case.metric] = {"model": model, "undefined": f"{type(e).__name__}: {e}"}
-                print(f"{case.metric}: undefined on these clips ({e}); the evaluator is not cleared", flush=True)
-                continue
-            ratio = abs(v16 - v32) / width if width > 0 else float("inf")
-            projected = ratio_at(ratio, n)
-            results["metrics"][case.metric] = {"model": model, BASE: v32, other: v16, "abs_diff": abs(v16 - v32),
-                                               "ci95_width_fp32": width, "diff_over_ci_width": ratio,
-                                               f"ratio_at_{VERDICT_FILES}_files": projected,
-                                               "harmless": bool(projected < HARMLESS_FRACTION), "n_boot": case.n_boot}
-            print(f"{case.metric}: {BASE} {v32:.6g} {other} {v16:.6g} |diff| {abs(v16 - v32):.3g} CI width {width:.3g} "
-                  f"ratio {ratio:.3g}", flush=True)
+            results["metrics"][case.metric] = case_entry(case, g, r, other, n, seed)
         (out / "precision.partial.json").write_text(json.dumps(results, indent=1))  # a killed study keeps its models
     for model in results["models"]:  # an undefined metric counts as unmeasured movement: the evaluator stays fp32
         ratios = [m.get("diff_over_ci_width", float("inf")) for m in results["metrics"].values()

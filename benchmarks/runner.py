@@ -16,11 +16,8 @@ from __future__ import annotations
 
 import argparse
 import csv
-import json
 import math
 import subprocess
-import sys
-import time
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any, Callable
@@ -28,17 +25,16 @@ from typing import Any, Callable
 from metrics.cache import file_sha256
 from metrics.ids import check_id
 from metrics.run import RunConfig, plan, run, write_results
-from sa_core.cli import first_reasons, positive_int
+from sa_core.cli import positive_int
 from sa_core.flow_sampling import FLOW_SAMPLERS
-from sa_core.generate import (SamplerConfig, SettingsError, check_seconds_total, generate, item_seed,
-                              sampler_from_args, trimmed_frames, verify_audio, write_audio)
+from sa_core import generate as sa_generate
+from sa_core.generate import SamplerConfig, SettingsError, check_seconds_total, sampler_from_args
 from sa_core.model import read_model_config
 from sa_core.sampling import SAMPLERS
 from sa_util.device import check_device
 from sa_util.paths import check_apart, check_folder_target
 
 AUDIO, WINDOW = "audio", "window"  # run-folder subfolders: evaluated audio; whole windows of trimmed runs
-WINDOW_SUFFIX = ".flac"
 
 
 @dataclass(frozen=True)
@@ -124,71 +120,18 @@ def run_dirs(out: Path, trim: bool) -> tuple[Path, Path | None]:
     return out / AUDIO, (out / WINDOW if trim else None)
 
 
-def _targets(p: Prompt, audio_dir: Path, window_dir: Path | None, sample_rate: int,
-             window: int) -> list[tuple[Path, int]]:
-    """The files one prompt's generation writes, with their expected lengths in samples."""
-    if window_dir is None:
-        return [(audio_dir / f"{p.id}.wav", window)]
-    return [(audio_dir / f"{p.id}.wav", trimmed_frames(p.seconds_total, sample_rate, window)),
-            (window_dir / f"{p.id}{WINDOW_SUFFIX}", window)]
-
-
-def _why_regenerate(targets: list[tuple[Path, int]], sample_rate: int, channels: int) -> str | None:
-    """None if every file of a prompt can be reused; "missing" if none exists yet; else the first file's problem."""
-    found = [(path, verify_audio(path, sample_rate, channels, frames)) for path, frames in targets]
-    bad = [(path, why) for path, why in found if why is not None]
-    if not bad:
-        return None
-    if len(bad) == len(found) and all(why == "missing" for _, why in bad):
-        return "missing"
-    path, why = bad[0]
-    return f"{path.parent.name}/{path.name}: {why}"
-
-
 def generate_missing(ckpt: str | Path, prompts: list[Prompt], audio_dir: Path, sampler: SamplerConfig, seed: int,
                      batch_size: int, device: str, progress: bool = True, text_path: str | None = None,
                      window_dir: Path | None = None) -> dict[str, Any]:
-    """Generate every prompt whose files are missing or fail verification; returns what was done.
-
-    ``window_dir`` None: ``audio_dir/<id>.wav`` is the whole generated window. Otherwise ``audio_dir/<id>.wav`` is
-    cut at the prompt's ``seconds_total`` (the caption benchmarks' protocol) and ``window_dir/<id>.flac`` keeps the
-    whole window for the timing metric. An existing file is reused only if :func:`sa_core.generate.verify_audio`
-    accepts it (decodes to the model's channels and rate, at the expected length). A prompt's noise seed is
-    ``sa_core.generate.item_seed`` (``seed + crc32(id)``), so its audio does not depend on sharding, ``--limit`` or
-    batch composition.
-    """
-    from tqdm import tqdm
-
-    from sa_core.model import load_model
-
-    if batch_size < 1:
-        raise SettingsError(f"batch size must be >= 1, got {batch_size}")
-    spec = read_model_config(ckpt)
-    check_prompts(prompts, spec.max_seconds)
-    sr, channels = spec.sample_rate, spec.autoencoder.io_channels
-    reasons = {p.id: why for p in prompts
-               if (why := _why_regenerate(_targets(p, audio_dir, window_dir, sr, spec.sample_size), sr, channels))}
-    regenerated = {i: why for i, why in reasons.items() if why != "missing"}
-    summary: dict[str, Any] = {"generated": len(reasons), "reused": len(prompts) - len(reasons),
-                               "regenerated": regenerated, "seconds": 0.0,
-                               "trimmed_to_seconds_total": window_dir is not None}
-    if regenerated:
-        print(f"regenerating {len(regenerated)} file(s) that failed verification: {first_reasons(regenerated)}",
-              file=sys.stderr)
-    todo = [p for p in prompts if p.id in reasons]
-    if not todo:
-        return summary
-    model = load_model(ckpt, text_path=text_path).to(device)
-    started = time.time()
-    for start in tqdm(range(0, len(todo), batch_size), disable=not progress, desc="generating", unit="batch"):
-        batch = todo[start:start + batch_size]
-        audio = generate(model, [p.caption for p in batch], [p.seconds_total for p in batch],
-                         [item_seed(seed, p.id) for p in batch], sampler, device, trim=False)
-        for p, a in zip(batch, audio):
-            for path, frames in _targets(p, audio_dir, window_dir, sr, spec.sample_size):
-                write_audio(path, a[:, :frames], sr)
-    summary["seconds"] = time.time() - started
-    return summary
+    """:func:`sa_core.generate.generate_missing` for the prompts of a run: every prompt whose files are missing or
+    fail verification is generated. ``window_dir`` None: ``audio_dir/<id>.wav`` is the whole generated window.
+    Otherwise ``audio_dir/<id>.wav`` is cut at the prompt's ``seconds_total`` (the caption benchmarks' protocol) and
+    ``window_dir/<id>.flac`` keeps the whole window for the timing metric."""
+    check_prompts(prompts, window_seconds(ckpt))
+    rows = [(p.id, p.caption, p.seconds_total) for p in prompts]
+    return sa_generate.generate_missing(ckpt, rows, audio_dir, sampler, seed, batch_size, device,
+                                        trim=window_dir is not None, window_dir=window_dir, text_path=text_path,
+                                        progress=progress)
 
 
 def checkpoint_id(ckpt: str | Path) -> str:
@@ -270,14 +213,12 @@ def run_benchmark(name: str, prompts: list[Prompt], out: Path, *, ckpt: str | Pa
         ckpt, prompts, audio_dir, sampler, seed, batch_size, device, progress, text_path, window_dir)
     timing_dir = window_dir or audio_dir
     results = evaluate(benchmark_config(out, audio_dir, device, progress, metrics_cfg), timing_dir)
-    results.update(benchmark=name, checkpoint=str(ckpt) if ckpt else None,
-                   checkpoint_sha256=checkpoint_id(ckpt) if ckpt else None, git_commit=git_commit(),
-                   sampler=asdict(sampler), seed=seed, generation=generation,
-                   audio={"evaluated": _relative(audio_dir, out), "timing": _relative(timing_dir, out)})
     if extra is not None:
         results["metrics"].update(extra(audio_dir, prompts, results["metrics"]))
-    write_results(out / "results.json", results)
-    results = json.loads((out / "results.json").read_text())  # what was written: NaN/inf already null
+    results = write_results(out / "results.json", results, benchmark=name, checkpoint=str(ckpt) if ckpt else None,
+                            checkpoint_sha256=checkpoint_id(ckpt) if ckpt else None, git_commit=git_commit(),
+                            sampler=asdict(sampler), seed=seed, generation=generation,
+                            audio={"evaluated": _relative(audio_dir, out), "timing": _relative(timing_dir, out)})
     write_item_table(out / "items.csv", results)
     from reports.html import write_report
 

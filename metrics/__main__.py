@@ -11,7 +11,6 @@ Examples::
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import warnings
 from pathlib import Path
@@ -142,7 +141,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def evaluate(args: argparse.Namespace, argv: list[str]) -> tuple[dict, Path]:
-    """Check the output path, run the metrics, write the results (``all`` keeps every metric that finished)."""
+    """Run the metrics and write the results (``all`` keeps every metric that finished); the results as written."""
     if args.command == "demo":
         from metrics.demo import run_demo
 
@@ -153,13 +152,12 @@ def evaluate(args: argparse.Namespace, argv: list[str]) -> tuple[dict, Path]:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("default")
         results = run(config_from_args(args, metrics), strict=args.command != "all")
-    results["command"] = ["python -m metrics", *argv]
-    results["warnings"] = sorted({f"{w.category.__name__}: {one_line(w.message)}" for w in caught})
     try:
-        write_results(args.out, results)
+        written = write_results(args.out, results, command=["python -m metrics", *argv],
+                                warnings=sorted({f"{w.category.__name__}: {one_line(w.message)}" for w in caught}))
     except OSError as exc:
         raise UsageError(f"--out {args.out}: could not write the results ({exc.strerror or exc})") from exc
-    return results, args.out
+    return written, args.out
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -178,7 +176,6 @@ def main(argv: list[str] | None = None) -> int:
         text = one_line(exc, ERROR_CHARS)  # a state-dict mismatch lists hundreds of keys: keep the line readable
         print(f"error: {text if known else f'{type(exc).__name__}: {text}'}", file=sys.stderr)
         return 2
-    results = json.loads(out.read_text())
     print("\n".join(summary_lines(results)))
     print(f"results: {out}")
     if not results["metrics"]:

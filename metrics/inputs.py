@@ -53,6 +53,8 @@ class Inputs:
     fd_ref: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)  # metric key -> (mu, sigma)
     kl_ref: dict[int | str, np.ndarray] | None = None  # key -> probs [527] from --ref-stats
     weights: dict[str, Path] = field(default_factory=dict)  # weight registry name -> local path
+    # metric key -> (main weight file, {embedder option: further file}): each metric's files, resolved once
+    embedder_weights: dict[str, tuple[Path, dict[str, Path]]] = field(default_factory=dict)
     unavailable: dict[str, str] = field(default_factory=dict)  # metric key -> why it cannot run
 
 
@@ -258,19 +260,23 @@ def _load_reference(cfg: RunConfig, inputs: Inputs, spec: MetricSpec, stats: dic
 
 
 def _resolve_weights(cfg: RunConfig, inputs: Inputs, spec: MetricSpec) -> str | None:
-    """Resolve ``spec``'s weight files; the reason if one is absent or does not read (a damaged file is named here,
-    before any audio, and never blamed on the audio): ``run`` raises it for a single metric and lists it under
-    ``skipped_metrics`` in ``all``."""
+    """Resolve ``spec``'s weight files into ``inputs.embedder_weights``; the reason if one is absent or does not
+    read (a damaged file is named here, before any audio, and never blamed on the audio): ``run`` raises it for a
+    single metric and lists it under ``skipped_metrics`` in ``all``."""
+    paths = []
     try:
         for name, explicit in weight_needs(cfg, spec):
-            if name in inputs.weights:
-                continue
-            path = resolve(name, explicit, cfg.weights_dir)
-            problem = load_problem(path)
-            if problem:
-                return (f"{path}: the {name} weight file does not load ({problem}); fetch it again with "
-                        f"`python -m metrics.weights download {name}` or point {REGISTRY[name].flag} at a good copy")
-            inputs.weights[name] = path
+            if name not in inputs.weights:
+                path = resolve(name, explicit, cfg.weights_dir)
+                problem = load_problem(path)
+                if problem:
+                    return (f"{path}: the {name} weight file does not load ({problem}); fetch it again with "
+                            f"`python -m metrics.weights download {name}` or point {REGISTRY[name].flag} at a good "
+                            "copy")
+                inputs.weights[name] = path
+            paths.append(inputs.weights[name])
     except MissingWeights as exc:
         return str(exc)
+    if paths:
+        inputs.embedder_weights[spec.key] = (paths[0], dict(zip(entry(spec.model).extra, paths[1:])))
     return None

@@ -105,11 +105,9 @@ class _PrepareCall:
         return _prepare(self.embedder, path)
 
 
-def embed_files(embedder: Embedder, paths: list[str], *, cache: EmbeddingCache | None = None, workers: int = 2,
-                files_per_batch: int = 8, batch_bytes: int = BATCH_BYTES, progress: bool = False) -> EmbedResult:
-    """Model outputs for ``paths`` (see module docstring). ``workers=0`` decodes in this process."""
-    cache = cache or EmbeddingCache(None)
-    result = EmbedResult()
+def _from_cache(embedder: Embedder, paths: list[str], cache: EmbeddingCache,
+                result: EmbedResult) -> list[tuple[str, str]]:
+    """Fill ``result`` with every file's digest and the cached outputs; the (path, digest) pairs still to embed."""
     todo: list[tuple[str, str]] = []
     for path in paths:
         try:
@@ -124,6 +122,15 @@ def embed_files(embedder: Embedder, paths: list[str], *, cache: EmbeddingCache |
             result.cache_hits += 1
         else:
             todo.append((path, digest))
+    return todo
+
+
+def embed_files(embedder: Embedder, paths: list[str], *, cache: EmbeddingCache | None = None, workers: int = 2,
+                files_per_batch: int = 8, batch_bytes: int = BATCH_BYTES, progress: bool = False) -> EmbedResult:
+    """Model outputs for ``paths`` (see module docstring). ``workers=0`` decodes in this process."""
+    cache = cache or EmbeddingCache(None)
+    result = EmbedResult()
+    todo = _from_cache(embedder, paths, cache, result)
     if not todo:
         return result
 

@@ -29,10 +29,10 @@ from metrics.compiled import COMPILE_MEASURED
 from metrics.distances import (fad_inf, inception_score, kernel_audio_distance, kl_audioldm, kl_divergence,
                                median_pairwise_distance, per_item_fd)
 from metrics.embedder import Embedder
-from metrics.embedders import build, entry
+from metrics.embedders import build
 from metrics.evaluate import _mean_result, clap_result, fd_result, gaussian_stats, kl_result, timing_result
 from metrics.ids import FileSet, IdError, align_ids, check_id, one_line
-from metrics.inputs import METRICS, Inputs, UsageError, check_inputs, output_part, weight_needs
+from metrics.inputs import METRICS, Inputs, UsageError, check_inputs, output_part
 from metrics.pipeline import EmbedResult, embed_files
 from metrics.protocols import MetricSpec, Protocol
 from metrics.refstats import write_fd_stats, write_kl_probs
@@ -149,12 +149,10 @@ class Runner:
         every audio file."""
         key = embedder_key(spec)
         if key not in self._embedders:
-            e = entry(spec.model)
-            needs = weight_needs(self.cfg, spec)
-            extra = {option: self.inputs.weights[name] for (option, _), (name, _) in zip(e.extra.items(), needs[1:])}
+            main, files = self.inputs.embedder_weights[spec.key]
+            extra: dict[str, Any] = dict(files)
             if spec.model == "clap":
                 extra["seed"] = self.cfg.seed
-            main = self.inputs.weights[needs[0][0]]
             emb = build(spec.model, main, self.cfg.device, self.cfg.batch_size, **spec.embedder_options(), **extra)
             emb.precision = self.cfg.precision
             emb.compiled = self.cfg.compile and spec.model in COMPILE_MEASURED
@@ -507,10 +505,14 @@ def environment(device: str) -> dict[str, str]:
     return env
 
 
-def write_results(path: Path, results: dict[str, Any]) -> None:
-    """Atomic JSON write, always valid JSON: non-finite numbers (e.g. a CI over one item) become null."""
-    text = json.dumps(_finite(results), indent=2, allow_nan=False)
-    atomic_write_bytes(path, text.encode())
+def write_results(path: Path, results: dict[str, Any], **fields: Any) -> dict[str, Any]:
+    """``results`` (:func:`run`'s) with the caller's top-level ``fields`` (command, benchmark, ...) added, written
+    atomically as always-valid JSON, and returned as written: non-finite numbers (e.g. a CI over one item) are
+    null, numpy values plain Python. Summaries print from the returned dict."""
+    results.update(fields)
+    written = _finite(results)
+    atomic_write_bytes(path, json.dumps(written, indent=2, allow_nan=False).encode())
+    return written
 
 
 def _finite(obj: Any) -> Any:

@@ -33,7 +33,7 @@ rounding).
 5. The end is refined to hop resolution: the end of the last hop block above the line within that run's last frame.
    Capped at the file length; 0.0 for a silent file or one with no sustained sound (only clicks).
 
-Measured on ``python -m metrics.timing_cases`` (tones, noise bursts, drums, ringing chords, plucks, music-like
+Measured on ``python -m sa_fixtures.timing_cases`` (tones, noise bursts, drums, ringing chords, plucks, music-like
 mixtures with quiet intros and pauses, fade-ins, clicks, sound to the end; floors none and 80..40 dB under the
 content; gains 0..-60 dB; 16-48 kHz, mono and stereo): every end within 0.1 s of the truth defined above.
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import math
 import sys
+import time
 import zlib
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -252,6 +253,79 @@ def verify_audio(path: Path, sample_rate: int, channels: int, frames: int) -> st
     return None
 
 
+# --- resumable generation into a folder ----------------------------------------------------------------------
+WINDOW_SUFFIX = ".flac"  # whole windows kept beside trimmed outputs: lossless 24-bit
+
+
+def output_targets(item_id: str, seconds_total: float, out_dir: Path, sample_rate: int, window: int, *,
+                   trim: bool = True, window_dir: Path | None = None) -> list[tuple[Path, int]]:
+    """The files one prompt's generation writes, with their expected lengths in samples: ``out_dir/<id>.wav``, cut
+    at ``seconds_total`` (``trim``) or the whole window, and with ``window_dir`` also ``window_dir/<id>.flac``
+    holding the whole window."""
+    frames = trimmed_frames(seconds_total, sample_rate, window) if trim else window
+    whole = [(window_dir / f"{item_id}{WINDOW_SUFFIX}", window)] if window_dir is not None else []
+    return [(out_dir / f"{item_id}.wav", frames), *whole]
+
+
+def why_regenerate(targets: list[tuple[Path, int]], sample_rate: int, channels: int) -> str | None:
+    """None if every file of a prompt can be reused; "missing" if none exists yet; else the first file's problem,
+    as ``<folder>/<file>: <why>``."""
+    found = [(path, verify_audio(path, sample_rate, channels, frames)) for path, frames in targets]
+    bad = [(path, why) for path, why in found if why is not None]
+    if not bad:
+        return None
+    if len(bad) == len(found) and all(why == "missing" for _, why in bad):
+        return "missing"
+    path, why = bad[0]
+    return f"{path.parent.name}/{path.name}: {why}"
+
+
+def generate_missing(ckpt: str | Path, rows: list[tuple[str, str, float]], out_dir: Path, sampler: SamplerConfig,
+                     seed: int, batch_size: int, device: str, *, trim: bool = True, window_dir: Path | None = None,
+                     text_path: str | None = None, dtype: torch.dtype = torch.float32, progress: bool = False,
+                     step_progress: bool = False) -> dict:
+    """Generate every ``(id, prompt, seconds_total)`` row whose files (:func:`output_targets`) are missing or fail
+    :func:`verify_audio`; returns what was done (generated, reused, regenerated with reasons, seconds).
+
+    An existing file is reused only if it decodes to the model's channels and rate at the expected length, so an
+    interrupted run resumes. A row's noise seed is :func:`item_seed` (``seed + crc32(id)``): its audio depends
+    neither on sharding nor on batch composition. ``progress``: a bar of the batches; ``step_progress``: a bar of
+    each batch's sampling steps.
+    """
+    from tqdm import tqdm
+
+    if batch_size < 1:
+        raise SettingsError(f"batch size must be >= 1, got {batch_size}")
+    spec = read_model_config(ckpt)
+    check_seconds_total({i: s for i, _, s in rows}, spec.max_seconds)
+    sr, channels, window = spec.sample_rate, spec.autoencoder.io_channels, spec.sample_size
+
+    def targets(item_id: str, seconds: float) -> list[tuple[Path, int]]:
+        return output_targets(item_id, seconds, out_dir, sr, window, trim=trim, window_dir=window_dir)
+
+    reasons = {i: why for i, _, s in rows if (why := why_regenerate(targets(i, s), sr, channels))}
+    redo = {i: why for i, why in reasons.items() if why != "missing"}
+    print(f"{len(rows) - len(reasons)} of {len(rows)} already generated; {len(reasons)} to go"
+          + (f"; {len(redo)} of them replace files that failed verification ({first_reasons(redo)})" if redo else ""),
+          file=sys.stderr)
+    summary = {"generated": len(reasons), "reused": len(rows) - len(reasons), "regenerated": redo, "seconds": 0.0,
+               "trimmed_to_seconds_total": window_dir is not None}
+    todo = [r for r in rows if r[0] in reasons]
+    if not todo:
+        return summary
+    model = load_model(ckpt, text_path=text_path).to(device, dtype)
+    started = time.time()
+    for start in tqdm(range(0, len(todo), batch_size), disable=not progress, desc="generating", unit="batch"):
+        batch = todo[start:start + batch_size]
+        audio = generate(model, [r[1] for r in batch], [r[2] for r in batch], [item_seed(seed, r[0]) for r in batch],
+                         sampler, device, trim=False, progress=step_progress)
+        for (item_id, _, seconds), a in zip(batch, audio):
+            for path, frames in targets(item_id, seconds):
+                write_audio(path, a[:, :frames], sr)
+    summary["seconds"] = time.time() - started
+    return summary
+
+
 # --- command line --------------------------------------------------------------------------------------------
 def read_prompts(args: argparse.Namespace) -> list[tuple[str, str, float]]:
     """(id, prompt, seconds_total) rows from --prompt or --prompts-csv."""
@@ -326,29 +400,14 @@ def main(argv: list[str] | None = None) -> int:
         check_apart({"--out-dir": args.out_dir}, inputs)
     rows = read_prompts(args)
     check_seconds_total({i: s for i, _, s in rows}, spec.max_seconds)
-    sr, channels = spec.sample_rate, spec.autoencoder.io_channels
     if args.prompt is not None:
         model = load_model(args.ckpt, text_path=args.text_path).to(args.device, getattr(torch, args.dtype))
         write_audio(args.out, generate(model, [args.prompt], [args.seconds_total], [args.seed], cfg, args.device,
-                                       progress=not args.no_progress)[0], sr)
+                                       progress=not args.no_progress)[0], spec.sample_rate)
         print(args.out)
         return 0
-    reasons = {i: verify_audio(args.out_dir / f"{i}.wav", sr, channels, trimmed_frames(s, sr, spec.sample_size))
-               for i, _, s in rows}
-    todo = [(k, r) for k, r in enumerate(rows) if reasons[r[0]] is not None]
-    redo = {i: why for i, why in reasons.items() if why not in (None, "missing")}
-    print(f"{len(rows) - len(todo)} of {len(rows)} already generated; {len(todo)} to go"
-          + (f"; {len(redo)} of them replace files that failed verification ({first_reasons(redo)})" if redo else ""), file=sys.stderr)
-    if not todo:
-        return 0
-    model = load_model(args.ckpt, text_path=args.text_path).to(args.device, getattr(torch, args.dtype))
-    for start in range(0, len(todo), args.batch_size):
-        batch = todo[start:start + args.batch_size]
-        audio = generate(model, [r[1] for _, r in batch], [r[2] for _, r in batch],
-                         [item_seed(args.seed, r[0]) for _, r in batch], cfg, args.device,
-                         progress=not args.no_progress)
-        for (_, (item_id, _, _)), a in zip(batch, audio):
-            write_audio(args.out_dir / f"{item_id}.wav", a, sr)
+    generate_missing(args.ckpt, rows, args.out_dir, cfg, args.seed, args.batch_size, args.device,
+                     text_path=args.text_path, dtype=getattr(torch, args.dtype), step_progress=not args.no_progress)
     return 0
 
 

@@ -23,6 +23,7 @@ from sa_core.context_cache import ContextCache
 from sa_core.config import (AutoencoderConfig, ConditioningConfig, ConfigError, DiTConfig, FlowShiftConfig, ModelConfig,
                             TextConfig, from_dict, to_dict)
 from sa_core.text_encoders import TextEncoder
+from sa_util.state_dict import load_state_strict, read_weights
 
 SAO_PREFIXES = (("model.model.", "backbone."), ("conditioner.conditioners.", "conditioner."),
                 ("pretransform.model.", "autoencoder."))
@@ -181,15 +182,6 @@ class MissingCheckpoint(FileNotFoundError):
     pass
 
 
-def _read_weights(path: Path) -> dict[str, torch.Tensor]:
-    if path.suffix == ".safetensors":
-        from safetensors.torch import load_file
-
-        return load_file(str(path))
-    ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    return ckpt["state_dict"] if isinstance(ckpt, dict) and "state_dict" in ckpt else ckpt
-
-
 def _resolve(path: str | Path, weights: str | Path | None) -> tuple[Path, Path]:
     p = Path(path).expanduser()
     if not p.exists():
@@ -243,18 +235,13 @@ def load_model(path: str | Path, weights: str | Path | None = None, *, text_enco
 
         cfg = override(cfg, {"conditioning.text.path": text_path})
     model = build_model(cfg, text_encoder)
-    state = _read_weights(weights_path)
-    if sao:
+    expected = f"the weights of the model built from {config_path}"
+    state = read_weights(weights_path, expected)
+    if isinstance(state, dict) and "state_dict" in state:
+        state = state["state_dict"]
+    if sao and isinstance(state, dict):
         state = {sao_to_ours(k): v for k, v in state.items()}
-    expected = model.state_dict()
-    missing, unexpected = sorted(set(expected) - set(state)), sorted(set(state) - set(expected))
-    wrong = [f"{k}: {tuple(state[k].shape)} vs {tuple(v.shape)}" for k, v in expected.items()
-             if k in state and state[k].shape != v.shape]
-    if missing or unexpected or wrong:
-        raise ValueError(f"{weights_path} does not match the model built from {config_path}: "
-                         f"{len(missing)} missing (e.g. {missing[:3]}), {len(unexpected)} unexpected "
-                         f"(e.g. {unexpected[:3]}), {len(wrong)} shape mismatches (e.g. {wrong[:3]})")
-    model.load_state_dict(state, strict=True)
+    load_state_strict(model, state, weights_path, expected)
     return model.eval().requires_grad_(False)
 
 

@@ -1,4 +1,5 @@
-"""Shared fixtures: random-weight evaluator files in the official formats, and synthetic audio; the data rule.
+"""Shared fixtures: random-weight evaluator files in the official formats and a tiny checkpoint (the synthetic audio
+and the weight writers live in :mod:`sa_fixtures`); the data rule.
 
 Every file a test reads lives in the repository: ``tests/data`` (the released key lists, a reference pickle) or the
 package's own data (``benchmarks/data``, ``metrics/data``). A test that reads one is marked :func:`needs_data`, the
@@ -12,9 +13,7 @@ import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
-import numpy as np
 import pytest
-import soundfile as sf
 
 DATA = Path(__file__).resolve().parent / "data"
 MISSING_DATA = "missing data"  # the reason prefix of needs_data's skips
@@ -53,7 +52,7 @@ def pytest_make_collect_report(collector: pytest.Collector) -> Iterator[None]:
 @pytest.fixture(scope="session")
 def weights_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """OpenL3 .h5, PaSST .pt, CLAP .pt and a RoBERTa tokenizer folder, random weights, official layouts."""
-    from metrics.random_weights import write_all
+    from sa_fixtures.random_weights import write_all
 
     folder = tmp_path_factory.mktemp("weights")
     write_all(folder, seed=0)
@@ -81,19 +80,3 @@ def tiny_ckpt(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("tiny-ckpt")
     save_model(build_model(preset("tiny")), folder)
     return folder
-
-
-def tone(seconds: float, sr: int = 44100, freq: float = 440.0, channels: int = 2, amp: float = 0.3,
-         seed: int = 0) -> np.ndarray:
-    """``[T, C]`` float32: a tone plus a little noise (distinct per channel)."""
-    rng = np.random.default_rng(seed)
-    t = np.arange(int(round(seconds * sr))) / sr
-    cols = [amp * np.sin(2 * np.pi * freq * (1 + 0.5 * c) * t) + 0.01 * rng.standard_normal(len(t))
-            for c in range(channels)]
-    return np.stack(cols, 1).astype(np.float32)
-
-
-def write_wav(path: Path, data: np.ndarray, sr: int = 44100, subtype: str | None = None) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    sf.write(str(path), data, sr, subtype=subtype)
-    return path

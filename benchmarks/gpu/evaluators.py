@@ -14,11 +14,11 @@ from benchmarks.gpu.cases import MUSICCAPS_CLIPS, Scale
 
 def _clips(work: Path, n: int, seconds: float) -> Path:
     """``n`` synthetic stereo 44.1 kHz clips (benchmarks.metric_peers' music-like mixtures) and a captions.csv."""
-    from benchmarks.metric_peers import write_clips
+    from sa_fixtures.clips import write_harmonic_clips
 
     folder = work / f"clips-{n}x{seconds:g}s"
     if not (folder / "captions.csv").exists():
-        write_clips(folder / "audio", n, seconds)
+        write_harmonic_clips(folder / "audio", n, seconds)
         with open(folder / "captions.csv", "w", newline="") as f:
             w = csv.writer(f)
             w.writerow(["id", "caption"])
@@ -31,7 +31,7 @@ def _weights(work: Path, protocol: str) -> Path:
     """Random-weight files in the official formats for every evaluator ``protocol`` loads (written once)."""
     from metrics.embedders import entry
     from metrics.protocols import get, shared_embedders
-    from metrics.random_weights import write_named
+    from sa_fixtures.random_weights import write_named
 
     folder = work / "weights"
     needs = [[entry(m).weights(dict(o)), *entry(m).extra.values()] for m, o in shared_embedders(get(protocol)).items()]

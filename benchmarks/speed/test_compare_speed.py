@@ -17,14 +17,14 @@ import pytest
 
 from metrics.__main__ import main
 from metrics.run import RunConfig, run, write_results
-from tests.conftest import tone, write_wav
+from sa_fixtures.clips import tone, write_wav
 
 CLIPS = int(os.environ.get("SA_BENCH_CLIPS", "100"))
 
 
 @pytest.fixture(scope="module")
 def two_runs(tmp_path_factory: pytest.TempPathFactory) -> tuple[list[Path], float]:
-    from metrics.random_weights import write_all
+    from sa_fixtures.random_weights import write_all
 
     root = tmp_path_factory.mktemp("cmp-speed")
     weights = write_all(root / "w", seed=0)["roberta-base"].parent

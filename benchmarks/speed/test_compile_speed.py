@@ -78,7 +78,7 @@ def other_layout(name: str, net: torch.nn.Module, inputs: tuple) -> tuple[torch.
 
 @pytest.fixture(scope="module")
 def weights(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    from metrics.random_weights import write_all
+    from sa_fixtures.random_weights import write_all
 
     return write_all(tmp_path_factory.mktemp("w"))
 

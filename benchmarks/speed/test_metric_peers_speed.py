@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 
 from benchmarks import metric_peers as mp
+from sa_fixtures.clips import write_harmonic_clips
 
 CLIPS = int(os.environ.get("SA_BENCH_CLIPS", "8"))
 SECONDS = float(os.environ.get("SA_BENCH_SECONDS", "10"))
@@ -25,7 +26,7 @@ OUTPUTS: dict[tuple[str, str], list[np.ndarray]] = {}  # (model, side) -> output
 
 @pytest.fixture(scope="module")
 def clips(tmp_path_factory: pytest.TempPathFactory) -> list[str]:
-    return mp.write_clips(tmp_path_factory.mktemp("clips"), CLIPS, SECONDS)
+    return write_harmonic_clips(tmp_path_factory.mktemp("clips"), CLIPS, SECONDS)
 
 
 @pytest.fixture(scope="module")

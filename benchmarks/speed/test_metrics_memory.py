@@ -34,7 +34,7 @@ ROOT = Path(__file__).resolve().parents[2]  # the repository
 
 @pytest.fixture(scope="module")
 def weights(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from metrics.random_weights import write_all
+    from sa_fixtures.random_weights import write_all
 
     return write_all(tmp_path_factory.mktemp("w"))["roberta-base"].parent
 

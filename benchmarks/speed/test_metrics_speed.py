@@ -26,7 +26,7 @@ DEVICE = os.environ.get("SA_BENCH_DEVICE", "cpu")
 
 @pytest.fixture(scope="module")
 def weights(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from metrics.random_weights import write_all
+    from sa_fixtures.random_weights import write_all
 
     return write_all(tmp_path_factory.mktemp("w"))["roberta-base"].parent
 

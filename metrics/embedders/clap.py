@@ -30,7 +30,8 @@ import numpy as np
 import torch
 
 from metrics.audio import AUDIO_RULES, int16_roundtrip, load_mono
-from metrics.embedder import Embedder, load_checkpoint, load_state_strict
+from metrics.embedder import Embedder
+from sa_util.state_dict import load_state_strict, read_weights
 
 SR = 48000
 TEXT_BATCH = 64  # stable-audio-metrics embeds captions 64 at a time
@@ -117,7 +118,7 @@ def protocol_resize() -> Iterator[None]:
 
 def load_clap_state_dict(path: Path, expected: str = "a laion_clap checkpoint") -> dict[str, torch.Tensor]:
     """Official laion_clap checkpoint -> model state dict (``weights_only``; 'module.' and position_ids dropped)."""
-    ckpt = load_checkpoint(path, expected)
+    ckpt = read_weights(path, expected)
     state = ckpt["state_dict"] if isinstance(ckpt, dict) and "state_dict" in ckpt else ckpt
     if not isinstance(state, dict):
         raise ValueError(f"{path}: holds a {type(state).__name__}, not a state dict; expected {expected}")

@@ -2,8 +2,7 @@
 embedding (FD) and the 527 AudioSet logits (KL softmax / sigmoid, IS).
 
 Reference: audioldm_eval 0.0.3 ``EvaluationHelper`` (CNN14 backbone) over PANNs' ``Cnn14``
-(qiuqiangkong/audioset_tagging_cnn) with the torchlibrosa 0.1.0 front-end (the ``audioldm`` protocol in
-:mod:`metrics.protocols`).
+(qiuqiangkong/audioset_tagging_cnn) with the torchlibrosa 0.1.0 front-end; other-protocols.md.
 Our own port: no torchlibrosa, the official checkpoint loads strictly (``torch.load(weights_only=True)``).
 
 Per file (audioldm_eval ``WaveDataset.read_from_file``), in :func:`prepare_panns`:
@@ -43,6 +42,7 @@ from torch import nn
 from metrics.audio import read_audio
 from metrics.embedder import Embedder
 from metrics.embedders.openl3 import slaney_mel_filterbank
+from sa_util.state_dict import load_state_strict, read_weights
 
 MIN_SAMPLES = 32000  # audioldm_eval pad_short_audio: at the model rate
 EMBED_DIM = 2048
@@ -257,17 +257,19 @@ def _numpy_globals() -> list[Any]:
 def read_state_dict(path: Path) -> dict[str, torch.Tensor]:
     """The ``model`` state dict of an official PANNs ``.pth`` (``{'model': ..., 'iteration': ..., ...}``), or of a
     plain state dict file, loaded with ``torch.load(weights_only=True)``."""
-    allowed = _numpy_globals()
-    try:
-        with torch.serialization.safe_globals(allowed):
-            ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # pickle/zip errors come in many types; one line says which file and why
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ValueError(f"{path}: not a loadable PANNs checkpoint ({type(exc).__name__}: {first})") from exc
+    ckpt = read_weights(path, "a PANNs checkpoint", _numpy_globals())
     state = ckpt.get("model", ckpt) if isinstance(ckpt, dict) else None
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise ValueError(f"{path}: expected a PANNs checkpoint with a 'model' state dict")
     return state
+
+
+def _front_end_hint(state: dict[str, torch.Tensor], cfg: Cnn14Config) -> str:
+    """Where ``state``'s front-end belongs to another sample rate's CNN14, a note saying to pick that rate."""
+    kernel = state.get("spectrogram_extractor.stft.conv_real.weight")
+    bins = kernel.shape[0] if kernel is not None else cfg.n_fft // 2 + 1
+    other = [c.sample_rate for c in CONFIGS.values() if c.n_fft // 2 + 1 == bins != cfg.n_fft // 2 + 1]
+    return f" (its front-end is the {other[0]} Hz model's: pick that sample rate)" if other else ""
 
 
 def load_cnn14(path: Path, cfg: Cnn14Config) -> Cnn14:
@@ -275,21 +277,7 @@ def load_cnn14(path: Path, cfg: Cnn14Config) -> Cnn14:
     state = read_state_dict(path)
     with torch.device("meta"):  # no random init of 80 M parameters that the file replaces anyway
         model = Cnn14(cfg)
-    expected = model.state_dict()
-    missing = sorted(set(expected) - set(state))
-    unexpected = sorted(set(state) - set(expected))
-    if missing or unexpected:
-        raise ValueError(f"{path}: not a CNN14 checkpoint (missing {missing[:3]}{'...' if len(missing) > 3 else ''}, "
-                         f"unexpected {unexpected[:3]}{'...' if len(unexpected) > 3 else ''})")
-    wrong = [k for k in expected if state[k].shape != expected[k].shape]
-    if wrong:
-        k = wrong[0]
-        bins = state["spectrogram_extractor.stft.conv_real.weight"].shape[0]
-        other = [c.sample_rate for c in CONFIGS.values() if c.n_fft // 2 + 1 == bins and c != cfg]
-        hint = f" (its front-end is the {other[0]} Hz model's: pick that sample rate)" if other else ""
-        raise ValueError(f"{path}: {k} has shape {tuple(state[k].shape)}, CNN14 at {cfg.sample_rate} Hz needs "
-                         f"{tuple(expected[k].shape)}{hint}")
-    model.load_state_dict(state, strict=True, assign=True)
+    load_state_strict(model, state, path, f"CNN14 at {cfg.sample_rate} Hz{_front_end_hint(state, cfg)}")
     return model.eval().requires_grad_(False)
 
 
@@ -318,12 +306,9 @@ class PannsEmbedder(Embedder):
         return prepare_panns(path, self.sample_rate)
 
     def build(self) -> Cnn14:
-        from metrics.weights import resolve
-
-        path = resolve(self.cfg.weights, explicit_path=self.weights_path)  # MissingWeights names file and source
         # channels-last convolutions: 1.22x on CPU (oneDNN; benchmarks/speed/test_compile_speed.py "other-layout"), the
         # layout tensor cores want on GPU; outputs move by rounding only (1.1e-6 relative), cached under "layout"
-        model = load_cnn14(path, self.cfg)
+        model = load_cnn14(self.weights_path, self.cfg)
         for block in model.modules():
             if isinstance(block, ConvBlock):
                 block.fold_batchnorm()  # as the reference's eval mode computes it, one pass fewer per block

@@ -29,7 +29,8 @@ import numpy as np
 import torch
 
 from metrics.audio import AUDIO_RULES, load_mono
-from metrics.embedder import Embedder, embed_windows, load_checkpoint, load_state_strict
+from metrics.embedder import Embedder, embed_windows
+from sa_util.state_dict import load_state_strict, read_weights
 
 SR = 32000
 WINDOW = 10 * SR
@@ -84,7 +85,7 @@ def use_fused_attention(wrapper: torch.nn.Module) -> torch.nn.Module:
 
 def build_passt(weights_path: Path | None) -> torch.nn.Module:
     """hear21passt's mel + net as ``PasstBasicWrapper(mode='logits')``, weights from a local official ``.pt``."""
-    state = load_checkpoint(weights_path, EXPECTED) if weights_path is not None else None  # fails fast if damaged
+    state = read_weights(weights_path, EXPECTED) if weights_path is not None else None  # fails fast if damaged
     with contextlib.redirect_stdout(io.StringIO()):  # hear21passt prints banners while building
         from hear21passt.models import passt as passt_module
         from hear21passt.models.preprocess import AugmentMelSTFT

@@ -58,6 +58,7 @@ from torch import nn
 
 from metrics.audio import AudioError, read_audio, resample_kaiser_best, to_mono
 from metrics.embedder import Embedder
+from sa_util.state_dict import load_state_strict, read_weights
 
 SAMPLE_RATE = 16000
 STFT_WINDOW = 400  # 25 ms
@@ -248,25 +249,16 @@ class VGGish(nn.Module):
         return self.pca(e) if self.pca is not None else e
 
 
+VGGISH_STATE = "the torchvggish state dict (features.*, embeddings.*; vggish-10086976.pth)"
+
+
 def load_vggish_weights(net: VGGishNet, path: Path) -> None:
     """Load the torchvggish release state dict (``torch.load(weights_only=True)``) into ``net``, strictly, as
     float32. A ``net`` built on the meta device takes the loaded tensors as its parameters."""
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # pickle, zip and weights-only errors all mean "not this file"
-        raise ValueError(f"{path} is not a PyTorch state dict ({type(exc).__name__}: "
-                         f"{str(exc).strip().splitlines()[0]})") from exc
-    expected = net.state_dict()
-    if not isinstance(state, dict) or set(state) != set(expected):
-        keys = sorted(state)[:4] if isinstance(state, dict) else type(state).__name__
-        raise ValueError(f"{path}: expected the torchvggish state dict (features.*, embeddings.*; "
-                         f"vggish-10086976.pth), got {keys}")
-    for key, value in state.items():
-        if not isinstance(value, torch.Tensor) or tuple(value.shape) != tuple(expected[key].shape):
-            shape = tuple(value.shape) if isinstance(value, torch.Tensor) else type(value).__name__
-            raise ValueError(f"{path}: {key} is {shape}, expected a tensor of shape {tuple(expected[key].shape)}")
-    state = {key: value.float() for key, value in state.items()}
-    net.load_state_dict(state, assign=any(p.is_meta for p in net.parameters()))
+    state = read_weights(path, VGGISH_STATE)
+    if isinstance(state, dict):
+        state = {key: value.float() if isinstance(value, torch.Tensor) else value for key, value in state.items()}
+    load_state_strict(net, state, path, VGGISH_STATE)
 
 
 def _numpy_array_globals() -> list[Any]:
@@ -280,12 +272,8 @@ def _numpy_array_globals() -> list[Any]:
 def load_pca_params(path: Path) -> PcaQuantiser:
     """``vggish_pca_params-970ea276.pth``: ``{'pca_eigen_vectors': [128, 128], 'pca_means': [128]}``, NumPy arrays
     (as released) or tensors, read with ``torch.load(weights_only=True)`` allowing plain float arrays only."""
-    try:
-        with torch.serialization.safe_globals(_numpy_array_globals()):
-            params = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:
-        raise ValueError(f"{path} is not a readable PCA parameter file ({type(exc).__name__}: "
-                         f"{str(exc).strip().splitlines()[0]})") from exc
+    params = read_weights(path, "pca_eigen_vectors [128, 128] and pca_means [128] (vggish_pca_params-970ea276.pth)",
+                          _numpy_array_globals())
     sizes = {"pca_eigen_vectors": EMBEDDING_DIM ** 2, "pca_means": EMBEDDING_DIM}
     if not isinstance(params, dict) or any(np.size(params.get(k, ())) != n for k, n in sizes.items()):
         raise ValueError(f"{path}: expected pca_eigen_vectors [128, 128] and pca_means [128] "
@@ -336,14 +324,10 @@ class VGGishEmbedder(Embedder):
         return prepare_examples(audio.samples, audio.sample_rate, self.config)
 
     def build(self) -> VGGish:
-        from metrics.weights import resolve
-
-        weights = resolve(WEIGHTS_NAME, explicit_path=self.weights_path)
-        pca_path = resolve(PCA_WEIGHTS_NAME, explicit_path=self.pca_path) if self.config.pca else None
         with torch.device("meta"):  # no random init of 72M parameters that the file replaces anyway
             net = VGGishNet(activation=self.config.activation)
-        load_vggish_weights(net, weights)
-        pca = load_pca_params(pca_path) if pca_path is not None else None
+        load_vggish_weights(net, self.weights_path)
+        pca = load_pca_params(self.pca_path) if self.pca_path is not None else None
         # channels_last convolutions: 1.32x on CPU (oneDNN; benchmarks/speed/test_compile_speed.py "other-layout"), the
         # layout tensor cores want on GPU
         return VGGish(net, pca).eval().to(self.device, memory_format=torch.channels_last)

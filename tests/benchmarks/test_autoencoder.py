@@ -5,7 +5,7 @@ import pytest
 
 from benchmarks.autoencoder import main
 from metrics.reconstruction import mel_distance, si_sdr
-from tests.conftest import tone, write_wav
+from sa_fixtures.clips import tone, write_wav
 
 
 def test_si_sdr_and_mel_distance_known_values():

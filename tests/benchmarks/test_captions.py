@@ -4,7 +4,8 @@ import json
 import numpy as np
 
 from benchmarks.captions import DATASETS, excluded_ids, main
-from tests.conftest import needs_data, tone, write_wav
+from sa_fixtures.clips import tone, write_wav
+from tests.conftest import needs_data
 
 MUSICCAPS = DATASETS["musiccaps"].captions  # the shipped list the runner reads without --captions
 AUDIOCAPS = DATASETS["audiocaps"].captions

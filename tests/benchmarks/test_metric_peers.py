@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from benchmarks import metric_peers as mp
+from sa_fixtures.clips import write_harmonic_clips
 
 PACKAGES = {"passt": "hear21passt", "clap": "laion_clap", "vggish": "torchvggish", "panns": "audioldm_eval",
             "openl3": "openl3"}
@@ -18,7 +19,7 @@ PACKAGES = {"passt": "hear21passt", "clap": "laion_clap", "vggish": "torchvggish
 
 @pytest.fixture(scope="module")
 def clips(tmp_path_factory: pytest.TempPathFactory) -> list[str]:
-    return mp.write_clips(tmp_path_factory.mktemp("clips"), 2, 2.0)
+    return write_harmonic_clips(tmp_path_factory.mktemp("clips"), 2, 2.0)
 
 
 @pytest.fixture(scope="module")

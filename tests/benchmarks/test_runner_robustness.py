@@ -17,7 +17,7 @@ from benchmarks.captions import main as captions
 from benchmarks.synthcaps import main as synthcaps
 from benchmarks.synthcaps_data import WINDOW
 from benchmarks.timing import main as timing
-from tests.conftest import tone, write_wav
+from sa_fixtures.clips import tone, write_wav
 
 
 def strict_json(text: str):
@@ -49,7 +49,7 @@ def test_damaged_audio_in_a_run_folder_is_regenerated(tiny_ckpt, tmp_path, capsy
     write_wav(run / "audio" / f"{ids[3]}.wav", tone(1.0))  # decodes, but not the window the generator writes
     capsys.readouterr()
     assert synthcaps(args) == 0
-    assert "regenerating 4 file(s) that failed verification" in capsys.readouterr().err
+    assert "1 of 5 already generated; 4 to go; 4 of them replace files that failed verification" in capsys.readouterr().err
     again = strict_json((run / "results.json").read_text())
     gen = again["generation"]
     assert gen["generated"] == 4 and gen["reused"] == 1 and set(gen["regenerated"]) == set(ids[:4])

@@ -6,7 +6,7 @@ import soundfile as sf
 from metrics.audio import (AUDIO_EXTENSIONS, AUDIO_RULES, AudioError, check_header, headroom, int16_roundtrip,
                            load_mono, peak_normalise, read_audio, resample_kaiser_best, resample_soxr, to_mono,
                            wav_claimed_frames)
-from tests.conftest import tone, write_wav
+from sa_fixtures.clips import tone, write_wav
 
 
 def test_read_keeps_channels_and_rate(tmp_path):

@@ -7,9 +7,9 @@ import pytest
 import torch
 
 from metrics.embedders.clap import ClapEmbedder, load_clap_state_dict, load_tokenizer, protocol_resize, seeded_numpy
-from metrics.embedder import load_state_strict
+from sa_util.state_dict import load_state_strict
 from metrics.pipeline import embed_files
-from tests.conftest import tone, write_wav
+from sa_fixtures.clips import tone, write_wav
 
 
 @pytest.fixture(scope="module")

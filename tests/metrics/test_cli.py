@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from metrics.weights import MissingWeights, resolve
-from tests.conftest import tone, write_wav
+from sa_fixtures.clips import tone, write_wav
 
 
 def cli(*args, cwd=None):

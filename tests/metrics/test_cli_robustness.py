@@ -22,7 +22,7 @@ import torch
 from metrics.__main__ import main
 from metrics.cache import atomic_write_bytes
 from metrics.ids import audio_files
-from tests.conftest import tone, write_wav
+from sa_fixtures.clips import tone, write_wav
 
 SR = 22050
 

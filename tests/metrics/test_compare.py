@@ -24,7 +24,7 @@ from metrics import compare, power
 from metrics.evaluate import timing_result
 from metrics.stats import holm, minimum_detectable, n_needed, permutation_pvalue
 from metrics.timing import detect_end
-from tests.conftest import write_wav
+from sa_fixtures.clips import write_wav
 
 SR = 16000
 N_PROMPTS = 40

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from metrics.__main__ import main
-from tests.conftest import tone, write_wav
+from sa_fixtures.clips import tone, write_wav
 
 N = 10
 

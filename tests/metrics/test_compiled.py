@@ -11,7 +11,7 @@ from metrics.__main__ import main
 from metrics.cache import EmbeddingCache
 from metrics.embedders import build
 from metrics.pipeline import embed_files
-from tests.conftest import tone, write_wav
+from sa_fixtures.clips import tone, write_wav
 
 
 @pytest.fixture(scope="module")

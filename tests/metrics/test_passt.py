@@ -6,7 +6,7 @@ import torch
 from metrics.audio import AudioError
 from metrics.embedders.passt import PasstEmbedder, build_passt, passt_signal, passt_windows
 from metrics.pipeline import embed_files
-from tests.conftest import tone, write_wav
+from sa_fixtures.clips import tone, write_wav
 
 PASST_PT = "passt-s-f128-p16-s10-ap.476-swa.pt"
 

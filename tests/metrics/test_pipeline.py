@@ -10,7 +10,7 @@ from metrics.embedder import Embedder
 from metrics.ids import IdError, check_id, id_path
 from metrics.embedders.openl3 import OpenL3Embedder
 from metrics.pipeline import embed_files
-from tests.conftest import tone, write_wav
+from sa_fixtures.clips import tone, write_wav
 
 
 class CountingEmbedder(Embedder):

@@ -15,7 +15,7 @@ import pytest
 
 from metrics import protocols
 from metrics.__main__ import main
-from tests.conftest import tone, write_wav
+from sa_fixtures.clips import tone, write_wav
 
 N = 10  # audioldm's inception score needs >= 10 files; clips of 2.1 s give 2 VGGish frames (per-song FAD)
 

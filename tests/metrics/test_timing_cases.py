@@ -1,11 +1,11 @@
-"""Acceptance of the timing detector on synthetic cases with known ends (metrics/timing_cases.py):
+"""Acceptance of the timing detector on synthetic cases with known ends (sa_fixtures/timing_cases.py):
 at every gain and noise floor, >= 98 % of ends within 0.1 s of the truth and no error over 1 s."""
 from collections import defaultdict
 
 import numpy as np
 import pytest
 
-from metrics import timing_cases as tc
+from sa_fixtures import timing_cases as tc
 from metrics.timing import EndDetector
 
 SR = 44100

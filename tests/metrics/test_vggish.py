@@ -22,8 +22,8 @@ from metrics.distances import GaussianStats, frechet_distance
 from metrics.embedders.vggish import (PRESETS, VGGishConfig, VGGishEmbedder, VGGishNet, htk_mel_matrix,
                                       load_pca_params, load_vggish_weights, log_mel_examples, prepare_examples)
 from metrics.pipeline import embed_files
-from metrics.random_weights import write_vggish_pca_pth, write_vggish_pth
-from metrics.weights import REGISTRY, MissingWeights
+from sa_fixtures.random_weights import write_vggish_pca_pth, write_vggish_pth
+from metrics.weights import REGISTRY, MissingWeights, resolve
 
 WEIGHTS = REGISTRY["vggish"].filename
 PCA = REGISTRY["vggish-pca"].filename
@@ -176,14 +176,17 @@ def test_network_variants_match_torchvggish(official, reference, activation, pca
 
 
 def test_errors_name_the_file_and_where_it_comes_from(tmp_path, official):
-    missing = VGGishEmbedder(tmp_path / WEIGHTS)
     with pytest.raises(MissingWeights, match=r"vggish-10086976\.pth.*torchvggish/releases.*--vggish-weights"):
-        missing.load()
-    no_pca = VGGishEmbedder(official / WEIGHTS, config=VGGishConfig(pca=True), pca_path=tmp_path / PCA)
+        resolve("vggish", tmp_path / WEIGHTS)  # what a run resolves before it builds the embedder
     with pytest.raises(MissingWeights, match=r"vggish_pca_params-970ea276\.pth.*--vggish-pca"):
+        resolve("vggish-pca", tmp_path / PCA)
+    with pytest.raises(ValueError, match=r"vggish-10086976\.pth: not a readable PyTorch checkpoint"):
+        VGGishEmbedder(tmp_path / WEIGHTS).load()  # an embedder takes resolved paths: a missing one is named
+    no_pca = VGGishEmbedder(official / WEIGHTS, config=VGGishConfig(pca=True), pca_path=tmp_path / PCA)
+    with pytest.raises(ValueError, match=r"vggish_pca_params-970ea276\.pth: not a readable PyTorch checkpoint"):
         no_pca.load()
     (tmp_path / "junk.pth").write_bytes(b"not a checkpoint")
-    with pytest.raises(ValueError, match="junk.pth is not a PyTorch state dict"):
+    with pytest.raises(ValueError, match="junk.pth: not a readable PyTorch checkpoint"):
         load_vggish_weights(meta_net(), tmp_path / "junk.pth")
     torch.save({"conv.weight": torch.zeros(3)}, tmp_path / "other.pth")
     with pytest.raises(ValueError, match="expected the torchvggish state dict"):

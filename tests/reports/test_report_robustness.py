@@ -8,7 +8,7 @@ import pytest
 
 from reports.__main__ import main
 from reports.html import write_report
-from tests.conftest import tone, write_wav
+from sa_fixtures.clips import tone, write_wav
 
 
 def results(timing_rows: dict, audio: dict | None = None, gen: str = "audio") -> dict:

@@ -173,7 +173,7 @@ def test_csv_resume_regenerates_damaged_files(tiny_ckpt, tmp_path, capsys):
     assert gen.main(argv) == 0
     err = capsys.readouterr().err
     assert "1 of 3 already generated; 2 to go; 2 of them replace files that failed verification" in err
-    assert "a1: " in err and "b2: unreadable audio" in err
+    assert "a1: " in err and "b2: gen/b2.wav: unreadable audio" in err
     for name, audio in first.items():
         np.testing.assert_allclose(sf.read(out / name)[0], audio, atol=1e-5)
 

@@ -95,9 +95,9 @@ def test_loads_the_release_layout_strictly(tmp_path):
     d["config"]["project_cond_tokens"] = False
     write_release(tmp_path / "sao1", sao1)
     (tmp_path / "sao1" / "model_config.json").write_text(json.dumps(raw))
-    with pytest.raises(ValueError, match=r"does not match .* missing \(e\.g\. \['backbone.*q_norm") as err:
+    with pytest.raises(ValueError, match=r"missing keys \(backbone.*q_norm.*expected the weights of the model") as err:
         load_model(tmp_path / "sao1")
-    assert "\n" not in str(err.value) and "shape mismatches" in str(err.value)
+    assert "\n" not in str(err.value) and "wrong shape" in str(err.value)
 
 
 def test_unknown_objective_and_layout_errors_are_one_line():

@@ -1,6 +1,6 @@
 """Synthetic signals with known ends, and the acceptance check of the timing detector (:mod:`metrics.timing`).
 
-``python -m metrics.timing_cases`` builds the grid (kinds x noise floors x variants, each case at gains 0, -20, -40
+``python -m sa_fixtures.timing_cases`` builds the grid (kinds x noise floors x variants, each case at gains 0, -20, -40
 and -60 dB), runs ``detect_end`` on every rendering and prints the fraction of ends within 0.1 s of the truth, by
 floor and by kind, and the largest errors. ``tests/metrics/test_timing_cases.py`` asserts the acceptance figures.
 
@@ -26,6 +26,7 @@ import numpy as np
 
 from metrics.timing import (EndDetector, block_energy, detect_end, end_threshold, last_run_end, sustained_max,
                             windowed_sums)
+from sa_fixtures.clips import add, drum_hit, envelope, noise, note, pluck, scale_chord
 
 GAINS_DB = (0.0, -20.0, -40.0, -60.0)
 FLOORS_DB = (None, -80.0, -70.0, -60.0, -50.0, -40.0)  # floor power in dB under the content's loud level
@@ -65,89 +66,6 @@ class Case:
     def render(self, gain_db: float = 0.0, mix: np.ndarray | None = None) -> np.ndarray:
         """``[C, T]`` float32: the mix times the gain, as read from a float file."""
         return ((self.mix() if mix is None else mix) * 10.0 ** (gain_db / 20.0)).astype(np.float32)
-
-
-# -- building blocks ------------------------------------------------------------------------------------------------
-
-def noise(shape: tuple[int, ...], rng: np.random.Generator, colour: str = "white") -> np.ndarray:
-    """Unit-RMS Gaussian noise ``shape`` (last axis time); pink = 1/f power, shaped in the frequency domain."""
-    n = shape[-1]
-    if colour == "pink" and n > 1:
-        size = 1 << (n - 1).bit_length()  # a power of two: fast FFT
-        spec = np.fft.rfft(rng.standard_normal((*shape[:-1], size)), axis=-1)
-        spec[..., 1:] /= np.sqrt(np.arange(1, spec.shape[-1]))
-        spec[..., 0] = 0
-        x = np.fft.irfft(spec, n=size, axis=-1)[..., :n]
-    else:
-        x = rng.standard_normal(shape)
-    return x / max(1e-30, float(np.sqrt((x ** 2).mean())))
-
-
-def envelope(n: int, sr: int, attack_s: float = 0.005, release_s: float = 0.01) -> np.ndarray:
-    """``[n]`` amplitude 1 with raised-cosine attack and release ramps (cut short when ``n`` is shorter)."""
-    a, r = max(1, int(attack_s * sr)), max(1, int(release_s * sr))
-    env = np.ones(n)
-    env[:min(a, n)] *= (0.5 - 0.5 * np.cos(np.pi * np.arange(a) / a))[:n]
-    env[max(0, n - r):] *= (0.5 + 0.5 * np.cos(np.pi * np.arange(1, r + 1) / r))[max(0, r - n):]
-    return env
-
-
-def note(f0: float, dur_s: float, sr: int, rng: np.random.Generator, timbre: str = "sine", attack_s: float = 0.005,
-         release_s: float = 0.01, t60_s: float | None = None) -> np.ndarray:
-    """``[n]`` additive tone: sine, odd harmonics (square-like) or all harmonics (saw-like), partial k at 1/k below
-    0.45 x the rate. Steady: up to 10 partials, read from a one-period table. With ``t60_s``: up to 6 partials, partial
-    k decaying ``1 + 0.4 (k - 1)`` times faster than the fundamental, like a string, each until it is 120 dB down."""
-    n = max(1, int(dur_s * sr))
-    ks = [1] if timbre == "sine" else [k for k in range(1, 20) if k * f0 < 0.45 * sr and (timbre == "saw" or k % 2)]
-    phases = rng.uniform(0, 2 * np.pi, len(ks))
-    if t60_s is None:
-        grid = np.arange(4097) / 4096
-        table = sum(np.sin(2 * np.pi * k * grid + p) / k for k, p in zip(ks[:10], phases))
-        return np.interp((f0 / sr * np.arange(n)) % 1.0, grid, table) * envelope(n, sr, attack_s, release_s)
-    out = np.zeros(n)
-    for k, p in zip(ks[:6], phases):
-        rate = 3.0 * np.log(10) * (1 + 0.4 * (k - 1)) / t60_s / sr  # per sample, in nepers
-        m = min(n, int(6.0 * np.log(10) / rate) + 1)
-        i = np.arange(m)
-        out[:m] += np.sin(2 * np.pi * k * f0 / sr * i + p) / k * np.exp(-rate * i)
-    return out * envelope(n, sr, attack_s, release_s)
-
-
-def pluck(f0: float, sr: int, rng: np.random.Generator, t60_s: float) -> np.ndarray:
-    """A plucked string: a 5 ms noise click into harmonics that decay over ``t60_s`` (cut at -120 dB)."""
-    x = note(f0, 2 * t60_s, sr, rng, "saw", 0.001, 0.001, t60_s)
-    x[:int(0.005 * sr)] += 0.3 * noise((int(0.005 * sr),), rng) * envelope(int(0.005 * sr), sr, 0.0005, 0.004)
-    return x
-
-
-def drum_hit(kind: str, sr: int, rng: np.random.Generator) -> np.ndarray:
-    """Kick (falling sine), snare (noise + 190 Hz) or hat (short noise); each decays to -120 dB."""
-    rate = {"kick": rng.uniform(14, 25), "snare": rng.uniform(20, 35), "hat": rng.uniform(60, 100)}[kind]
-    n = int(sr * 13.8 / rate)  # amplitude exp(-rate t) reaches -120 dB at t = 13.8 / rate
-    t = np.arange(n) / sr
-    env = np.exp(-rate * t) * envelope(n, sr, 0.001, 0.002)
-    if kind == "kick":
-        return np.sin(2 * np.pi * (45 * t + 100 / 30 * (1 - np.exp(-30 * t)))) * env
-    body = noise((n,), rng)
-    if kind == "snare":
-        body = 0.6 * body + np.sin(2 * np.pi * 190 * t)
-    return (0.5 if kind == "hat" else 0.8) * body * env
-
-
-def add(track: np.ndarray, x: np.ndarray, at_s: float, sr: int) -> None:
-    """Mix ``x`` ``[n]`` into ``track`` ``[T]`` from ``at_s`` on (cut at the end of the track)."""
-    i = int(round(at_s * sr))
-    n = min(len(x), len(track) - i)
-    if n > 0:
-        track[i:i + n] += x[:n]
-
-
-def scale_chord(rng: np.random.Generator, low: float = 180.0, high: float = 900.0, n: int = 3) -> list[float]:
-    """``n`` notes of a major or minor triad plus octave (equal temperament) on a root drawn (log-uniform) from the
-    lower half of ``low``-``high``."""
-    root = low * (high / low) ** rng.uniform(0, 0.5)
-    steps = [0, 4, 7, 12] if rng.random() < 0.5 else [0, 3, 7, 12]
-    return [root * 2 ** (s / 12) for s in steps[:n]]
 
 
 # -- content kinds: (rng, sample rate) -> (mono content [T], clicks [T] or None) ------------------------------------
@@ -450,7 +368,7 @@ def summary(rows: list[Row], tolerance_s: float = TOLERANCE_S) -> dict[str, dict
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m metrics.timing_cases", description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(prog="python -m sa_fixtures.timing_cases", description=__doc__.splitlines()[0])
     p.add_argument("--variants", type=int, default=3, help="cases per kind and floor (default 3)")
     p.add_argument("--worst", type=int, default=5, help="list this many largest errors")
     args = p.parse_args(argv)
