@@ -23,7 +23,9 @@ def clap(weights_dir):
 def sam_audio_embedding(module, path, seed):
     """stable-audio-metrics' clap_score audio side, one file, with laion_clap's own feature code and forward."""
     audio, _ = librosa.load(str(path), sr=48000, mono=True)
-    audio = audio * (10 ** (-1 / 20) / np.abs(audio).max())
+    # the gain in float64, as numpy 1.x (stable-audio-metrics' environment) computes a Python float over a float32
+    # scalar; under numpy 2's scalar rules it would be float32 and move samples by one int16 step
+    audio = audio * (10 ** (-1 / 20) / float(np.abs(audio).max()))
     audio = (np.clip(audio, -1, 1) * 32767.0).astype(np.int16).astype(np.float32) / 32767.0
     with seeded_numpy(zlib.crc32(audio.tobytes()) ^ seed), protocol_resize():  # torchvision 0.16 behaviour
         with torch.no_grad():

@@ -33,7 +33,7 @@ def test_last_window_of_47s_is_7s_plus_zeros():
 def sam_return_probabilities(model, path):
     """stable-audio-metrics' loop, independently: librosa.load, peak -1 dBFS, one window at a time."""
     audio, _ = librosa.load(str(path), sr=32000, mono=True)
-    audio = audio * (10 ** (-1 / 20) / np.abs(audio).max())
+    audio = audio * (10 ** (-1 / 20) / float(np.abs(audio).max()))  # float64 gain, as under numpy 1.x
     step, win = 160000, 320000
     logits = []
     for i in range(0, max(step, len(audio) - step), step):
