@@ -106,7 +106,7 @@ def run_power(args: argparse.Namespace) -> int:
 
 # --- agreement ------------------------------------------------------------------------------------------------
 def add_agreement_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--ratings", type=Path, required=True, help="human ratings (file, or folder for tta-bench)")
+    p.add_argument("--ratings", type=Path, required=True, help="human ratings (file, or folder for tta-bench and pam)")
     p.add_argument("--ratings-format", choices=list(rating_sets.READERS), default="ours",
                    help="ours: system,item,rating or item,system_a,system_b,winner CSV; or a public set's layout "
                         "(metrics.rating_sets)")

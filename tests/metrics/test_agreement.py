@@ -128,3 +128,94 @@ def test_tta_bench_rater_files(tmp_path):
                                 ("S002", "P0001", 5.0)]
     assert {x[2] for x in rating_sets.read(tmp_path, "tta-bench", "alignment").scores} == {4.0}
     assert agreement.human_scores(r, ["S001", "S002"]) == {"S001": 3.5, "S002": 4.5}
+
+
+def write_csv(path: Path, header: list[str], rows: list[list]) -> Path:
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        csv.writer(f).writerows([header, *rows])
+    return path
+
+
+def test_pam_scores_csv(tmp_path):
+    task = tmp_path / "human_eval" / "text-to-music"
+    task.mkdir(parents=True)
+    write_csv(task / "scores.csv", ["Model", "File Name", "OVL", "REL"],
+              [["musicgen", "prompt_001", 3.2, 4.0], ["audioldm2", "prompt_001", 2.6, 3.4]])
+    r = rating_sets.read(task, "pam")  # the task folder or its scores.csv
+    assert r.scores == [("musicgen", "prompt_001", 3.2), ("audioldm2", "prompt_001", 2.6)]
+    assert rating_sets.read(task / "scores.csv", "pam", "relevance").scores[1] == ("audioldm2", "prompt_001", 3.4)
+    write_csv(task / "scores.csv", ["Model", "File Name", "OVL", "REL"], [["musicgen", "prompt_002", "", 4.0]])
+    with pytest.raises(agreement.RatingsError, match="line 2: overall rating '' is not a number"):
+        rating_sets.read(task, "pam")
+    write_csv(task / "scores.csv", ["Model", "File", "OVL", "REL"], [["musicgen", "prompt_002", 3, 4]])
+    with pytest.raises(agreement.RatingsError, match="missing 'File Name'"):
+        rating_sets.read(task, "pam")
+
+
+def test_musicprefs_human_preference_csv(tmp_path):
+    header = ["audio_a", "audio_b", "system_a", "system_b", "musicality", "fidelity"]
+    path = write_csv(tmp_path / "human_preference.csv", header,
+                     [["0_0.wav", "0_1.wav", "musicgen-large", "stable-audio-open", "a_wins", "b_wins"],
+                      ["1_0.wav", "1_1.wav", "mustango", "musicgen-large", "b_wins", "tie"]])
+    r = rating_sets.read(path, "musicprefs")
+    assert r.preferences == [("0_0.wav|0_1.wav", "musicgen-large", "stable-audio-open", "musicgen-large"),
+                             ("1_0.wav|1_1.wav", "mustango", "musicgen-large", "musicgen-large")]
+    assert [p[3] for p in rating_sets.read(path, "musicprefs", "fidelity").preferences] == ["stable-audio-open",
+                                                                                            "tie"]
+    write_csv(path, header, [["2_0.wav", "2_1.wav", "mustango", "", "a_wins", "a_wins"]])
+    with pytest.raises(agreement.RatingsError, match="line 2: expected system_a, system_b and a musicality outcome"):
+        rating_sets.read(path, "musicprefs")
+
+
+AIME_HEADER = ["question-type", "description", "model-1", "track-1-id", "track-1-begin", "track-1-end", "model-2",
+               "track-2-id", "track-2-begin", "track-2-end", "answer"]
+
+
+def test_aime_survey(tmp_path):
+    path = write_csv(tmp_path / "aime-survey.csv", AIME_HEADER, [
+        ["Music Quality", "jazz, upbeat", "Udio", 4501, "00:00:10", "00:00:20", "MusicGen", 1226, "00:00:00",
+         "00:00:10", 1],
+        ["Text-Audio Alignment", "jazz, upbeat", "Udio", 4501, "00:00:10", "00:00:20", "MusicGen", 1226, "00:00:00",
+         "00:00:10", 2],
+        ["Music Quality", "rock", "MusicGen", 77, "00:00:00", "00:00:10", "Udio", 42, "00:00:05", "00:00:15", 2]])
+    assert rating_sets.read(path, "aime").preferences == [("jazz, upbeat", "Udio", "MusicGen", "Udio"),
+                                                          ("rock", "MusicGen", "Udio", "Udio")]
+    assert rating_sets.read(path, "aime", "text-audio-alignment").preferences == [
+        ("jazz, upbeat", "Udio", "MusicGen", "MusicGen")]
+    write_csv(path, [c.replace("-", "_") for c in AIME_HEADER],  # a CSV export with underscored names
+              [["Music Quality", "rock", "MusicGen", 77, "0", "10", "Udio", 42, "0", "10", 0]])
+    with pytest.raises(agreement.RatingsError, match="data row 1: expected model-1, model-2 and answer 1 or 2"):
+        rating_sets.read(path, "aime")
+    write_csv(path, AIME_HEADER, [["Text Alignment", "rock", "MusicGen", 77, "0", "10", "Udio", 42, "0", "10", 1]])
+    with pytest.raises(agreement.RatingsError, match="no question-type 'Text-Audio Alignment'.*'Text Alignment'"):
+        rating_sets.read(path, "aime", "text-audio-alignment")
+
+
+def test_aime_survey_parquet(tmp_path):
+    pytest.importorskip("pyarrow")
+    import pandas as pd
+    row = ["Music Quality", "rock", "MusicGen", 77, "00:00:00", "00:00:10", "Udio", 42, "00:00:05", "00:00:15", 2]
+    pd.DataFrame([row], columns=AIME_HEADER).to_parquet(tmp_path / "train-00000-of-00001.parquet")
+    r = rating_sets.read(tmp_path / "train-00000-of-00001.parquet", "aime")
+    assert r.preferences == [("rock", "MusicGen", "Udio", "Udio")]
+
+
+def test_cli_reads_a_public_preference_layout(runs, tmp_path, capsys):
+    rng = np.random.default_rng(5)
+    rows = [["Music Quality", i, a, 1, "0", "10", b, 2, "0", "10", 1 if rng.random() < QUALITY[a] /
+             (QUALITY[a] + QUALITY[b]) else 2] for i in ITEMS for a in SYSTEMS for b in SYSTEMS if a < b]
+    path = write_csv(tmp_path / "aime.csv", AIME_HEADER, rows)
+    assert main(["agreement", "--ratings", str(path), "--ratings-format", "aime", "--runs",
+                 *[f"{s}={p}" for s, p in runs.items()], "--bootstrap", "50"]) == 0
+    assert "kendall_tau" in capsys.readouterr().out
+
+
+def test_aime_parquet_without_an_engine_is_a_one_line_error(tmp_path, monkeypatch):
+    import pandas as pd
+
+    def no_engine(*_, **__):
+        raise ImportError("Unable to find a usable engine")
+    monkeypatch.setattr(pd, "read_parquet", no_engine)
+    (tmp_path / "survey.parquet").write_bytes(b"")
+    with pytest.raises(agreement.RatingsError, match="reading parquet needs pyarrow"):
+        rating_sets.read(tmp_path / "survey.parquet", "aime")
