@@ -116,7 +116,7 @@ def test_streamed_wav_without_a_data_size_is_not_called_truncated(tmp_path):
 
 
 def test_header_limits_are_checked_before_decoding(tmp_path):
-    """A 6 KB file claiming 1 Hz used to take 100 s and 5 GB to resample; now the header refuses it."""
+    """A 6 KB file claiming 1 Hz (100 s and 5 GB to resample) is refused from its header, before decoding."""
     path = tmp_path / "1hz.wav"
     sf.write(str(path), (0.3 * np.random.default_rng(0).standard_normal((3000, 1))).astype(np.float32), 1,
              subtype="PCM_16")

@@ -117,7 +117,7 @@ def test_damaged_h5_is_a_one_line_error(tmp_path, weights_dir):
 
 
 def test_short_and_odd_rate_files_are_embedded_or_given_a_reason(tmp_path, weights_dir):
-    """OpenL3 pads anything under 1 s to one window; 1 sample and 10 samples used to crash the resampler."""
+    """OpenL3 pads anything under 1 s to one window; 1 sample and 10 samples go through the resampler too."""
     e = OpenL3Embedder(weights_dir / "openl3_audio_mel256_music.h5", batch_size=8)
     ok = [write_wav(tmp_path / f"{n}.wav", tone(n / 44100), 44100) for n in (1, 10, 4410)]
     ok.append(write_wav(tmp_path / "hi.wav", tone(8 / 384000, 384000), 384000))

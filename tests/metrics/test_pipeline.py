@@ -123,7 +123,7 @@ def test_atomic_write_leaves_old_file_or_nothing_on_failure(tmp_path):
 
 
 def test_a_file_the_model_cannot_take_costs_only_itself(tmp_path, files):
-    """A model error used to end the batch and the run; now the batch is retried file by file."""
+    """A model error on one file does not end the batch or the run: the batch is retried file by file."""
     poison = str(write_wav(tmp_path / "in" / "poison.wav", tone(0.01)))  # 441 samples
     e = CountingEmbedder(poison_length=441)
     res = embed_files(e, files[:3] + [poison] + files[3:], workers=0, files_per_batch=4)
