@@ -32,7 +32,7 @@ from metrics.run import RunConfig, run, write_results
 from metrics.stats import bootstrap_ci
 from metrics.timing import detect_end
 from sa_util.device import check_device
-from sa_core.cli import ArgumentParser, guarded, positive_int
+from sa_util.cli import ArgumentParser, guarded, positive_int
 from sa_core.generate import write_audio
 from sa_core.losses import stereo_mrstft_loss
 from sa_core.model import load_model, read_model_config

@@ -35,7 +35,7 @@ from metrics.ids import IdError, check_id, read_id_list, read_table
 from metrics.protocols import DEFAULT_PROTOCOL, EMBEDDING_MODELS, PROTOCOLS
 from metrics.run import warm_cache
 from sa_util.paths import check_apart, check_file_target
-from sa_core.cli import ArgumentParser, guarded, positive_int
+from sa_util.cli import ArgumentParser, guarded, positive_int
 from sa_core.generate import SamplerConfig
 
 

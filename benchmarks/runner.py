@@ -25,10 +25,10 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any, Callable
 
-from metrics.cache import file_sha256
+from sa_util.files import file_sha256
 from metrics.ids import check_id
 from metrics.run import RunConfig, plan, run, write_results
-from sa_core.cli import first_reasons, positive_int
+from sa_util.cli import first_reasons, positive_int
 from sa_core.flow_sampling import FLOW_SAMPLERS
 from sa_core.generate import (SamplerConfig, SettingsError, check_seconds_total, generate, item_seed,
                               sampler_from_args, trimmed_frames, verify_audio, write_audio)

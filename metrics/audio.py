@@ -23,6 +23,8 @@ from typing import Any
 import numpy as np
 import soundfile as sf
 
+from sa_util.cli import one_line
+
 # What the metric runs pick up in a folder: every container/codec libsndfile decodes that people store audio in.
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".opus", ".mp3", ".aiff", ".aif", ".caf", ".w64", ".rf64", ".au")
 
@@ -86,18 +88,12 @@ class Audio:
         return self.samples.shape[-1] / self.sample_rate
 
 
-def one_line(exc: BaseException) -> str:
-    """``"Type: first line of the message"``: how every per-file and per-weight-file reason quotes an exception."""
-    lines = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {lines[0].strip() if lines else ''}"
-
-
 def read_header(path: str | Path, rules: InputRules = AUDIO_RULES) -> Any:
     """``soundfile.info`` of ``path`` checked against ``rules`` (nothing decoded). Raises AudioError."""
     try:
         info = sf.info(str(path))
     except Exception as exc:  # libsndfile raises several types; the message is what matters
-        raise AudioError(f"unreadable audio ({one_line(exc)})") from exc
+        raise AudioError(f"unreadable audio ({one_line(exc, typed=True)})") from exc
     claimed = wav_claimed_frames(path)
     if claimed is not None and claimed > info.frames:
         raise AudioError(f"truncated: header says {claimed} frames, file holds {info.frames}")
@@ -179,7 +175,7 @@ def read_audio(path: str | Path, rules: InputRules = AUDIO_RULES) -> Audio:
     try:
         data, sr = sf.read(str(path), dtype="float64" if wide else "float32", always_2d=True)  # [T, C]
     except Exception as exc:
-        raise AudioError(f"unreadable audio ({one_line(exc)})") from exc
+        raise AudioError(f"unreadable audio ({one_line(exc, typed=True)})") from exc
     if data.shape[0] < info.frames:
         raise AudioError(f"truncated: header says {info.frames} frames, file holds {data.shape[0]}")
     samples = np.ascontiguousarray(data.T)  # [C, T]

@@ -21,7 +21,8 @@ from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 
-from metrics.audio import AUDIO_RULES, InputRules, one_line
+from metrics.audio import AUDIO_RULES, InputRules
+from sa_util.cli import one_line
 
 if TYPE_CHECKING:
     import torch
@@ -71,9 +72,9 @@ class Embedder(ABC):
     def weights_id(self) -> str:
         """sha256 of the weight file (computed once), so a cache never mixes outputs of different weights."""
         if self._weights_id is None:
-            from metrics.weights import sha256_file
+            from sa_util.files import file_sha256
 
-            self._weights_id = sha256_file(self.weights_path) if self.weights_path else "in-memory"
+            self._weights_id = file_sha256(self.weights_path) if self.weights_path else "in-memory"
         return self._weights_id
 
     def autocast(self) -> Any:
@@ -141,7 +142,7 @@ def load_checkpoint(path: Path, expected: str) -> Any:
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:
-        raise ValueError(f"{path}: not a readable PyTorch checkpoint ({one_line(exc)}); expected {expected}") from exc
+        raise ValueError(f"{path}: not a readable PyTorch checkpoint ({one_line(exc, typed=True)}); expected {expected}") from exc
 
 
 def _some(keys: list[str]) -> str:

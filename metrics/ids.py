@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Mapping, TypeVar
 
+from sa_util.cli import one_line
 from sa_util.paths import NAME_MAX
 from metrics.audio import AUDIO_EXTENSIONS  # the formats of a run, in the order that settles duplicate stems
 
@@ -243,8 +244,3 @@ def read_id_list(path: str | Path) -> set[str]:
         raise TableError(f"{path}: cannot read the id list ({one_line(exc)})") from exc
     return {line.strip() for line in lines if line.strip() and not line.startswith("#")}
 
-
-def one_line(exc: BaseException, limit: int | None = None) -> str:
-    """The message of ``exc`` on one line (its type name if it has none), cut to ``limit`` characters."""
-    text = " ".join(str(exc).split()) or type(exc).__name__
-    return text if limit is None or len(text) <= limit else text[:limit - 3] + "..."

@@ -24,14 +24,16 @@ import numpy as np
 
 from metrics import embedding_record, protocols
 from metrics.audio import AudioError, read_audio
-from metrics.cache import EmbeddingCache, atomic_write_bytes
+from metrics.cache import EmbeddingCache
+from sa_util.files import atomic_write_bytes
 from metrics.compiled import COMPILE_MEASURED
 from metrics.distances import (fad_inf, inception_score, kernel_audio_distance, kl_audioldm, kl_divergence,
                                median_pairwise_distance, per_item_fd)
 from metrics.embedder import Embedder
 from metrics.embedders import build, entry
 from metrics.evaluate import _mean_result, clap_result, fd_result, gaussian_stats, kl_result, timing_result
-from metrics.ids import FileSet, IdError, align_ids, check_id, one_line
+from metrics.ids import FileSet, IdError, align_ids, check_id
+from sa_util.cli import one_line
 from metrics.inputs import METRICS, Inputs, UsageError, check_inputs, output_part, weight_needs
 from metrics.pipeline import EmbedResult, embed_files
 from metrics.protocols import MetricSpec, Protocol
@@ -476,7 +478,7 @@ def run(cfg: RunConfig, strict: bool) -> dict[str, Any]:
         except Exception as exc:  # noqa: BLE001  one metric's failure must not lose the others' finished work
             if strict:
                 raise MetricError(f"{spec.key}: {one_line(exc)}") from exc
-            skipped_metrics[spec.key] = f"{type(exc).__name__}: {one_line(exc)}"
+            skipped_metrics[spec.key] = one_line(exc, typed=True)
         if last_use[embedder_key(spec)] == i:
             runner.release(spec)
     folders = [inputs.gen] + ([inputs.ref] if inputs.ref is not None else [])
@@ -493,7 +495,7 @@ def run(cfg: RunConfig, strict: bool) -> dict[str, Any]:
     }
 
 
-class MetricError(RuntimeError):
+class MetricError(ValueError):
     """A single requested metric failed while computing; the CLI prints it as one line and exits 2."""
 
 

@@ -26,9 +26,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from metrics.cache import atomic_write
+from sa_util.files import atomic_write
 from metrics.ids import MAX_NAME_BYTES, check_id
-from sa_core.cli import ArgumentParser, first_reasons, guarded, positive_int
+from sa_util.cli import ArgumentParser, first_reasons, guarded, positive_int
 from sa_util.device import check_device
 from sa_util.paths import check_apart, check_folder_target
 from sa_core.config import FlowShiftConfig

@@ -41,6 +41,7 @@ from torch import nn
 
 from metrics.audio import read_audio
 from metrics.embedder import Embedder
+from sa_util.cli import one_line
 from metrics.embedders.openl3 import slaney_mel_filterbank
 
 MIN_SAMPLES = 32000  # audioldm_eval pad_short_audio: at the model rate
@@ -261,8 +262,7 @@ def read_state_dict(path: Path) -> dict[str, torch.Tensor]:
         with torch.serialization.safe_globals(allowed):
             ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # pickle/zip errors come in many types; one line says which file and why
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ValueError(f"{path}: not a loadable PANNs checkpoint ({type(exc).__name__}: {first})") from exc
+        raise ValueError(f"{path}: not a loadable PANNs checkpoint ({one_line(exc, typed=True)})") from exc
     state = ckpt.get("model", ckpt) if isinstance(ckpt, dict) else None
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise ValueError(f"{path}: expected a PANNs checkpoint with a 'model' state dict")

@@ -58,6 +58,7 @@ from torch import nn
 
 from metrics.audio import AudioError, read_audio, resample_kaiser_best, to_mono
 from metrics.embedder import Embedder
+from sa_util.cli import one_line
 
 SAMPLE_RATE = 16000
 STFT_WINDOW = 400  # 25 ms
@@ -254,8 +255,8 @@ def load_vggish_weights(net: VGGishNet, path: Path) -> None:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # pickle, zip and weights-only errors all mean "not this file"
-        raise ValueError(f"{path} is not a PyTorch state dict ({type(exc).__name__}: "
-                         f"{str(exc).strip().splitlines()[0]})") from exc
+        raise ValueError(f"{path} is not a PyTorch state dict "
+                         f"({one_line(exc, typed=True)})") from exc
     expected = net.state_dict()
     if not isinstance(state, dict) or set(state) != set(expected):
         keys = sorted(state)[:4] if isinstance(state, dict) else type(state).__name__
@@ -284,8 +285,8 @@ def load_pca_params(path: Path) -> PcaQuantiser:
         with torch.serialization.safe_globals(_numpy_array_globals()):
             params = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:
-        raise ValueError(f"{path} is not a readable PCA parameter file ({type(exc).__name__}: "
-                         f"{str(exc).strip().splitlines()[0]})") from exc
+        raise ValueError(f"{path} is not a readable PCA parameter file "
+                         f"({one_line(exc, typed=True)})") from exc
     sizes = {"pca_eigen_vectors": EMBEDDING_DIM ** 2, "pca_means": EMBEDDING_DIM}
     if not isinstance(params, dict) or any(np.size(params.get(k, ())) != n for k, n in sizes.items()):
         raise ValueError(f"{path}: expected pca_eigen_vectors [128, 128] and pca_means [128] "
@@ -324,11 +325,11 @@ class VGGishEmbedder(Embedder):
 
     def weights_id(self) -> str:
         if self._weights_id is None:
-            from metrics.weights import sha256_file
+            from sa_util.files import file_sha256
 
             self._weights_id = super().weights_id()
             if self.pca_path is not None:
-                self._weights_id += "+" + sha256_file(self.pca_path)
+                self._weights_id += "+" + file_sha256(self.pca_path)
         return self._weights_id
 
     def prepare(self, path: str) -> np.ndarray:

@@ -20,7 +20,7 @@ import soundfile as sf
 import torch
 
 from metrics.__main__ import main
-from metrics.cache import atomic_write_bytes
+from sa_util.files import atomic_write_bytes
 from metrics.ids import audio_files
 from tests.conftest import tone, write_wav
 

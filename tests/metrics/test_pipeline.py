@@ -106,7 +106,7 @@ def test_id_symlink_out_of_folder_is_rejected(tmp_path):
 
 
 def test_atomic_write_leaves_old_file_or_nothing_on_failure(tmp_path):
-    from metrics.cache import atomic_write
+    from sa_util.files import atomic_write
 
     target = tmp_path / "f.bin"
     target.write_bytes(b"old")

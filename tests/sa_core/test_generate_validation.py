@@ -179,7 +179,7 @@ def test_csv_resume_regenerates_damaged_files(tiny_ckpt, tmp_path, capsys):
 
 
 def _atomic_write_takes_long_names() -> bool:
-    from metrics.cache import atomic_write_bytes
+    from sa_util.files import atomic_write_bytes
 
     with tempfile.TemporaryDirectory() as d:
         try:
