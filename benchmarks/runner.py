@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from sa_util.files import file_sha256
-from metrics.ids import check_id
+from sa_util.ids import check_id
 from metrics.run import RunConfig, plan, run, write_results
 from sa_util.cli import first_reasons, positive_int
 from sa_core.flow_sampling import FLOW_SAMPLERS

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 
-from metrics.audio import AUDIO_RULES, InputRules
+from sa_util.audio import AUDIO_RULES, InputRules
 from sa_util.cli import one_line
 
 if TYPE_CHECKING:
@@ -45,7 +45,7 @@ class Embedder(ABC):
     # --- CPU side -------------------------------------------------------------------------------------------
     @abstractmethod
     def prepare(self, path: str) -> np.ndarray:
-        """Decode and pre-process one file; raises metrics.audio.AudioError on bad input."""
+        """Decode and pre-process one file; raises sa_util.audio.AudioError on bad input."""
 
     @abstractmethod
     def settings(self) -> dict[str, Any]:

@@ -1,7 +1,7 @@
 """Everything a run reads, checked and loaded before the first embedding, so that no input loses finished work.
 
 :func:`check_inputs` validates the settings (batch sizes, bootstrap counts, device), the folders (the files of the
-run, :func:`metrics.ids.audio_files`), the captions CSV (every column a requested metric reads, every row of
+run, :func:`sa_util.ids.audio_files`), the captions CSV (every column a requested metric reads, every row of
 ``--seconds-col`` parsed), the exclusion list, the reference statistics (loaded and validated), the cache and
 ``--save-ref-stats`` folders, and resolves the weight files. A given input that is broken raises
 :class:`UsageError` (one line naming the flag, file or row). An input that is simply absent (no ``--ref`` for FD,
@@ -20,7 +20,7 @@ import numpy as np
 
 from metrics.embedders import entry
 from metrics.embedders.clap import CHECKPOINTS
-from metrics.ids import FileSet, audio_files, read_csv, read_id_list
+from sa_util.ids import FileSet, audio_files, read_csv, read_id_list
 from metrics.precision import check_precision
 from metrics.protocols import METRIC_KINDS, MetricSpec
 from metrics.stats import MAX_BOOTSTRAP, MAX_SET_BOOTSTRAP

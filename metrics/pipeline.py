@@ -21,10 +21,9 @@ from typing import Callable, Iterable, Iterator, TypeVar
 import numpy as np
 from tqdm import tqdm
 
-from metrics.audio import AudioError
+from sa_util.audio import AudioError
 from metrics.cache import EmbeddingCache
 from metrics.embedder import Embedder
-from metrics.ids import paths_in  # noqa: F401  (re-exported: defined with the files of a run in metrics.ids)
 from sa_util.cli import one_line
 from sa_util.files import file_sha256
 

@@ -1,7 +1,7 @@
 """One evaluation run: check every input (:mod:`metrics.inputs`), run the requested metrics, write one results JSON.
 
 The CLI (``python -m metrics``) parses flags into :class:`RunConfig` and calls :func:`run`; the benchmark
-runners call :func:`run` directly. Every metric reads the same files of the run (:func:`metrics.ids.audio_files`):
+runners call :func:`run` directly. Every metric reads the same files of the run (:func:`sa_util.ids.audio_files`):
 FD all of them (the protocol's whole folder), the per-id metrics each id's file. A metric that fails while
 computing is listed under ``skipped_metrics`` with its reason, and the others' results are kept.
 """
@@ -23,7 +23,7 @@ from typing import Any, Callable
 import numpy as np
 
 from metrics import embedding_record, protocols
-from metrics.audio import AudioError, read_audio
+from sa_util.audio import AudioError, read_audio
 from metrics.cache import EmbeddingCache
 from sa_util.files import atomic_write_bytes
 from metrics.compiled import COMPILE_MEASURED
@@ -32,7 +32,7 @@ from metrics.distances import (fad_inf, inception_score, kernel_audio_distance, 
 from metrics.embedder import Embedder
 from metrics.embedders import build, entry
 from metrics.evaluate import _mean_result, clap_result, fd_result, gaussian_stats, kl_result, timing_result
-from metrics.ids import FileSet, IdError, align_ids, check_id
+from sa_util.ids import FileSet, IdError, align_ids, check_id
 from sa_util.cli import one_line
 from metrics.inputs import METRICS, Inputs, UsageError, check_inputs, output_part, weight_needs
 from metrics.pipeline import EmbedResult, embed_files
@@ -92,7 +92,7 @@ class Items:
 
 
 def collect_items(files: FileSet, ids: list[str]) -> Items:
-    """Each id's file among the files of the run (:func:`metrics.ids.audio_files`), or why it has none."""
+    """Each id's file among the files of the run (:func:`sa_util.ids.audio_files`), or why it has none."""
     gen, problems = {}, {}
     for i in ids:
         try:

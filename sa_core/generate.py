@@ -27,7 +27,7 @@ import numpy as np
 import torch
 
 from sa_util.files import atomic_write
-from metrics.ids import MAX_NAME_BYTES, check_id
+from sa_util.ids import MAX_NAME_BYTES, check_id
 from sa_util.cli import ArgumentParser, first_reasons, guarded, positive_int
 from sa_util.device import check_device
 from sa_util.paths import check_apart, check_folder_target
@@ -235,9 +235,9 @@ def write_audio(path: Path, audio: np.ndarray, sample_rate: int) -> None:
 
 def verify_audio(path: Path, sample_rate: int, channels: int, frames: int) -> str | None:
     """Why the file at ``path`` cannot be reused as generator output, or None if it can: it must decode
-    (:func:`metrics.audio.read_audio`: readable, finite, not silent) to ``channels`` x ``frames`` samples at
+    (:func:`sa_util.audio.read_audio`: readable, finite, not silent) to ``channels`` x ``frames`` samples at
     ``sample_rate``. A file cut short by an interrupted write decodes to fewer frames than its header claims."""
-    from metrics.audio import AudioError, read_audio
+    from sa_util.audio import AudioError, read_audio
 
     if not path.is_file():
         return "missing"
@@ -257,7 +257,7 @@ def read_prompts(args: argparse.Namespace) -> list[tuple[str, str, float]]:
     """(id, prompt, seconds_total) rows from --prompt or --prompts-csv."""
     if args.prompt is not None:
         return [("out", args.prompt, args.seconds_total)]
-    from metrics.ids import read_table
+    from sa_util.ids import read_table
 
     texts = read_table(args.prompts_csv, args.id_col, args.text_col)
     seconds = read_table(args.prompts_csv, args.id_col, args.seconds_col) if args.seconds_col else {}

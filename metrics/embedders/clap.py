@@ -29,7 +29,8 @@ from typing import Any, Iterator
 import numpy as np
 import torch
 
-from metrics.audio import AUDIO_RULES, int16_roundtrip, load_mono
+from metrics.audio import int16_roundtrip, load_mono
+from sa_util.audio import AUDIO_RULES
 from metrics.embedder import Embedder, load_checkpoint, load_state_strict
 
 SR = 48000

@@ -28,7 +28,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from metrics.audio import AUDIO_RULES, load_mono
+from metrics.audio import load_mono
+from sa_util.audio import AUDIO_RULES
 from metrics.embedder import Embedder, embed_windows, load_checkpoint, load_state_strict
 
 SR = 32000

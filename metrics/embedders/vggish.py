@@ -56,7 +56,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from metrics.audio import AudioError, read_audio, resample_kaiser_best, to_mono
+from metrics.audio import resample_kaiser_best, to_mono
+from sa_util.audio import AudioError, read_audio
 from metrics.embedder import Embedder
 from sa_util.cli import one_line
 

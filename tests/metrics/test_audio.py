@@ -3,8 +3,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from metrics.audio import (AUDIO_EXTENSIONS, AUDIO_RULES, AudioError, check_header, headroom, int16_roundtrip,
-                           load_mono, peak_normalise, read_audio, resample_kaiser_best, resample_soxr, to_mono,
+from metrics.audio import int16_roundtrip, load_mono, peak_normalise, resample_kaiser_best, to_mono
+from sa_util.audio import (AUDIO_EXTENSIONS, AUDIO_RULES, AudioError, check_header, headroom, read_audio, resample_soxr,
                            wav_claimed_frames)
 from tests.conftest import tone, write_wav
 

@@ -21,7 +21,7 @@ import torch
 
 from metrics.__main__ import main
 from sa_util.files import atomic_write_bytes
-from metrics.ids import audio_files
+from sa_util.ids import audio_files
 from tests.conftest import tone, write_wav
 
 SR = 22050
