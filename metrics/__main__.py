@@ -16,7 +16,7 @@ import sys
 import warnings
 from pathlib import Path
 
-from metrics.embedders.clap import CHECKPOINTS
+from metrics.embedders import CLAP_CHECKPOINTS
 from metrics.protocols import DEFAULT_PROTOCOL, EMBEDDING_MODELS, PROTOCOLS
 from sa_util.cli import guarded, one_line
 from metrics.precision import PRECISIONS
@@ -51,7 +51,7 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
     m.add_argument("--panns-weights", type=Path)
     m.add_argument("--openl3-content", choices=["music", "env"], default=None,
                    help="music for MusicCaps/Song Describer, env for AudioCaps (default: music)")
-    m.add_argument("--clap-checkpoint", choices=list(CHECKPOINTS), default=None,
+    m.add_argument("--clap-checkpoint", choices=list(CLAP_CHECKPOINTS), default=None,
                    help="default: the protocol's; another one is marked as not comparable to published numbers")
     pr = p.add_argument_group("protocol")
     pr.add_argument("--protocol", choices=list(PROTOCOLS), default=DEFAULT_PROTOCOL,

@@ -8,7 +8,7 @@ An embedder has two halves:
 
 ``settings()`` lists everything that changes the output; with the weights' identity it forms the cache key.
 ``input_rules`` states, as data, what the model can take (rates, channels, shortest and longest input); ``prepare``
-enforces them (metrics.audio checks the header before decoding and the length after resampling), so the model never
+enforces them (sa_util.audio checks the header before decoding and the length after resampling), so the model never
 sees an input it cannot take.
 """
 from __future__ import annotations
@@ -22,7 +22,6 @@ from typing import TYPE_CHECKING, Any, Callable
 import numpy as np
 
 from sa_util.audio import AUDIO_RULES, InputRules
-from sa_util.cli import one_line
 
 if TYPE_CHECKING:
     import torch
@@ -133,46 +132,3 @@ def embed_windows(model: Callable[[torch.Tensor], torch.Tensor], segments: list[
         run()
     return [torch.cat(parts) if parts else torch.empty(0) for parts in outputs]
 
-
-def load_checkpoint(path: Path, expected: str) -> Any:
-    """``torch.load(path, weights_only=True)`` on the CPU; a file it cannot read (truncated, not a checkpoint,
-    unpicklable content) raises a one-line ValueError naming the file and what was expected."""
-    import torch
-
-    try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:
-        raise ValueError(f"{path}: not a readable PyTorch checkpoint ({one_line(exc, typed=True)}); expected {expected}") from exc
-
-
-def _some(keys: list[str]) -> str:
-    return ", ".join(keys[:3]) + (f" and {len(keys) - 3} more" if len(keys) > 3 else "")
-
-
-def load_state_strict(module: torch.nn.Module, state: Any, path: Path, expected: str) -> None:
-    """``module.load_state_dict(state, strict=True)``; any mismatch (not a dict of tensors, missing or unexpected
-    keys, wrong shapes) raises one line naming the file and what was expected."""
-    import torch
-
-    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
-        raise ValueError(f"{path}: not a state dict of tensors; expected {expected}")
-    own = module.state_dict()
-    problems = []
-    if missing := [k for k in own if k not in state]:
-        problems.append(f"{len(missing)} missing keys ({_some(missing)})")
-    if unexpected := [k for k in state if k not in own]:
-        problems.append(f"{len(unexpected)} unexpected keys ({_some(unexpected)})")
-    if wrong := [k for k in own if k in state and state[k].shape != own[k].shape]:
-        problems.append(f"{len(wrong)} tensors of the wrong shape ({_some(wrong)})")
-    if problems:
-        raise ValueError(f"{path}: {'; '.join(problems)}; expected {expected}")
-    module.load_state_dict(state, strict=True)
-
-
-def describe_limits() -> str:
-    """The input limits of every registered evaluator, one line each (what the README states)."""
-    from metrics.embedders import EMBEDDERS, embedder_class
-
-    rules = [AUDIO_RULES] + [embedder_class(name).input_rules for name in EMBEDDERS]  # constructs no model
-    rules = list(dict.fromkeys(rules))  # evaluators that only check inside ``prepare`` share the general rules
-    return "\n".join(r.describe() for r in rules)

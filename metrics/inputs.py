@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from metrics.embedders import entry
-from metrics.embedders.clap import CHECKPOINTS
+from metrics.embedders import CLAP_CHECKPOINTS
 from sa_util.ids import FileSet, audio_files, read_csv, read_id_list
 from metrics.precision import check_precision
 from metrics.protocols import METRIC_KINDS, MetricSpec
@@ -147,8 +147,8 @@ def check_settings(cfg: RunConfig) -> None:
                              f"and only costs time and memory)")
     if cfg.seconds_total is not None and not (math.isfinite(cfg.seconds_total) and cfg.seconds_total > 0):
         raise UsageError(f"--seconds-total must be a positive number of seconds, got {cfg.seconds_total}")
-    if cfg.clap_checkpoint is not None and cfg.clap_checkpoint not in CHECKPOINTS:
-        raise UsageError(f"--clap-checkpoint must be one of {list(CHECKPOINTS)}, got {cfg.clap_checkpoint!r}")
+    if cfg.clap_checkpoint is not None and cfg.clap_checkpoint not in CLAP_CHECKPOINTS:
+        raise UsageError(f"--clap-checkpoint must be one of {list(CLAP_CHECKPOINTS)}, got {cfg.clap_checkpoint!r}")
     if cfg.openl3_content is not None and cfg.openl3_content not in ("music", "env"):
         raise UsageError(f"--openl3-content must be music or env, got {cfg.openl3_content!r}")
 

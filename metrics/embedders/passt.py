@@ -30,7 +30,8 @@ import torch
 
 from metrics.audio import load_mono
 from sa_util.audio import AUDIO_RULES
-from metrics.embedder import Embedder, embed_windows, load_checkpoint, load_state_strict
+from metrics.embedder import Embedder, embed_windows
+from sa_util.checkpoints import load_checkpoint, load_state_strict
 
 SR = 32000
 WINDOW = 10 * SR

@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from metrics.embedders.clap import ClapEmbedder, load_clap_state_dict, load_tokenizer, protocol_resize, seeded_numpy
-from metrics.embedder import load_state_strict
+from metrics.embedders.clap import ClapEmbedder, protocol_resize, seeded_numpy
+from sa_util.checkpoints import load_state_strict
+from sa_util.clap import load_clap_state_dict, load_tokenizer
 from metrics.pipeline import embed_files
 from tests.conftest import tone, write_wav
 
