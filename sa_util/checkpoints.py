@@ -19,7 +19,8 @@ def load_checkpoint(path: Path, expected: str) -> Any:
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:
-        raise ValueError(f"{path}: not a readable PyTorch checkpoint ({one_line(exc, typed=True)}); expected {expected}") from exc
+        raise ValueError(f"{path}: not a readable PyTorch checkpoint ({one_line(exc, typed=True)}); "
+                         f"expected {expected}") from exc
 
 
 def _some(keys: list[str]) -> str:
