@@ -217,7 +217,7 @@ def benchmark_config(out: Path, audio_dir: Path, device: str, progress: bool,
                      seconds_col="seconds_total", device=device, progress=progress, **settings)
 
 
-def evaluate(cfg: RunConfig, timing_dir: Path) -> dict[str, Any]:
+def score_run(cfg: RunConfig, timing_dir: Path) -> dict[str, Any]:
     """``metrics.run.run`` on a run's audio, with the timing metric on ``timing_dir`` (the whole windows of a
     trimmed run) and every other metric on ``cfg.gen``: one results dict, skipped files of both folders."""
     kinds = tuple(dict.fromkeys(spec.kind for spec in plan(cfg)[1]))  # the protocol's own list when none is given
@@ -270,7 +270,7 @@ def run_benchmark(name: str, prompts: list[Prompt], out: Path, *, ckpt: str | Pa
     generation = {"source": str(gen_dir)} if gen_dir is not None else generate_missing(
         ckpt, prompts, audio_dir, sampler, seed, batch_size, device, progress, text_path, window_dir)
     timing_dir = window_dir or audio_dir
-    results = evaluate(benchmark_config(out, audio_dir, device, progress, metrics_cfg), timing_dir)
+    results = score_run(benchmark_config(out, audio_dir, device, progress, metrics_cfg), timing_dir)
     results.update(benchmark=name, checkpoint=str(ckpt) if ckpt else None,
                    checkpoint_sha256=checkpoint_id(ckpt) if ckpt else None, git_commit=git_commit(),
                    sampler=asdict(sampler), seed=seed, generation=generation,

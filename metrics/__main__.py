@@ -140,7 +140,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def evaluate(args: argparse.Namespace, argv: list[str]) -> tuple[dict, Path]:
+def run_and_write(args: argparse.Namespace, argv: list[str]) -> tuple[dict, Path]:
     """Check the output path, run the metrics, write the results (``all`` keeps every metric that finished)."""
     if args.command == "demo":
         from metrics.demo import run_demo
@@ -172,7 +172,7 @@ def main(argv: list[str] | None = None) -> int:
         return int(exc.code or 0)
     if args.command in TOOLS:
         return TOOLS[args.command].run(args)
-    results, out = evaluate(args, argv)
+    results, out = run_and_write(args, argv)
     results = json.loads(out.read_text())
     print("\n".join(summary_lines(results)))
     print(f"results: {out}")

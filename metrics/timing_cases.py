@@ -427,8 +427,8 @@ class Row:
         return self.detected_s - self.truth_s
 
 
-def evaluate(cases: Iterable[Case], gains: tuple[float, ...] = GAINS_DB, detector: EndDetector = EndDetector()
-             ) -> list[Row]:
+def detect_cases(cases: Iterable[Case], gains: tuple[float, ...] = GAINS_DB, detector: EndDetector = EndDetector()
+                 ) -> list[Row]:
     """``detect_end`` on every case at every gain."""
     rows = []
     for c in cases:
@@ -457,7 +457,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.variants < 1:
         print("error: --variants must be >= 1", file=sys.stderr)
         return 2
-    rows = evaluate(grid(args.variants))
+    rows = detect_cases(grid(args.variants))
     for key, s in summary(rows).items():
         print(f"{key:>20s}: {s['within']:6.1%} within ±{TOLERANCE_S:g} s, max |error| {s['max_abs_s']:.3f} s"
               f" (n={s['n']})")
