@@ -50,6 +50,7 @@ import torch
 
 from metrics.embedder import Embedder
 from metrics.pipeline import embed_files
+from sa_util.cli import guarded
 
 MODELS = ("passt", "clap", "vggish", "panns", "openl3")
 SR = 44100
@@ -462,6 +463,7 @@ def run(models: list[str], clips: int, seconds: float, out: Path, warmup: bool =
     return results
 
 
+@guarded
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.metric_peers", description=__doc__.split("\n")[0])
     parser.add_argument("--clips", type=int, default=4)

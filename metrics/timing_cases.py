@@ -26,6 +26,7 @@ import numpy as np
 
 from metrics.timing import (EndDetector, block_energy, detect_end, end_threshold, last_run_end, sustained_max,
                             windowed_sums)
+from sa_util.cli import guarded
 
 GAINS_DB = (0.0, -20.0, -40.0, -60.0)
 FLOORS_DB = (None, -80.0, -70.0, -60.0, -50.0, -40.0)  # floor power in dB under the content's loud level
@@ -449,6 +450,7 @@ def summary(rows: list[Row], tolerance_s: float = TOLERANCE_S) -> dict[str, dict
             for k, v in groups.items()}
 
 
+@guarded
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m metrics.timing_cases", description=__doc__.splitlines()[0])
     p.add_argument("--variants", type=int, default=3, help="cases per kind and floor (default 3)")
