@@ -21,7 +21,7 @@ def import_graph() -> dict[str, set[str]]:
     """Project module -> the project modules it imports (anywhere in its code)."""
     files = {module_name(f): f for package in PACKAGES for f in (ROOT / package).rglob("*.py")}
 
-    def known(name: str) -> str | None:  # "metrics.audio.read_audio" -> "metrics.audio"
+    def known(name: str) -> str | None:  # "metrics.audio.load_mono" -> "metrics.audio"
         while name and name not in files:
             name = name.rpartition(".")[0]
         return name or None

@@ -190,7 +190,7 @@ def _atomic_write_takes_long_names() -> bool:
 
 
 @pytest.mark.skipif(not _atomic_write_takes_long_names(),
-                    reason="needs metrics.cache.atomic_write to write 249-character file names (metrics-io fix)")
+                    reason="needs sa_util.files.atomic_write to write 249-character file names")
 def test_a_245_character_id_generates(tiny_ckpt, tmp_path):
     long_id = "L" * 245
     table = tmp_path / "p.csv"
