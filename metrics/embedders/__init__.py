@@ -18,8 +18,8 @@ from metrics.numba_stand_in import install as _install_numba_stand_in
 _install_numba_stand_in()  # where numba is absent, librosa (under torchlibrosa: CLAP, PANNs) still imports
 
 from metrics.embedder import Embedder
-from sa_util.audio import AUDIO_RULES
 from metrics.weights import REGISTRY as WEIGHT_FILES
+from sa_util.audio import AUDIO_RULES
 
 
 @dataclass(frozen=True)
@@ -44,8 +44,8 @@ class EmbedderEntry:
 @dataclass(frozen=True)
 class ClapCheckpoint:
     weights: str  # metrics.weights registry name
-    fusion: bool
-    amodel: str
+    fusion: bool  # HTSAT with feature fusion (crops plus a shrunk whole-clip mel beyond 10 s)
+    amodel: str  # laion_clap's audio model name
 
     @property
     def filename(self) -> str:
