@@ -410,7 +410,7 @@ def run(cfg: RunConfig, strict: bool) -> dict[str, Any]:
         except Exception as exc:  # noqa: BLE001  one metric's failure must not lose the others' finished work
             if strict:
                 raise MetricError(f"{spec.key}: {one_line(exc)}") from exc
-            skipped_metrics[spec.key] = one_line(exc, typed=True)
+            skipped_metrics[spec.key] = f"{type(exc).__name__}: {one_line(exc)}"
         if last_use[embedder_key(spec)] == i:
             runner.release(spec)
     folders = [inputs.gen] + ([inputs.ref] if inputs.ref is not None else [])

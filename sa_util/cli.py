@@ -35,11 +35,14 @@ def positive_int(text: str) -> int:
 
 
 def one_line(exc: BaseException, limit: int | None = None, *, typed: bool = False) -> str:
-    """The message of ``exc`` on one line (its type name if it has none), cut to ``limit`` characters; ``typed``
-    puts the type name first (``"OSError: ..."``), as per-file and per-metric reasons quote an exception."""
-    text = " ".join(str(exc).split()) or type(exc).__name__
+    """The message of ``exc`` on one line, cut to ``limit`` characters: the whole message with its whitespace
+    collapsed (its type name if it has none), or, ``typed``, ``"Type: first line of the message"`` (how per-file
+    and per-weight-file reasons quote an exception: a library's multi-line message starts with what went wrong)."""
     if typed:
-        text = f"{type(exc).__name__}: {text}"
+        lines = str(exc).strip().splitlines()
+        text = f"{type(exc).__name__}: {lines[0].strip() if lines else ''}"
+    else:
+        text = " ".join(str(exc).split()) or type(exc).__name__
     return text if limit is None or len(text) <= limit else text[:limit - 3] + "..."
 
 
@@ -62,8 +65,8 @@ def guarded(main: Main) -> Main:
             print(f"error: {one_line(exc, ERROR_CHARS)}", file=sys.stderr)
             return 2
         except Exception as exc:  # a last resort: still one line, and how to see more
-            print(f"error: unexpected {one_line(exc, ERROR_CHARS, typed=True)} (SA_BENCH_TRACEBACK=1 shows where)",
-                  file=sys.stderr)
+            where = "(SA_BENCH_TRACEBACK=1 shows where)"
+            print(f"error: unexpected {type(exc).__name__}: {one_line(exc, ERROR_CHARS)} {where}", file=sys.stderr)
             return 1
 
     return wrapper
