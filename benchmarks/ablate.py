@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 
 from sa_util.device import check_device
-from sa_core.cli import ArgumentParser, guarded, positive_int
+from sa_util.cli import ArgumentParser, guarded, positive_int
 from sa_core.config import ConfigError, to_dict
 from sa_core.text_encoders import MissingTextEncoder
 from sa_core.train import TrainConfig, Trainer, read_config

@@ -11,6 +11,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from sa_core.config import preset
 from sa_core.dit import DiT
+from sa_util.cli import guarded
 
 # (preset, latents, batch): CFG doubles the batch of the v models; stable-audio-open-small runs without CFG
 CASES = [("stable-audio-open-1.0", 32, 2), ("stable-audio-open-1.0", 1024, 2), ("stable-audio-open-small", 16, 1),
@@ -35,6 +36,7 @@ def row(name: str, latents: int, batch: int) -> tuple[float, float, int]:
         return gflop(lambda: dit(x, t, cross, g)), gflop(lambda: dit.context_kv(cross)), tokens
 
 
+@guarded
 def main() -> int:
     print("| model | latents | batch | tokens | GFLOP per call | of which the text tokens' K/V | saved |")
     print("|---|---|---|---|---|---|---|")

@@ -51,6 +51,7 @@ import torch
 from metrics.embedder import Embedder
 from metrics.pipeline import embed_files
 from sa_fixtures.clips import SR, write_harmonic_clips
+from sa_util.cli import guarded
 
 MODELS = ("passt", "clap", "vggish", "panns", "openl3")
 INSTALL = {
@@ -77,7 +78,7 @@ TOLERANCE = {"passt": 1e-4, "clap": 1e-4, "vggish": 1e-4, "panns": 1e-4,
              "openl3": 1e-3}
 
 T = TypeVar("T")
-Runner = Callable[[list[str]], list[np.ndarray]]  # paths -> one output array per path, in order
+EmbedPaths = Callable[[list[str]], list[np.ndarray]]  # paths -> one output array per path, in order
 
 
 class ReferenceMissing(RuntimeError):
@@ -140,7 +141,7 @@ def our_embedder(model: str, weights: Path) -> Embedder:
     return build(model, weights, "cpu", {"passt": 16, "vggish": 64, "panns": 16}.get(model, 32), **options)
 
 
-def our_runner(model: str, weights: Path) -> Runner:
+def our_runner(model: str, weights: Path) -> EmbedPaths:
     """Loads our evaluator; the runner embeds all paths batched (8 files per batch, no cache, no workers)."""
     embedder = our_embedder(model, weights)
     embedder.load()
@@ -158,7 +159,7 @@ def our_runner(model: str, weights: Path) -> Runner:
 # References, one per model: each loads the model and returns a one-file-at-a-time runner
 
 
-def passt_reference(weights: Path) -> Runner:
+def passt_reference(weights: Path) -> EmbedPaths:
     """stable-audio-metrics: librosa.load at 32 kHz mono, peak -1 dBFS, one 10 s window (5 s hop) per forward of
     hear21passt's ``PasstBasicWrapper(mode='logits')``, mean logits, softmax -> ``[527]`` per file."""
     require("passt", "hear21passt")
@@ -184,7 +185,7 @@ def passt_reference(weights: Path) -> Runner:
     return lambda paths: [one(p) for p in paths]
 
 
-def clap_reference(weights: Path, seed: int = 0) -> Runner:
+def clap_reference(weights: Path, seed: int = 0) -> EmbedPaths:
     """stable-audio-metrics' ``clap_score`` audio side: librosa.load at 48 kHz mono, peak -1 dBFS, int16 round trip,
     laion_clap ``CLAP_Module.get_audio_embedding_from_data`` on one file -> ``[512]``. The module is laion_clap's own,
     built offline with the checkpoint loaded strictly; the fusion crops (> 10 s) use our per-file seed and
@@ -223,7 +224,7 @@ def hub_offline(hub_dir: Path) -> Iterator[None]:
         torch.hub.download_url_to_file = saved
 
 
-def vggish_reference(weights: Path) -> Runner:
+def vggish_reference(weights: Path) -> EmbedPaths:
     """frechet-audio-distance's way: torchvggish 0.2's ``vggish(postprocess=False)`` read through its own hub loader
     (the file under its official name, downloads blocked), last ReLU dropped; per file
     ``waveform_to_examples(*soundfile.read(path, dtype='float32'))``, one forward -> ``[n, 128]``."""
@@ -272,7 +273,7 @@ def torchaudio_load_via_soundfile() -> Iterator[None]:
         torchaudio.load = saved
 
 
-def panns_reference(weights: Path, sample_rate: int = 16000) -> Runner:
+def panns_reference(weights: Path, sample_rate: int = 16000) -> EmbedPaths:
     """audioldm_eval 0.0.3: ``Cnn14(features_list=['2048', 'logits'])`` reading ``./ckpt/<official name>``,
     ``WaveDataset.read_from_file`` then one forward per file -> ``[2575]`` = [embedding 2048 | logits 527]."""
     from metrics.embedders.panns import CONFIGS
@@ -302,7 +303,7 @@ def panns_reference(weights: Path, sample_rate: int = 16000) -> Runner:
     return lambda paths: [one(p) for p in paths]
 
 
-def openl3_reference(weights: Path) -> Runner:
+def openl3_reference(weights: Path) -> EmbedPaths:
     """stable-audio-metrics' batched OpenL3 path with TensorFlow openl3 0.4.2 reading the ``.h5``: per file
     ``librosa.load(sr=None, mono=False)``, peak -1 dBFS, ``soxr.resample`` to 44.1 kHz, L and R (a mono file as both)
     through ``openl3.get_audio_embedding(hop_size=0.5, batch_size=4)``, concatenated -> ``[n, 1024]``."""
@@ -325,7 +326,7 @@ def openl3_reference(weights: Path) -> Runner:
     return lambda paths: [one(p) for p in paths]
 
 
-def reference_runner(model: str, weights: Path) -> Runner:
+def reference_runner(model: str, weights: Path) -> EmbedPaths:
     """The reference path of ``model``, loaded; :class:`ReferenceMissing` when it cannot run here."""
     runners = {"passt": passt_reference, "clap": clap_reference, "vggish": vggish_reference,
                "panns": panns_reference, "openl3": openl3_reference}
@@ -438,6 +439,7 @@ def run(models: list[str], clips: int, seconds: float, out: Path, warmup: bool =
     return results
 
 
+@guarded
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.metric_peers", description=__doc__.split("\n")[0])
     parser.add_argument("--clips", type=int, default=4)

@@ -36,7 +36,7 @@ from metrics.evaluate import gaussian_stats
 from metrics.pipeline import embed_files
 from metrics.precision import HARMLESS_FRACTION, VERDICT_FILES, ratio_at
 from metrics.stats import bootstrap_indices, percentile_interval
-from sa_core.cli import guarded, positive_int
+from sa_util.cli import guarded, positive_int
 from sa_fixtures.clips import write_music_like_clips
 
 

@@ -22,10 +22,11 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any, Callable
 
-from metrics.cache import file_sha256
-from metrics.ids import check_id
-from metrics.run import RunConfig, plan, run, write_results
-from sa_core.cli import positive_int
+from sa_util.files import file_sha256
+from sa_util.ids import check_id
+from metrics.plan import plan
+from metrics.run import RunConfig, run, write_results
+from sa_util.cli import positive_int
 from sa_core.flow_sampling import FLOW_SAMPLERS
 from sa_core import generate as sa_generate
 from sa_core.generate import SamplerConfig, SettingsError, check_seconds_total, sampler_from_args
@@ -159,7 +160,7 @@ def benchmark_config(out: Path, audio_dir: Path, device: str, progress: bool,
                      seconds_col="seconds_total", device=device, progress=progress, **settings)
 
 
-def evaluate(cfg: RunConfig, timing_dir: Path) -> dict[str, Any]:
+def score_run(cfg: RunConfig, timing_dir: Path) -> dict[str, Any]:
     """``metrics.run.run`` on a run's audio, with the timing metric on ``timing_dir`` (the whole windows of a
     trimmed run) and every other metric on ``cfg.gen``: one results dict, skipped files of both folders."""
     kinds = tuple(dict.fromkeys(spec.kind for spec in plan(cfg)[1]))  # the protocol's own list when none is given
@@ -212,7 +213,7 @@ def run_benchmark(name: str, prompts: list[Prompt], out: Path, *, ckpt: str | Pa
     generation = {"source": str(gen_dir)} if gen_dir is not None else generate_missing(
         ckpt, prompts, audio_dir, sampler, seed, batch_size, device, progress, text_path, window_dir)
     timing_dir = window_dir or audio_dir
-    results = evaluate(benchmark_config(out, audio_dir, device, progress, metrics_cfg), timing_dir)
+    results = score_run(benchmark_config(out, audio_dir, device, progress, metrics_cfg), timing_dir)
     if extra is not None:
         results["metrics"].update(extra(audio_dir, prompts, results["metrics"]))
     results = write_results(out / "results.json", results, benchmark=name, checkpoint=str(ckpt) if ckpt else None,

@@ -19,6 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
+from sa_util.cli import guarded
+
 SR = 44100
 WINDOW = 163840  # 3.72 s = 160 latents of the 1024x SynthCaps VAE
 TONAL = ("sine tone", "square wave", "sawtooth wave", "plucked string")
@@ -155,6 +157,7 @@ def write_items(path: Path, chosen: list[Item]) -> None:
         w.writerows(asdict(i) for i in chosen)
 
 
+@guarded
 def main(argv: list[str] | None = None) -> int:
     import argparse
 

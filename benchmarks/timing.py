@@ -17,8 +17,8 @@ import numpy as np
 
 from benchmarks.runner import (Prompt, add_generation_arguments, check_prompts, fmt, run_benchmark, sampler_for,
                                window_seconds)
-from metrics.ids import read_table
-from sa_core.cli import ArgumentParser, guarded
+from sa_util.ids import read_table
+from sa_util.cli import ArgumentParser, guarded
 from sa_core.generate import SettingsError
 
 DEFAULT_PROMPTS = ("An upbeat electronic dance track with a driving beat", "Solo piano, slow and melancholic",

@@ -15,16 +15,15 @@ import sys
 import warnings
 from pathlib import Path
 
-from metrics.embedders.clap import CHECKPOINTS
+from metrics.embedders import CLAP_CHECKPOINTS
 from metrics.protocols import DEFAULT_PROTOCOL, EMBEDDING_MODELS, PROTOCOLS
-from metrics.ids import one_line
+from sa_util.cli import guarded, one_line
 from metrics.precision import PRECISIONS
-from metrics.run import METRICS, MetricError, RunConfig, UsageError, run, write_results
+from metrics.run import METRICS, RunConfig, UsageError, run, write_results
 from metrics.study import TOOLS
 from metrics.weights import ENV_VAR
 
 DEFAULT_CACHE = Path("~/.cache/sa-bench/embeddings")
-ERROR_CHARS = 1000  # longest error line printed
 
 
 def add_run_arguments(p: argparse.ArgumentParser) -> None:
@@ -51,7 +50,7 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
     m.add_argument("--panns-weights", type=Path)
     m.add_argument("--openl3-content", choices=["music", "env"], default=None,
                    help="music for MusicCaps/Song Describer, env for AudioCaps (default: music)")
-    m.add_argument("--clap-checkpoint", choices=list(CHECKPOINTS), default=None,
+    m.add_argument("--clap-checkpoint", choices=list(CLAP_CHECKPOINTS), default=None,
                    help="default: the protocol's; another one is marked as not comparable to published numbers")
     pr = p.add_argument_group("protocol")
     pr.add_argument("--protocol", choices=list(PROTOCOLS), default=DEFAULT_PROTOCOL,
@@ -140,8 +139,8 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def evaluate(args: argparse.Namespace, argv: list[str]) -> tuple[dict, Path]:
-    """Run the metrics and write the results (``all`` keeps every metric that finished); the results as written."""
+def run_and_write(args: argparse.Namespace, argv: list[str]) -> tuple[dict, Path]:
+    """Check the output path, run the metrics, write the results (``all`` keeps every metric that finished)."""
     if args.command == "demo":
         from metrics.demo import run_demo
 
@@ -160,22 +159,18 @@ def evaluate(args: argparse.Namespace, argv: list[str]) -> tuple[dict, Path]:
     return written, args.out
 
 
+@guarded
 def main(argv: list[str] | None = None) -> int:
-    """The CLI. Every error is one line ``error: ...`` on stderr and exit status 2, never a traceback."""
+    """The CLI. Every error is one line ``error: ...`` on stderr, never a traceback: misuse exits 2, an unexpected
+    failure 1 (:func:`sa_util.cli.guarded`)."""
     argv = sys.argv[1:] if argv is None else list(argv)
     try:
         args = build_parser().parse_args(argv)
     except SystemExit as exc:  # --help (0) or a usage error already printed as one line (2)
         return int(exc.code or 0)
-    try:
-        if args.command in TOOLS:
-            return TOOLS[args.command].run(args)
-        results, out = evaluate(args, argv)
-    except Exception as exc:  # noqa: BLE001  last resort: the specific checks give better messages first
-        known = isinstance(exc, (ValueError, OSError, MetricError))
-        text = one_line(exc, ERROR_CHARS)  # a state-dict mismatch lists hundreds of keys: keep the line readable
-        print(f"error: {text if known else f'{type(exc).__name__}: {text}'}", file=sys.stderr)
-        return 2
+    if args.command in TOOLS:
+        return TOOLS[args.command].run(args)
+    results, out = run_and_write(args, argv)
     print("\n".join(summary_lines(results)))
     print(f"results: {out}")
     if not results["metrics"]:

@@ -23,7 +23,7 @@ class GaussianStats:
 
     ``update`` with any number of ``[N, D]`` blocks, then ``mean``/``cov``; the result equals
     ``np.mean(E, 0)`` and ``np.cov(E, rowvar=False)`` (unbiased, N-1) of all blocks stacked, so the full set never
-    needs to sit in memory. Two accumulators ``merge`` (sum reduction across workers or ranks).
+    needs to sit in memory.
     """
 
     dim: int
@@ -43,11 +43,6 @@ class GaussianStats:
         self.n += x.shape[0]
         self.feat_sum += x.sum(0)
         self.outer_sum += x.T @ x
-
-    def merge(self, other: "GaussianStats") -> None:
-        self.n += other.n
-        self.feat_sum += other.feat_sum
-        self.outer_sum += other.outer_sum
 
     @property
     def mean(self) -> np.ndarray:

@@ -8,7 +8,7 @@ An embedder has two halves:
 
 ``settings()`` lists everything that changes the output; with the weights' identity it forms the cache key.
 ``input_rules`` states, as data, what the model can take (rates, channels, shortest and longest input); ``prepare``
-enforces them (metrics.audio checks the header before decoding and the length after resampling), so the model never
+enforces them (sa_util.audio checks the header before decoding and the length after resampling), so the model never
 sees an input it cannot take.
 """
 from __future__ import annotations
@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 
-from metrics.audio import AUDIO_RULES, InputRules
+from sa_util.audio import AUDIO_RULES, InputRules
 
 if TYPE_CHECKING:
     import torch
@@ -44,7 +44,7 @@ class Embedder(ABC):
     # --- CPU side -------------------------------------------------------------------------------------------
     @abstractmethod
     def prepare(self, path: str) -> np.ndarray:
-        """Decode and pre-process one file; raises metrics.audio.AudioError on bad input."""
+        """Decode and pre-process one file; raises sa_util.audio.AudioError on bad input."""
 
     @abstractmethod
     def settings(self) -> dict[str, Any]:
@@ -71,9 +71,9 @@ class Embedder(ABC):
     def weights_id(self) -> str:
         """sha256 of the weight file (computed once), so a cache never mixes outputs of different weights."""
         if self._weights_id is None:
-            from metrics.weights import sha256_file
+            from sa_util.files import file_sha256
 
-            self._weights_id = sha256_file(self.weights_path) if self.weights_path else "in-memory"
+            self._weights_id = file_sha256(self.weights_path) if self.weights_path else "in-memory"
         return self._weights_id
 
     def autocast(self) -> Any:
@@ -132,11 +132,3 @@ def embed_windows(model: Callable[[torch.Tensor], torch.Tensor], segments: list[
         run()
     return [torch.cat(parts) if parts else torch.empty(0) for parts in outputs]
 
-
-def describe_limits() -> str:
-    """The input limits of every registered evaluator, one line each (what the README states)."""
-    from metrics.embedders import EMBEDDERS, embedder_class
-
-    rules = [AUDIO_RULES] + [embedder_class(name).input_rules for name in EMBEDDERS]  # constructs no model
-    rules = list(dict.fromkeys(rules))  # evaluators that only check inside ``prepare`` share the general rules
-    return "\n".join(r.describe() for r in rules)

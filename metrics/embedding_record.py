@@ -25,7 +25,8 @@ from typing import Any
 
 import numpy as np
 
-from metrics.cache import atomic_write_bytes, entry_path
+from metrics.cache import entry_path
+from sa_util.files import atomic_write_bytes
 
 SET_KINDS = ("fd", "kad", "fad-inf", "is")  # metric kinds whose value is a function of the whole set of files
 

@@ -1,7 +1,7 @@
 """Everything a run reads, checked and loaded before the first embedding, so that no input loses finished work.
 
 :func:`check_inputs` validates the settings (batch sizes, bootstrap counts, device), the folders (the files of the
-run, :func:`metrics.ids.audio_files`), the captions CSV (every column a requested metric reads, every row of
+run, :func:`sa_util.ids.audio_files`), the captions CSV (every column a requested metric reads, every row of
 ``--seconds-col`` parsed), the exclusion list, the reference statistics (loaded and validated), the cache and
 ``--save-ref-stats`` folders, and resolves the weight files. A given input that is broken raises
 :class:`UsageError` (one line naming the flag, file or row). An input that is simply absent (no ``--ref`` for FD,
@@ -14,29 +14,21 @@ import math
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 
-from metrics.embedders import entry
-from metrics.embedders.clap import CHECKPOINTS
-from metrics.ids import FileSet, audio_files, read_csv, read_id_list
+from metrics.embedders import CLAP_CHECKPOINTS, entry
+from metrics.plan import RunConfig, UsageError, plan
 from metrics.precision import check_precision
-from metrics.protocols import METRIC_KINDS, MetricSpec
-from metrics.stats import MAX_BOOTSTRAP, MAX_SET_BOOTSTRAP
+from metrics.protocols import METRIC_KINDS, MetricSpec, Protocol
 from metrics.refstats import fadtk_stats_models, read_fadtk_stats, read_fd_stats, read_kl_probs
+from metrics.stats import MAX_BOOTSTRAP, MAX_SET_BOOTSTRAP
 from metrics.weights import REGISTRY, MissingWeights, load_problem, resolve
 from sa_util.device import check_device
+from sa_util.ids import FileSet, audio_files, read_csv, read_id_list
 from sa_util.paths import check_apart, check_file_target, check_folder_target
 
-if TYPE_CHECKING:
-    from metrics.run import RunConfig
-
 METRICS = METRIC_KINDS  # the metric kinds (metrics.protocols); "all" runs the protocol's own list
-
-
-class UsageError(ValueError):
-    """Inputs that make a requested metric impossible; the CLI prints it as one line and exits 2."""
 
 
 @dataclass
@@ -49,7 +41,8 @@ class Inputs:
     captions: dict[str, str] | None = None  # id -> text (CLAP)
     requested: dict[str, float] | None = None  # id -> requested seconds_total (timing)
     exclude: set[str] = field(default_factory=set)  # ids left out of KL
-    specs: tuple[MetricSpec, ...] = ()  # the metrics of the run (metrics.run.plan)
+    protocol: Protocol | None = None  # the protocol of the run and its metrics (metrics.plan.plan)
+    specs: tuple[MetricSpec, ...] = ()
     fd_ref: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)  # metric key -> (mu, sigma)
     kl_ref: dict[int | str, np.ndarray] | None = None  # key -> probs [527] from --ref-stats
     weights: dict[str, Path] = field(default_factory=dict)  # weight registry name -> local path
@@ -80,10 +73,8 @@ def output_dim(spec: MetricSpec) -> int:
 
 def check_inputs(cfg: RunConfig) -> Inputs:
     """Validate and load everything ``cfg`` needs (module docstring); raises UsageError/ValueError (one line)."""
-    from metrics.run import plan
-
     check_settings(cfg)
-    _, specs = plan(cfg)
+    protocol, specs = plan(cfg)
     for spec in specs:
         if spec.model is not None:
             try:
@@ -102,7 +93,7 @@ def check_inputs(cfg: RunConfig) -> Inputs:
     gen = _folder(cfg.gen, "--gen")
     if not gen.files:
         raise UsageError(f"--gen {cfg.gen}: no audio files{_first_problem(gen)}")
-    inputs = Inputs(gen=gen, ids=sorted(gen.files), specs=specs)
+    inputs = Inputs(gen=gen, ids=sorted(gen.files), protocol=protocol, specs=specs)
     _read_captions(cfg, inputs)
     if cfg.exclude_ids is not None:
         inputs.exclude = read_id_list(cfg.exclude_ids)
@@ -149,8 +140,9 @@ def check_settings(cfg: RunConfig) -> None:
                              f"and only costs time and memory)")
     if cfg.seconds_total is not None and not (math.isfinite(cfg.seconds_total) and cfg.seconds_total > 0):
         raise UsageError(f"--seconds-total must be a positive number of seconds, got {cfg.seconds_total}")
-    if cfg.clap_checkpoint is not None and cfg.clap_checkpoint not in CHECKPOINTS:
-        raise UsageError(f"--clap-checkpoint must be one of {list(CHECKPOINTS)}, got {cfg.clap_checkpoint!r}")
+    if cfg.clap_checkpoint is not None and cfg.clap_checkpoint not in CLAP_CHECKPOINTS:
+        raise UsageError(f"--clap-checkpoint must be one of {list(CLAP_CHECKPOINTS)}, "
+                         f"got {cfg.clap_checkpoint!r}")
     if cfg.openl3_content is not None and cfg.openl3_content not in ("music", "env"):
         raise UsageError(f"--openl3-content must be music or env, got {cfg.openl3_content!r}")
 

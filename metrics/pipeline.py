@@ -21,10 +21,11 @@ from typing import Callable, Iterable, Iterator, TypeVar
 import numpy as np
 from tqdm import tqdm
 
-from metrics.audio import AudioError, one_line
-from metrics.cache import EmbeddingCache, file_sha256
+from sa_util.audio import AudioError
+from metrics.cache import EmbeddingCache
 from metrics.embedder import Embedder
-from metrics.ids import paths_in  # noqa: F401  (re-exported: defined with the files of a run in metrics.ids)
+from sa_util.cli import one_line
+from sa_util.files import file_sha256
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -47,7 +48,7 @@ def _prepare(embedder: Embedder, path: str) -> tuple[np.ndarray | None, str | No
     except AudioError as exc:
         return None, str(exc)
     except Exception as exc:  # a decoder/resampler failure on one file must not end the run
-        return None, f"could not process ({one_line(exc)})"
+        return None, f"could not process ({one_line(exc, typed=True)})"
 
 
 def _check_output(out: object) -> str | None:
@@ -70,7 +71,7 @@ def embed_isolated(embedder: Embedder, prepared: list[np.ndarray]) -> list[np.nd
     except Exception as exc:
         if len(prepared) > 1:
             return [embed_isolated(embedder, [p])[0] for p in prepared]
-        return [f"model failed ({one_line(exc)})"]
+        return [f"model failed ({one_line(exc, typed=True)})"]
     return [_check_output(out) or out for out in outs]
 
 
@@ -105,9 +106,10 @@ class _PrepareCall:
         return _prepare(self.embedder, path)
 
 
-def _from_cache(embedder: Embedder, paths: list[str], cache: EmbeddingCache,
+def _from_cache(paths: list[str], cache: EmbeddingCache, name: str, key: str,
                 result: EmbedResult) -> list[tuple[str, str]]:
-    """Fill ``result`` with every file's digest and the cached outputs; the (path, digest) pairs still to embed."""
+    """Fill ``result`` with every file's digest and the outputs cached under (``name``, ``key``); the (path, digest)
+    pairs still to embed."""
     todo: list[tuple[str, str]] = []
     for path in paths:
         try:
@@ -116,7 +118,7 @@ def _from_cache(embedder: Embedder, paths: list[str], cache: EmbeddingCache,
             result.skipped[path] = f"cannot read file ({exc.strerror or exc})"
             continue
         result.digests[path] = digest
-        hit = cache.get(embedder, digest)
+        hit = cache.get(name, key, digest)
         if hit is not None:
             result.outputs[path] = hit
             result.cache_hits += 1
@@ -130,7 +132,9 @@ def embed_files(embedder: Embedder, paths: list[str], *, cache: EmbeddingCache |
     """Model outputs for ``paths`` (see module docstring). ``workers=0`` decodes in this process."""
     cache = cache or EmbeddingCache(None)
     result = EmbedResult()
-    todo = _from_cache(embedder, paths, cache, result)
+    name = embedder.name
+    key = embedder.cache_key() if cache.root is not None else ""  # hashes the weight file: only when caching
+    todo = _from_cache(paths, cache, name, key, result)
     if not todo:
         return result
 
@@ -141,7 +145,7 @@ def embed_files(embedder: Embedder, paths: list[str], *, cache: EmbeddingCache |
             if isinstance(out, str):
                 result.skipped[path] = out
             else:
-                cache.put(embedder, digest, out)
+                cache.put(name, key, digest, out)
                 result.outputs[path] = out
         batch.clear()
 

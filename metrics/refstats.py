@@ -8,7 +8,7 @@
 
 Every file is validated on reading, and anything wrong is one ValueError naming the file: finite values, the right
 shapes, a symmetric positive semi-definite covariance, probabilities in [0, 1] over 527 classes summing to 1.
-KL ids are returned as the file keys them (int or str); :func:`metrics.ids.align_ids` maps them to our ids.
+KL ids are returned as the file keys them (int or str); :func:`sa_util.ids.align_ids` maps them to our ids.
 """
 from __future__ import annotations
 
@@ -21,8 +21,8 @@ from typing import Any
 
 import numpy as np
 
-from metrics.cache import atomic_write_bytes
-from metrics.ids import one_line
+from sa_util.files import atomic_write_bytes
+from sa_util.cli import one_line
 
 N_CLASSES = 527  # AudioSet classes of PaSST
 SUM_TOLERANCE = 1e-3  # the shipped float32 probabilities sum to 1 within 4e-7

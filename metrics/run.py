@@ -1,14 +1,13 @@
 """One evaluation run: check every input (:mod:`metrics.inputs`), run the requested metrics, write one results JSON.
 
 The CLI (``python -m metrics``) parses flags into :class:`RunConfig` and calls :func:`run`; the benchmark
-runners call :func:`run` directly. Every metric reads the same files of the run (:func:`metrics.ids.audio_files`):
+runners call :func:`run` directly. Every metric reads the same files of the run (:func:`sa_util.ids.audio_files`):
 FD all of them (the protocol's whole folder), the per-id metrics each id's file. A metric that fails while
 computing is listed under ``skipped_metrics`` with its reason, and the others' results are kept.
 """
 from __future__ import annotations
 
 import collections
-import dataclasses
 import datetime as dt
 import gc
 import json
@@ -16,68 +15,33 @@ import math
 import os
 import platform
 import sys
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
 
-from metrics import embedding_record, protocols
-from metrics.audio import AudioError, read_audio
-from metrics.cache import EmbeddingCache, atomic_write_bytes
+from metrics import embedding_record
+from metrics.cache import EmbeddingCache
 from metrics.compiled import COMPILE_MEASURED
 from metrics.distances import (fad_inf, inception_score, kernel_audio_distance, kl_audioldm, kl_divergence,
                                median_pairwise_distance, per_item_fd)
 from metrics.embedder import Embedder
 from metrics.embedders import build
 from metrics.evaluate import _mean_result, clap_result, fd_result, gaussian_stats, kl_result, timing_result
-from metrics.ids import FileSet, IdError, align_ids, check_id, one_line
-from metrics.inputs import METRICS, Inputs, UsageError, check_inputs, output_part
+from metrics.inputs import METRICS, Inputs, check_inputs, output_part
 from metrics.pipeline import EmbedResult, embed_files
-from metrics.protocols import MetricSpec, Protocol
+from metrics.plan import RunConfig, UsageError
+from metrics.protocols import MetricSpec
 from metrics.refstats import write_fd_stats, write_kl_probs
 from metrics.stats import set_bootstrap
 from metrics.timing import detect_end
+from sa_util.audio import AudioError, read_audio
+from sa_util.cli import one_line
+from sa_util.files import atomic_write_bytes
+from sa_util.ids import FileSet, IdError, align_ids, check_id
 
 __all__ = ["METRICS", "RunConfig", "UsageError", "MetricError", "run", "warm_cache", "write_results"]
-
-
-@dataclass
-class RunConfig:
-    gen: Path
-    metrics: tuple[str, ...] | None = None  # metric kinds (python -m metrics fd ...); None: the protocol's own list
-    protocol: str = protocols.DEFAULT_PROTOCOL  # metrics.protocols preset
-    model: str | None = None  # embedding of the embedding distances, chosen by hand (--model)
-    ref: Path | None = None
-    ref_stats: list[Path] = field(default_factory=list)  # .npz (FD) and/or .pkl (KL)
-    captions: Path | None = None
-    id_col: str = "ytid"
-    text_col: str = "caption"
-    seconds_col: str | None = None
-    seconds_total: float | None = None
-    exclude_ids: Path | None = None
-    device: str = "cpu"
-    precision: str = "fp32"  # metrics.precision: evaluator forward passes in fp32 or bf16 autocast
-    compile: bool = False  # metrics.compiled: torch.compile the evaluators where it was measured to pay
-    batch_size: int = 32
-    files_per_batch: int = 8
-    workers: int | None = None  # decode processes; None: 0 on CPU (compute-bound), else up to 8
-    cache_dir: Path | None = None
-    weights_dir: Path | None = None
-    openl3_weights: Path | None = None
-    passt_weights: Path | None = None
-    clap_weights: Path | None = None
-    vggish_weights: Path | None = None
-    panns_weights: Path | None = None
-    roberta_dir: Path | None = None
-    openl3_content: str | None = None  # None: the protocol's (music)
-    clap_checkpoint: str | None = None  # None: the protocol's
-    seed: int = 0
-    bootstrap: int = 1000
-    fd_bootstrap: int = 50
-    save_ref_stats: Path | None = None
-    progress: bool = True
-    out: Path | None = None  # the results file the caller writes (checked to be writable and apart from the inputs)
 
 
 @dataclass
@@ -90,7 +54,7 @@ class Items:
 
 
 def collect_items(files: FileSet, ids: list[str]) -> Items:
-    """Each id's file among the files of the run (:func:`metrics.ids.audio_files`), or why it has none."""
+    """Each id's file among the files of the run (:func:`sa_util.ids.audio_files`), or why it has none."""
     gen, problems = {}, {}
     for i in ids:
         try:
@@ -386,36 +350,6 @@ METRIC_FNS: dict[str, Callable[[Runner, MetricSpec], dict[str, Any]]] = {
     "kl": kl_metric, "is": is_metric, "clap": clap_metric, "timing": timing_metric}
 
 
-def plan(cfg: RunConfig) -> tuple[Protocol, tuple[MetricSpec, ...]]:
-    """The protocol of the run (``--protocol``, ``--model``, ``--openl3-content``, ``--clap-checkpoint``) and the
-    metrics to run: its own list, or those of the requested kinds."""
-    try:
-        protocol = protocols.get(cfg.protocol)
-        if cfg.model is not None:
-            protocol = protocol.with_model(cfg.model)
-    except ValueError as exc:
-        raise UsageError(str(exc)) from None
-    if cfg.openl3_content is not None:
-        protocol = protocol.with_embedder_options("openl3", content_type=cfg.openl3_content)
-    if cfg.clap_checkpoint is not None:
-        own = protocol.embedder_of("clap")
-        protocol = protocol.with_embedder_options("clap", checkpoint=cfg.clap_checkpoint)
-        if own and dict(own).get("checkpoint") != cfg.clap_checkpoint:
-            protocol = dataclasses.replace(protocol, metrics=tuple(
-                dataclasses.replace(m, comparable=False, deviations=m.deviations + (
-                    f"CLAP checkpoint chosen by hand: {cfg.clap_checkpoint}",)) if m.model == "clap" else m
-                for m in protocol.metrics))
-    try:
-        specs = protocol.metrics if cfg.metrics is None else protocol.select(cfg.metrics)
-    except ValueError as exc:
-        raise UsageError(str(exc)) from None
-    if cfg.precision != "fp32":  # a deviation from every protocol, however small the study measured it
-        specs = tuple(dataclasses.replace(m, comparable=False, deviations=m.deviations + (
-            f"evaluator run under {cfg.precision} autocast (--precision {cfg.precision})",)) if m.model else m
-            for m in specs)
-    return protocol, specs
-
-
 class NoResult(ValueError):
     """A metric ran but had nothing to score."""
 
@@ -483,7 +417,7 @@ def run(cfg: RunConfig, strict: bool) -> dict[str, Any]:
         "tool": "sa-bench metrics", "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "command": sys.argv, "environment": environment(cfg.device),
         "settings": {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(cfg).items()},
-        "protocol": {**plan(cfg)[0].settings(), "metrics": {spec.key: spec.settings() for spec in inputs.specs}},
+        "protocol": {**inputs.protocol.settings(), "metrics": {spec.key: spec.settings() for spec in inputs.specs}},
         "metrics": results, "skipped_metrics": skipped_metrics,
         "ids": {"n": len(runner.items.ids), "with_audio": len(runner.items.gen),
                 "without_audio": runner.items.problems},
@@ -491,7 +425,7 @@ def run(cfg: RunConfig, strict: bool) -> dict[str, Any]:
     }
 
 
-class MetricError(RuntimeError):
+class MetricError(ValueError):
     """A single requested metric failed while computing; the CLI prints it as one line and exits 2."""
 
 

@@ -20,10 +20,10 @@ from pathlib import Path
 from typing import Any, Callable
 
 from metrics import agreement, compare, power, rating_sets
-from metrics.inputs import UsageError
+from metrics.plan import UsageError
 from sa_util.paths import check_apart, check_file_target
 from metrics.run import write_results
-from sa_core.cli import positive_int
+from sa_util.cli import positive_int
 
 
 def read_results(path: Path) -> dict[str, Any]:

@@ -22,8 +22,8 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from metrics.cache import atomic_write, file_sha256 as sha256_file
-from metrics.ids import one_line
+from sa_util.files import atomic_write, file_sha256
+from sa_util.cli import guarded, one_line
 
 ENV_VAR = "SA_BENCH_WEIGHTS"
 DEFAULT_DIR = Path("~/.cache/sa-bench/weights")
@@ -145,7 +145,7 @@ def download(name: str, directory: Path, expected_sha256: str | None = None) -> 
     targets = [directory / spec.filename / m for m in spec.members] if spec.members else [directory / spec.filename]
     for url, target in zip(spec.urls, targets):
         _fetch(url, target)
-        digest = sha256_file(target)
+        digest = file_sha256(target)
         pinned = expected_sha256 or spec.sha256
         if pinned and digest != pinned and not spec.members:
             target.unlink()
@@ -169,11 +169,12 @@ def verify(name: str, directory: Path) -> list[str]:
             record.read_text(encoding="utf-8", errors="replace").strip() if record.is_file() else None)
         if expected is None:
             problems.append(f"{f}: present, but no sha256 recorded (not fetched by `download`); cannot verify")
-        elif sha256_file(f) != expected:
+        elif file_sha256(f) != expected:
             problems.append(f"{f}: sha256 differs from {expected}")
     return problems
 
 
+@guarded
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m metrics.weights", description=__doc__.splitlines()[0])
     parser.add_argument("command", choices=["list", "download", "verify"])
@@ -199,7 +200,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"error: download {name} from {spec.urls[0]} failed: {one_line(exc, 300)}", file=sys.stderr)
                 return 2
             for target in targets:
-                print(f"{name}: {target} sha256={sha256_file(target)}")
+                print(f"{name}: {target} sha256={file_sha256(target)}")
         else:
             problems = verify(name, directory)
             status |= bool(problems)

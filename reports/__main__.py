@@ -5,7 +5,7 @@ import sys
 from pathlib import Path
 
 from reports.html import write_report
-from sa_core.cli import ArgumentParser, guarded
+from sa_util.cli import ArgumentParser, guarded
 
 
 @guarded

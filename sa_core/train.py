@@ -39,8 +39,9 @@ from sa_core.diffusion import denoiser_for, is_flow
 from sa_core.flow_sampling import time_shift
 from sa_core.losses import (MultiScaleSTFTDiscriminator, discriminator_hinge_loss, generator_losses,
                             stereo_mrstft_loss)
-from metrics.cache import atomic_write
 from sa_core.model import StableAudio, build_model, load_model, save_model
+from sa_util.cli import guarded
+from sa_util.files import atomic_write
 
 
 @dataclass(frozen=True)
@@ -367,6 +368,7 @@ def read_config(path: Path | None, sets: list[str]) -> TrainConfig:
     return from_dict(TrainConfig, data)
 
 
+@guarded
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m sa_core.train", description=__doc__.splitlines()[0])
     p.add_argument("kind", choices=["vae", "diffusion", "encode"])
@@ -392,9 +394,6 @@ def main(argv: list[str] | None = None) -> int:
             if args.device.startswith("cuda"):
                 args.device = f"cuda:{int(os.environ['LOCAL_RANK'])}"
         Trainer(args.kind, cfg, args.data, args.out, args.device).run(progress=not args.no_progress)
-    except (ConfigError, ValueError, OSError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
     finally:
         if dist.is_initialized():
             dist.destroy_process_group()

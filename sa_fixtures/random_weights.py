@@ -106,7 +106,7 @@ def write_clap_pt(path: Path, tokenizer_dir: Path, *, fusion: bool = True, amode
                   seed: int = 0) -> None:
     """A random laion_clap model saved like the official checkpoints: ``{'epoch', 'state_dict': {'module.*'}}``
     including the ``text_branch.embeddings.position_ids`` entry that newer transformers no longer hold."""
-    from metrics.embedders.clap import ROBERTA_BASE, load_tokenizer, offline_transformers
+    from sa_util.clap import ROBERTA_BASE, load_tokenizer, offline_transformers
 
     torch.manual_seed(seed)
     with offline_transformers(load_tokenizer(tokenizer_dir), ROBERTA_BASE):

@@ -27,6 +27,7 @@ import numpy as np
 from metrics.timing import (EndDetector, block_energy, detect_end, end_threshold, last_run_end, sustained_max,
                             windowed_sums)
 from sa_fixtures.clips import add, drum_hit, envelope, noise, note, pluck, scale_chord
+from sa_util.cli import guarded
 
 GAINS_DB = (0.0, -20.0, -40.0, -60.0)
 FLOORS_DB = (None, -80.0, -70.0, -60.0, -50.0, -40.0)  # floor power in dB under the content's loud level
@@ -345,8 +346,8 @@ class Row:
         return self.detected_s - self.truth_s
 
 
-def evaluate(cases: Iterable[Case], gains: tuple[float, ...] = GAINS_DB, detector: EndDetector = EndDetector()
-             ) -> list[Row]:
+def detect_cases(cases: Iterable[Case], gains: tuple[float, ...] = GAINS_DB, detector: EndDetector = EndDetector()
+                 ) -> list[Row]:
     """``detect_end`` on every case at every gain."""
     rows = []
     for c in cases:
@@ -367,6 +368,7 @@ def summary(rows: list[Row], tolerance_s: float = TOLERANCE_S) -> dict[str, dict
             for k, v in groups.items()}
 
 
+@guarded
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m sa_fixtures.timing_cases", description=__doc__.splitlines()[0])
     p.add_argument("--variants", type=int, default=3, help="cases per kind and floor (default 3)")
@@ -375,7 +377,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.variants < 1:
         print("error: --variants must be >= 1", file=sys.stderr)
         return 2
-    rows = evaluate(grid(args.variants))
+    rows = detect_cases(grid(args.variants))
     for key, s in summary(rows).items():
         print(f"{key:>20s}: {s['within']:6.1%} within ±{TOLERANCE_S:g} s, max |error| {s['max_abs_s']:.3f} s"
               f" (n={s['n']})")

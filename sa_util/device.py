@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import warnings
 
+from sa_util.cli import one_line
+
 
 class DeviceError(ValueError):
     """A ``--device`` that is not a device name or not usable here (the CLIs print it as one line, exit 2)."""
@@ -17,7 +19,7 @@ def check_device(device: str, flag: str = "--device") -> None:
         try:
             dev = torch.device(device)
         except (RuntimeError, TypeError, ValueError) as exc:
-            raise DeviceError(f"{flag} {device!r}: not a device name ({_short(exc)})") from exc
+            raise DeviceError(f"{flag} {device!r}: not a device name ({one_line(exc, 160)})") from exc
         if dev.type == "cpu":
             return
         if dev.type == "cuda" and not torch.cuda.is_available():
@@ -25,9 +27,5 @@ def check_device(device: str, flag: str = "--device") -> None:
         try:
             torch.zeros(1, device=dev)
         except Exception as exc:  # noqa: BLE001  any backend failure means "not usable here"
-            raise DeviceError(f"{flag} {device}: not usable here ({_short(exc)})") from exc
+            raise DeviceError(f"{flag} {device}: not usable here ({one_line(exc, 160)})") from exc
 
-
-def _short(exc: BaseException, limit: int = 160) -> str:
-    text = " ".join(str(exc).split()) or type(exc).__name__
-    return text if len(text) <= limit else text[:limit - 3] + "..."

@@ -11,13 +11,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
 
+from sa_util.cli import one_line
+
 if TYPE_CHECKING:
     import torch
-
-
-def _reason(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return f"{type(exc).__name__}: {text.splitlines()[0]}" if text else type(exc).__name__
 
 
 def read_weights(path: Path, expected: str, safe_globals: Sequence[Any] = ()) -> Any:
@@ -35,7 +32,7 @@ def read_weights(path: Path, expected: str, safe_globals: Sequence[Any] = ()) ->
             return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # pickle, zip, safetensors and weights-only errors all mean "not this file"
         kind = "safetensors file" if Path(path).suffix == ".safetensors" else "PyTorch checkpoint"
-        raise ValueError(f"{path}: not a readable {kind} ({_reason(exc)}); expected {expected}") from exc
+        raise ValueError(f"{path}: not a readable {kind} ({one_line(exc, typed=True)}); expected {expected}") from exc
 
 
 def _some(keys: list[str]) -> str:

@@ -11,10 +11,12 @@ from benchmarks.gpu.cases import SCALES, cases
 from benchmarks.gpu.environment import check
 from benchmarks.gpu.report import write
 from benchmarks.gpu.worker import Outcome, Worker
+from sa_util.cli import guarded
 
 MIN_BOX_S = 15.0  # a case is not started with less than this left of the budget
 
 
+@guarded
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m benchmarks.gpu", description=__doc__.split(":")[0])
     p.add_argument("--budget", type=float, default=480.0, help="seconds for all cases (the environment check apart)")

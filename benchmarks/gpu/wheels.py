@@ -17,6 +17,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from sa_util.cli import guarded
+
 LIMIT_MIB = 64.0
 ROOT = Path(__file__).resolve().parents[2]
 CONSTRAINTS = ROOT / "constraints-image.txt"
@@ -70,6 +72,7 @@ def tracked_bytes() -> int:
     return sum((ROOT / f.decode()).stat().st_size for f in files if f and (ROOT / f.decode()).is_file())
 
 
+@guarded
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m benchmarks.gpu.wheels", description=__doc__.splitlines()[0])
     p.add_argument("--out", type=Path, default=ROOT / ".whl" / "gpu")

@@ -15,7 +15,7 @@ from typing import Any
 
 import torch
 
-from metrics.cache import atomic_write
+from sa_util.files import atomic_write
 from sa_core.config import ModelConfig, override, preset
 from sa_core.model import build_model, sao_state_dict
 

@@ -21,6 +21,7 @@ import torch
 from benchmarks.peers import STACKS, PeerMissing, stack_class
 from benchmarks.peers.checkpoint import small_sao_config, write_random_t5, write_sao_checkpoint
 from sa_core.config import ModelConfig, override, preset
+from sa_util.cli import guarded
 
 CFG_SCALE = 7.0
 
@@ -93,6 +94,7 @@ def compare(ckpt: Path, t5_dir: Path, inp: Inputs) -> tuple[dict[str, dict[str, 
     return table, skipped
 
 
+@guarded
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--size", choices=("small", "sao"), default="small")

@@ -6,6 +6,8 @@ import json
 import sys
 from collections import defaultdict
 
+from sa_util.cli import guarded
+
 
 def table(data: dict) -> list[str]:
     """Per group, each stack's median, its ratio to ours and, where recorded, the GFLOP one step executed."""
@@ -31,6 +33,7 @@ def table(data: dict) -> list[str]:
     return lines
 
 
+@guarded
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if len(argv) != 1:

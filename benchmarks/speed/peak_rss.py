@@ -18,6 +18,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from sa_util.cli import guarded
+
 
 @dataclass(frozen=True)
 class Measured:
@@ -87,6 +89,7 @@ def measure(cmd: list[str], *, cwd: str | Path | None = None, env: dict[str, str
                     streams.get("err", ""))
 
 
+@guarded
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     cmd = argv[1:] if argv[:1] == ["--"] else argv

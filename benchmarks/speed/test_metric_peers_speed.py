@@ -34,7 +34,7 @@ def weights_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("weights")
 
 
-def load(model: str, side: str, weights_folder: Path) -> mp.Runner:
+def load(model: str, side: str, weights_folder: Path) -> mp.EmbedPaths:
     """The loaded runner of one side; skips when the reference cannot run here."""
     if side == "reference":
         try:

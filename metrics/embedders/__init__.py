@@ -1,9 +1,9 @@
 """Evaluator models behind the :class:`metrics.embedder.Embedder` interface, one module per model family, and the
 registry that builds them by name.
 
-The registry names each embedder's class by import path only, so importing it (or listing the choices) loads no
-model module; the modules import :mod:`metrics.embedder`, never this package's registry, so there is no import
-circle. A new embedder is one module, one :data:`EMBEDDERS` entry and its :data:`metrics.weights.REGISTRY` entries;
+The registry names each embedder's class by import path only, and holds the numbers and files a run needs before
+any model is built (output widths, CLAP checkpoints), so importing it (or listing the choices) loads no model module.
+A new embedder is one module, one :data:`EMBEDDERS` entry and its :data:`metrics.weights.REGISTRY` entries;
 ``metrics.run`` needs no new branch.
 """
 from __future__ import annotations
@@ -18,6 +18,8 @@ from metrics.numba_stand_in import install as _install_numba_stand_in
 _install_numba_stand_in()  # where numba is absent, librosa (under torchlibrosa: CLAP, PANNs) still imports
 
 from metrics.embedder import Embedder
+from metrics.weights import REGISTRY as WEIGHT_FILES
+from sa_util.audio import AUDIO_RULES
 
 
 @dataclass(frozen=True)
@@ -39,10 +41,26 @@ class EmbedderEntry:
         return parts[name]
 
 
-def _clap_weights(o: dict[str, Any]) -> str:
-    from metrics.embedders.clap import CHECKPOINTS
+@dataclass(frozen=True)
+class ClapCheckpoint:
+    weights: str  # metrics.weights registry name
+    fusion: bool  # HTSAT with feature fusion (crops plus a shrunk whole-clip mel beyond 10 s)
+    amodel: str  # laion_clap's audio model name
 
-    return CHECKPOINTS[o.get("checkpoint", "630k-audioset-fusion")].weights
+    @property
+    def filename(self) -> str:
+        return WEIGHT_FILES[self.weights].filename
+
+
+CLAP_CHECKPOINTS: dict[str, ClapCheckpoint] = {
+    "630k-audioset-fusion": ClapCheckpoint("clap-630k-audioset-fusion", True, "HTSAT-tiny"),  # protocol default
+    "music-audioset": ClapCheckpoint("clap-music-audioset", False, "HTSAT-base"),
+    "music-speech-audioset": ClapCheckpoint("clap-music-speech-audioset", False, "HTSAT-base"),
+}
+
+
+def _clap_weights(o: dict[str, Any]) -> str:
+    return CLAP_CHECKPOINTS[o.get("checkpoint", "630k-audioset-fusion")].weights
 
 
 def _whole(name: str, width: int) -> Callable[[dict[str, Any]], dict[str, slice]]:
@@ -83,3 +101,10 @@ def embedder_class(name: str) -> type[Embedder]:
 def build(name: str, weights: Path | None, device: str = "cpu", batch_size: int = 32, **options: Any) -> Embedder:
     """The embedder ``name`` with its main weight file ``weights`` and ``options`` (imports its module now)."""
     return embedder_class(name)(weights, device, batch_size, **options)
+
+
+def describe_limits() -> str:
+    """The input limits of every registered evaluator, one line each (what the README states)."""
+    rules = [AUDIO_RULES] + [embedder_class(name).input_rules for name in EMBEDDERS]  # constructs no model
+    rules = list(dict.fromkeys(rules))  # evaluators that only check inside ``prepare`` share the general rules
+    return "\n".join(r.describe() for r in rules)

@@ -28,9 +28,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from metrics.audio import (AUDIO_RULES, check_length, one_line, peak_normalise, read_audio, resample_kaiser_best,
-                           resample_soxr)
+from metrics.audio import peak_normalise, resample_kaiser_best
+from sa_util.audio import AUDIO_RULES, check_length, read_audio, resample_soxr
 from metrics.embedder import Embedder, embed_windows
+from sa_util.cli import one_line
 
 MODEL_SR = 48000
 WINDOW = 48000  # 1 s
@@ -163,7 +164,7 @@ def read_keras_h5(path: Path) -> list[list[np.ndarray]]:
     try:
         f = h5py.File(path, "r")
     except OSError as exc:
-        raise ValueError(f"{path} is not a readable HDF5 file ({one_line(exc)}); {EXPECTED}") from exc
+        raise ValueError(f"{path} is not a readable HDF5 file ({one_line(exc, typed=True)}); {EXPECTED}") from exc
     with f:
         try:
             root = f["model_weights"] if "model_weights" in f else f  # full-model saves nest the weights
@@ -177,7 +178,7 @@ def read_keras_h5(path: Path) -> list[list[np.ndarray]]:
                 if names:
                     layers.append([np.asarray(root[name][w]) for w in names])
         except (OSError, KeyError, RuntimeError, TypeError) as exc:  # h5py's errors for damaged files
-            raise ValueError(f"{path} is a damaged HDF5 file ({one_line(exc)}); {EXPECTED}") from exc
+            raise ValueError(f"{path} is a damaged HDF5 file ({one_line(exc, typed=True)}); {EXPECTED}") from exc
         return layers
 
 

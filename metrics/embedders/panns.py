@@ -25,7 +25,7 @@ Cached per-file output (one forward): a float32 vector ``[2575]`` = ``[embedding
 Batching: CNN14 pools over time, so zero-padding a file up to a longer batch-mate would change its output.
 ``embed`` puts files of exactly equal prepared length in one device batch and never pads files together.
 
-Where we differ from audioldm_eval on purpose: decoding is libsndfile (``metrics.audio.read_audio``), not
+Where we differ from audioldm_eval on purpose: decoding is libsndfile (``sa_util.audio.read_audio``), not
 ``torchaudio.load``; an unreadable, empty or silent file is an error recorded for that file, where audioldm_eval's
 dataset silently substitutes the next file in the folder.
 """
@@ -39,7 +39,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from metrics.audio import read_audio
+from sa_util.audio import read_audio
 from metrics.embedder import Embedder
 from metrics.embedders.openl3 import slaney_mel_filterbank
 from sa_util.state_dict import load_state_strict, read_weights
@@ -104,7 +104,7 @@ def resample_torchaudio(x: torch.Tensor, sr_in: int, sr_out: int) -> torch.Tenso
 def prepare_panns(path: str | Path, sample_rate: int) -> np.ndarray:
     """audioldm_eval's file loading: ``[T]`` float32 at ``sample_rate``, T >= 32000 (see module docstring).
 
-    Raises metrics.audio.AudioError on unreadable, empty, silent or non-finite files.
+    Raises sa_util.audio.AudioError on unreadable, empty, silent or non-finite files.
     """
     audio = read_audio(path)
     x = torch.from_numpy(audio.samples[0:1])  # [1, T]: first channel only

@@ -28,8 +28,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from metrics.audio import AUDIO_RULES, load_mono
+from metrics.audio import load_mono
 from metrics.embedder import Embedder, embed_windows
+from sa_util.audio import AUDIO_RULES
 from sa_util.state_dict import load_state_strict, read_weights
 
 SR = 32000

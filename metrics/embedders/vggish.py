@@ -56,7 +56,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from metrics.audio import AudioError, read_audio, resample_kaiser_best, to_mono
+from metrics.audio import resample_kaiser_best, to_mono
+from sa_util.audio import AudioError, read_audio
 from metrics.embedder import Embedder
 from sa_util.state_dict import load_state_strict, read_weights
 
@@ -312,11 +313,11 @@ class VGGishEmbedder(Embedder):
 
     def weights_id(self) -> str:
         if self._weights_id is None:
-            from metrics.weights import sha256_file
+            from sa_util.files import file_sha256
 
             self._weights_id = super().weights_id()
             if self.pca_path is not None:
-                self._weights_id += "+" + sha256_file(self.pca_path)
+                self._weights_id += "+" + file_sha256(self.pca_path)
         return self._weights_id
 
     def prepare(self, path: str) -> np.ndarray:

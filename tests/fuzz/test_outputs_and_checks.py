@@ -202,7 +202,7 @@ def test_denormal_only_audio_is_not_called_all_zero(sb):
 
 
 def test_vggish_minimum_is_stated_in_samples():
-    from metrics.audio import AudioError
+    from sa_util.audio import AudioError
     from metrics.embedders.vggish import PRESETS, prepare_examples
 
     with pytest.raises(AudioError, match="15599 samples at 16 kHz, one 0.96 s example needs 15600"):

@@ -3,8 +3,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from metrics.audio import (AUDIO_EXTENSIONS, AUDIO_RULES, AudioError, check_header, headroom, int16_roundtrip,
-                           load_mono, peak_normalise, read_audio, resample_kaiser_best, resample_soxr, to_mono,
+from metrics.audio import int16_roundtrip, load_mono, peak_normalise, resample_kaiser_best, to_mono
+from sa_util.audio import (AUDIO_EXTENSIONS, AUDIO_RULES, AudioError, check_header, headroom, read_audio, resample_soxr,
                            wav_claimed_frames)
 from sa_fixtures.clips import tone, write_wav
 
@@ -41,7 +41,7 @@ def test_resamplers():
 
 
 def test_int16_roundtrip_matches_laion_clap():
-    from metrics.embedders.clap import ROBERTA_BASE, offline_transformers
+    from sa_util.clap import ROBERTA_BASE, offline_transformers
 
     with offline_transformers(None, ROBERTA_BASE):  # laion_clap fetches tokenizers at import otherwise
         from laion_clap.training.data import float32_to_int16, int16_to_float32
@@ -140,7 +140,7 @@ def test_header_limits(rate, channels, frames, reason):
 
 
 def test_limits_are_stated_in_one_place():
-    from metrics.embedder import describe_limits
+    from metrics.embedders import describe_limits
 
     text = describe_limits()
     assert "PaSST: 8-384 kHz, 1-2 channels, from 0.150 s (4801 samples at 32 kHz) to 20 min" in text

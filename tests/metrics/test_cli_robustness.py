@@ -20,8 +20,8 @@ import soundfile as sf
 import torch
 
 from metrics.__main__ import main
-from metrics.cache import atomic_write_bytes
-from metrics.ids import audio_files
+from sa_util.files import atomic_write_bytes
+from sa_util.ids import audio_files
 from sa_fixtures.clips import tone, write_wav
 
 SR = 22050

@@ -19,7 +19,7 @@ import pytest
 import torch
 
 from benchmarks import metric_peers as peers
-from metrics.audio import AudioError
+from sa_util.audio import AudioError
 from metrics.distances import (GaussianStats, frechet_distance, inception_score, kl_audioldm)
 from metrics.embedders.panns import (CONFIGS, Cnn14, LogMel, OUTPUT_DIM, PannsEmbedder, PowerSpectrogram,
                                      dft_kernels, load_cnn14, prepare_panns, read_state_dict, split_output)

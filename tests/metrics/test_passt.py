@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import torch
 
-from metrics.audio import AudioError
+from sa_util.audio import AudioError
 from metrics.embedders.passt import PasstEmbedder, build_passt, passt_signal, passt_windows
 from metrics.pipeline import embed_files
 from sa_fixtures.clips import tone, write_wav

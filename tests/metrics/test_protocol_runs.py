@@ -130,7 +130,7 @@ EXPECTED_DIM = {("openl3", "embedding"): 1024, ("vggish", "embedding"): 128, ("p
 
 def every_plan():
     """Every (protocol, --model, metric choice) the CLI accepts, with the metrics it plans."""
-    from metrics.run import RunConfig, UsageError, plan
+    from metrics.plan import RunConfig, UsageError, plan
 
     for name in protocols.PROTOCOLS:
         for model in (None, *protocols.EMBEDDING_MODELS):

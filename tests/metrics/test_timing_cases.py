@@ -14,7 +14,7 @@ VARIANTS = 3
 
 @pytest.fixture(scope="module")
 def rows() -> list[tc.Row]:
-    return tc.evaluate(tc.grid(VARIANTS))
+    return tc.detect_cases(tc.grid(VARIANTS))
 
 
 def test_acceptance_grid(rows):
@@ -70,15 +70,15 @@ def test_each_kind_ends_before_the_window_but_to_the_end(rows):
 def test_the_grid_needs_the_floor():
     """A detector blind to floors (only the 60 dB rule) fails the -40 dB floors: the cases test what they claim."""
     cases = [tc.build(kind, -40.0, seed) for kind in ("tone", "chord", "music", "short_in_long") for seed in (1, 2)]
-    blind = tc.summary(tc.evaluate(cases, (0.0,), EndDetector(min_contrast_db=1000.0)))["all"]
-    seeing = tc.summary(tc.evaluate(cases, (0.0,)))["all"]
+    blind = tc.summary(tc.detect_cases(cases, (0.0,), EndDetector(min_contrast_db=1000.0)))["all"]
+    seeing = tc.summary(tc.detect_cases(cases, (0.0,)))["all"]
     assert blind["within"] < 0.5 and seeing["within"] == 1.0
 
 
 def test_wandering_floor():
     """Hiss whose level swings +-4 dB over seconds (as in generated tails): no error over 0.5 s, most within 0.1 s,
     against the truth at the floor's loudest."""
-    errors = [tc.evaluate([tc.build(kind, floor, 900 + k, floor_wobble_db=4.0)], (0.0,))[0].error_s
+    errors = [tc.detect_cases([tc.build(kind, floor, 900 + k, floor_wobble_db=4.0)], (0.0,))[0].error_s
               for k, kind in enumerate(tc.KINDS) for floor in (-40.0, -60.0)]
     assert max(map(abs, errors)) <= 0.5 and np.mean(np.abs(errors) <= 0.1) >= 0.75
 

@@ -17,7 +17,7 @@ import soundfile as sf
 import torch
 
 from benchmarks import metric_peers as peers
-from metrics.audio import AudioError
+from sa_util.audio import AudioError
 from metrics.distances import GaussianStats, frechet_distance
 from metrics.embedders.vggish import (PRESETS, VGGishConfig, VGGishEmbedder, VGGishNet, htk_mel_matrix,
                                       load_pca_params, load_vggish_weights, log_mel_examples, prepare_examples)

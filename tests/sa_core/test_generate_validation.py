@@ -179,7 +179,7 @@ def test_csv_resume_regenerates_damaged_files(tiny_ckpt, tmp_path, capsys):
 
 
 def _atomic_write_takes_long_names() -> bool:
-    from metrics.cache import atomic_write_bytes
+    from sa_util.files import atomic_write_bytes
 
     with tempfile.TemporaryDirectory() as d:
         try:
@@ -190,7 +190,7 @@ def _atomic_write_takes_long_names() -> bool:
 
 
 @pytest.mark.skipif(not _atomic_write_takes_long_names(),
-                    reason="needs metrics.cache.atomic_write to write 249-character file names (metrics-io fix)")
+                    reason="needs sa_util.files.atomic_write to write 249-character file names")
 def test_a_245_character_id_generates(tiny_ckpt, tmp_path):
     long_id = "L" * 245
     table = tmp_path / "p.csv"

@@ -62,7 +62,7 @@ def test_clap_text_penultimate_layer(weights_dir):
                                                                                          "roberta-base")))
     tokens, mask = enc.encode(["a dog barking", "rain"])
     assert tokens.shape == (2, 77, 768) and mask.shape == (2, 77)
-    branch = enc.clap.load().model.text_branch
+    branch = enc.load().model.text_branch
     with torch.no_grad():
         out = branch(input_ids=torch.tensor([[0, 68, 2]]), attention_mask=torch.ones(1, 3, dtype=torch.long),
                      output_hidden_states=True)

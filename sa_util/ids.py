@@ -17,8 +17,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Mapping, TypeVar
 
+from sa_util.audio import AUDIO_EXTENSIONS  # the formats of a run, in the order that settles duplicate stems
+from sa_util.cli import one_line
 from sa_util.paths import NAME_MAX
-from metrics.audio import AUDIO_EXTENSIONS  # the formats of a run, in the order that settles duplicate stems
 
 MAX_NAME_BYTES = NAME_MAX  # file-name limit of ext4/xfs/apfs/ntfs
 MAX_ID_BYTES = MAX_NAME_BYTES - len(".flac")  # <id>.<ext> must stay a legal file name
@@ -140,16 +141,6 @@ def paths_in(folder: str | Path, extensions: tuple[str, ...] = AUDIO_EXTENSIONS)
     return audio_files(folder, extensions).paths()
 
 
-def id_path(folder: Path, item_id: str, extensions: tuple[str, ...] = AUDIO_EXTENSIONS) -> Path | None:
-    """The file of ``item_id`` in ``folder``, or None. Raises IdError for bad ids and for an id whose only file was
-    refused (e.g. a link out of the folder)."""
-    check_id(item_id)
-    files = audio_files(folder, extensions)
-    if item_id in files.refused:
-        raise IdError(f"id {item_id!r}: {files.refused[item_id]}")
-    return files.files.get(item_id)
-
-
 def align_ids(reference: Mapping[int | str, T], ids: Iterable[str]) -> tuple[dict[str, T], dict[str, str]]:
     """Match reference keys to our string ids.
 
@@ -243,8 +234,3 @@ def read_id_list(path: str | Path) -> set[str]:
         raise TableError(f"{path}: cannot read the id list ({one_line(exc)})") from exc
     return {line.strip() for line in lines if line.strip() and not line.startswith("#")}
 
-
-def one_line(exc: BaseException, limit: int | None = None) -> str:
-    """The message of ``exc`` on one line (its type name if it has none), cut to ``limit`` characters."""
-    text = " ".join(str(exc).split()) or type(exc).__name__
-    return text if limit is None or len(text) <= limit else text[:limit - 3] + "..."

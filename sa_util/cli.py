@@ -1,8 +1,8 @@
 """What every command line of the project shares: one-line errors, exit codes, and count arguments.
 
-Misuse (a bad flag value, a missing file, an input the run cannot use) prints one line ``error: ...`` on stderr and
-exits 2; an unexpected failure prints one line ``error: unexpected <Type>: ...`` and exits 1. Neither prints a
-traceback unless ``SA_BENCH_TRACEBACK=1`` is set (then the exception propagates as usual).
+Misuse (a bad flag value, a missing file, an input the run cannot use: a ValueError or OSError) prints one line
+``error: ...`` on stderr and exits 2; an unexpected failure prints one line ``error: unexpected <Type>: ...`` and
+exits 1. Neither prints a traceback unless ``SA_BENCH_TRACEBACK=1`` is set (then the exception propagates as usual).
 """
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ import sys
 from typing import Callable, NoReturn
 
 Main = Callable[..., int]
+ERROR_CHARS = 1000  # longest error line printed (a state-dict mismatch can list hundreds of keys)
 
 
 class ArgumentParser(argparse.ArgumentParser):
@@ -33,8 +34,16 @@ def positive_int(text: str) -> int:
     return value
 
 
-def one_line(exc: BaseException) -> str:
-    return " ".join(str(exc).split()) or type(exc).__name__
+def one_line(exc: BaseException, limit: int | None = None, *, typed: bool = False) -> str:
+    """The message of ``exc`` on one line, cut to ``limit`` characters: the whole message with its whitespace
+    collapsed (its type name if it has none), or, ``typed``, ``"Type: first line of the message"`` (how per-file
+    and per-weight-file reasons quote an exception: a library's multi-line message starts with what went wrong)."""
+    if typed:
+        lines = str(exc).strip().splitlines()
+        text = f"{type(exc).__name__}: {lines[0].strip() if lines else ''}"
+    else:
+        text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if limit is None or len(text) <= limit else text[:limit - 3] + "..."
 
 
 def first_reasons(reasons: dict[str, str], k: int = 3) -> str:
@@ -53,11 +62,11 @@ def guarded(main: Main) -> Main:
         try:
             return main(*args, **kwargs)
         except (ValueError, OSError) as exc:  # ConfigError, AudioError, IdError, UsageError, missing files...
-            print(f"error: {one_line(exc)}", file=sys.stderr)
+            print(f"error: {one_line(exc, ERROR_CHARS)}", file=sys.stderr)
             return 2
         except Exception as exc:  # a last resort: still one line, and how to see more
-            print(f"error: unexpected {type(exc).__name__}: {one_line(exc)} (SA_BENCH_TRACEBACK=1 shows where)",
-                  file=sys.stderr)
+            where = "(SA_BENCH_TRACEBACK=1 shows where)"
+            print(f"error: unexpected {type(exc).__name__}: {one_line(exc, ERROR_CHARS)} {where}", file=sys.stderr)
             return 1
 
     return wrapper
