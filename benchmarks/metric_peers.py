@@ -1,6 +1,6 @@
 """Metric peers: our batched evaluators next to the reference packages' own code paths, same weights, same clips.
 
-Per model, "ours" is the :mod:`metrics.embedders` evaluator run through :func:`metrics.pipeline.embed_files`
+Per model, "ours" is the :mod:`metrics.embedding.embedders` evaluator run through :func:`metrics.embedding.pipeline.embed_files`
 (batched, no cache, decoding in this process); "reference" is the way the reference project computes the same
 output, one file at a time, with the reference package imported (never copied):
 
@@ -48,8 +48,8 @@ import numpy as np
 import soundfile as sf
 import torch
 
-from metrics.embedder import Embedder
-from metrics.pipeline import embed_files
+from metrics.embedding.embedder import Embedder
+from metrics.embedding.pipeline import embed_files
 from sa_fixtures.clips import SR, write_harmonic_clips
 from sa_util.cli import guarded
 
@@ -98,7 +98,7 @@ def require(model: str, module: str) -> None:
 def write_weights(model: str, folder: Path, seed: int = 0) -> Path:
     """The random-weight file of ``model`` under its official name in ``folder`` (written once)."""
     from sa_fixtures import random_weights as rw
-    from metrics.weights import REGISTRY
+    from metrics.embedding.weights import REGISTRY
 
     folder.mkdir(parents=True, exist_ok=True)
     name = {"passt": "passt-s-swa-ap476", "clap": "clap-630k-audioset-fusion", "vggish": "vggish",
@@ -122,7 +122,7 @@ def write_weights(model: str, folder: Path, seed: int = 0) -> Path:
 def roberta_dir(folder: Path) -> Path:
     """The RoBERTa tokenizer folder CLAP needs, next to its weights (written once)."""
     from sa_fixtures.random_weights import write_byte_tokenizer
-    from metrics.weights import REGISTRY
+    from metrics.embedding.weights import REGISTRY
 
     path = folder / REGISTRY["roberta-base"].filename
     return path if path.exists() else write_byte_tokenizer(path)
@@ -134,7 +134,7 @@ def roberta_dir(folder: Path) -> Path:
 
 def our_embedder(model: str, weights: Path) -> Embedder:
     """Our evaluator of ``model`` with its defaults, except VGGish on the frechet-audio-distance preset."""
-    from metrics.embedders import build
+    from metrics.embedding.embedders import build
 
     options = {"clap": {"roberta_dir": roberta_dir(weights.parent)},
                "vggish": {"config": "frechet-audio-distance"}}.get(model, {})
@@ -165,7 +165,7 @@ def passt_reference(weights: Path) -> EmbedPaths:
     require("passt", "hear21passt")
     import librosa
 
-    from metrics.embedders.passt import build_passt
+    from metrics.embedding.embedders.passt import build_passt
 
     model = build_passt(weights)
     step, win = 160000, 320000
@@ -193,7 +193,7 @@ def clap_reference(weights: Path, seed: int = 0) -> EmbedPaths:
     require("clap", "laion_clap")
     import librosa
 
-    from metrics.embedders.clap import ClapEmbedder, protocol_resize, seeded_numpy
+    from metrics.embedding.embedders.clap import ClapEmbedder, protocol_resize, seeded_numpy
 
     module = ClapEmbedder(weights, roberta_dir=roberta_dir(weights.parent)).build()
 
@@ -276,7 +276,7 @@ def torchaudio_load_via_soundfile() -> Iterator[None]:
 def panns_reference(weights: Path, sample_rate: int = 16000) -> EmbedPaths:
     """audioldm_eval 0.0.3: ``Cnn14(features_list=['2048', 'logits'])`` reading ``./ckpt/<official name>``,
     ``WaveDataset.read_from_file`` then one forward per file -> ``[2575]`` = [embedding 2048 | logits 527]."""
-    from metrics.embedders.panns import CONFIGS
+    from metrics.embedding.embedders.panns import CONFIGS
 
     load_mel = audioldm_eval_module("datasets.load_mel")
     models = audioldm_eval_module("feature_extractors.panns.models")

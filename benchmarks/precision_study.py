@@ -11,10 +11,10 @@ figures say how far bf16 moves *these* networks' scores; rerun with real weights
 
 Per metric: value in fp32 and in bf16, |bf16 - fp32|, the width of the fp32 percentile-bootstrap 95 % CI over the
 generated files (the reference set fixed, as the protocols state their CIs), their ratio, and whether the ratio is
-under :data:`metrics.precision.HARMLESS_FRACTION` once the width is projected to a MusicCaps-sized set
-(:func:`metrics.precision.ratio_at`: bf16's movement does not shrink with the set, the CI does). Per evaluator:
+under :data:`metrics.embedding.precision.HARMLESS_FRACTION` once the width is projected to a MusicCaps-sized set
+(:func:`metrics.embedding.precision.ratio_at`: bf16's movement does not shrink with the set, the CI does). Per evaluator:
 median and max relative difference of its outputs, and its embedding time per clip in each precision (no cache). The verdict per evaluator is the largest ratio
-over the metrics it feeds; ``metrics.precision.BF16_CLEARED`` is set from it by hand, with the figure.
+over the metrics it feeds; ``metrics.embedding.precision.BF16_CLEARED`` is set from it by hand, with the figure.
 """
 from __future__ import annotations
 
@@ -28,14 +28,14 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
-from metrics.distances import (cosine_similarity, fad_inf, frechet_distance, inception_score, kernel_audio_distance,
-                               kl_audioldm, kl_divergence)
-from metrics.embedder import Embedder
-from metrics.embedders import build, entry
-from metrics.evaluate import gaussian_stats
-from metrics.pipeline import embed_files
-from metrics.precision import HARMLESS_FRACTION, VERDICT_FILES, ratio_at
-from metrics.stats import bootstrap_indices, percentile_interval
+from metrics.scores.distances import (cosine_similarity, fad_inf, frechet_distance, inception_score, kernel_audio_distance,
+                                      kl_audioldm, kl_divergence)
+from metrics.embedding.embedder import Embedder
+from metrics.embedding.embedders import build, entry
+from metrics.scores.evaluate import gaussian_stats
+from metrics.embedding.pipeline import embed_files
+from metrics.embedding.precision import HARMLESS_FRACTION, VERDICT_FILES, ratio_at
+from metrics.scores.stats import bootstrap_indices, percentile_interval
 from sa_util.cli import guarded, positive_int
 from sa_fixtures.clips import write_music_like_clips
 

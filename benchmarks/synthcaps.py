@@ -16,9 +16,9 @@ import numpy as np
 
 from benchmarks.runner import Prompt, check_prompts, fmt, run_benchmark, window_seconds
 from benchmarks.synthcaps_data import NOTES, PANS, SR, Item, items, render
-from metrics.adherence import cents, pitch_of, position_of, stereo_balance
+from metrics.scores.adherence import cents, pitch_of, position_of, stereo_balance
 from sa_util.audio import AudioError, read_audio
-from metrics.stats import bootstrap_ci
+from metrics.scores.stats import bootstrap_ci
 from sa_util.device import check_device
 from sa_util.cli import ArgumentParser, guarded, positive_int
 from sa_core.diffusion import is_flow

@@ -1,7 +1,7 @@
 """``python -m benchmarks.timing --ckpt DIR --seconds 1,5,10,20,30,47 --out runs/timing``: the paper's timing figure.
 
 Every prompt is generated at every requested ``seconds_total``; the detected end of each file
-(:mod:`metrics.timing`) is compared with the request. The report plots detected against requested length;
+(:mod:`metrics.scores.timing`) is compared with the request. The report plots detected against requested length;
 ``results.json`` holds the overall timing metric and a per-length breakdown (MAE, fraction within ±1 s).
 Prompts come from ``--prompts-csv`` (columns id, caption) or a built-in varied set. Every requested length must be
 a finite number in (0, the checkpoint's window]; files keep the whole window (nothing is trimmed).

@@ -15,13 +15,13 @@ import sys
 import warnings
 from pathlib import Path
 
-from metrics.embedders import CLAP_CHECKPOINTS
+from metrics.embedding.embedders import CLAP_CHECKPOINTS
 from metrics.protocols import DEFAULT_PROTOCOL, EMBEDDING_MODELS, PROTOCOLS
 from sa_util.cli import guarded, one_line
-from metrics.precision import PRECISIONS
+from metrics.embedding.precision import PRECISIONS
 from metrics.run import METRICS, RunConfig, UsageError, run, write_results
 from metrics.study import TOOLS
-from metrics.weights import ENV_VAR
+from metrics.embedding.weights import ENV_VAR
 
 DEFAULT_CACHE = Path("~/.cache/sa-bench/embeddings")
 
@@ -61,10 +61,10 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
     r.add_argument("--device", default="cpu")
     r.add_argument("--precision", choices=list(PRECISIONS), default="fp32",
                    help="evaluator forward passes in fp32 (every protocol's) or bf16 autocast, offered only for "
-                        "evaluators the precision study cleared (metrics.precision); bf16 results are marked as not "
+                        "evaluators the precision study cleared (metrics.embedding.precision); bf16 results are marked as not "
                         "comparable to published numbers")
     r.add_argument("--compile", action="store_true",
-                   help="torch.compile the evaluator networks where it was measured to pay (metrics.compiled: "
+                   help="torch.compile the evaluator networks where it was measured to pay (metrics.embedding.compiled: "
                         "OpenL3, PANNs); costs tens of seconds per evaluator, so for large sets")
     r.add_argument("--batch-size", type=int, default=32, help="frames/windows/clips per device batch")
     r.add_argument("--files-per-batch", type=int, default=8, help="files decoded per embedding call")

@@ -29,8 +29,8 @@ class RunConfig:
     seconds_total: float | None = None
     exclude_ids: Path | None = None
     device: str = "cpu"
-    precision: str = "fp32"  # metrics.precision: evaluator forward passes in fp32 or bf16 autocast
-    compile: bool = False  # metrics.compiled: torch.compile the evaluators where it was measured to pay
+    precision: str = "fp32"  # metrics.embedding.precision: evaluator forward passes in fp32 or bf16 autocast
+    compile: bool = False  # metrics.embedding.compiled: torch.compile the evaluators where it was measured to pay
     batch_size: int = 32
     files_per_batch: int = 8
     workers: int | None = None  # decode processes; None: 0 on CPU (compute-bound), else up to 8

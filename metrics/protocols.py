@@ -57,7 +57,7 @@ DISTANCE_DEFAULTS: dict[str, Options] = {
     "fd-per-song": options(output="embedding", min_frames=2),
     "kl": options(output="probabilities", direction="gen||ref", eps=1e-6, pairing="id"),
     "clap": options(output="embedding", score="mean cosine over ids with a caption"),
-    "timing": options(detector="energy threshold (metrics.timing)"),
+    "timing": options(detector="energy threshold (metrics.scores.timing)"),
     "is": options(output="logits", activation="softmax", splits=10, shuffle_seed=2020),
 }
 
@@ -230,7 +230,7 @@ STABLE_AUDIO = Protocol(
                    reference=f"{_SAM} src/clap_score.py (630k-audioset-fusion-best.pt, 48 kHz, int16)",
                    deviations=("fusion crops are seeded per file (the reference leaves NumPy's RNG unseeded)",)),
         MetricSpec("timing", "timing", None, "timing MAE (s)",
-                   reference="sa-bench metrics/timing.py (the paper's silence detector is not published)"),
+                   reference="sa-bench metrics/scores/timing.py (the paper's silence detector is not published)"),
     ),
     default_model="openl3",
     published="stable-audio",
@@ -248,7 +248,7 @@ MUSICGEN = Protocol(
                    deviations=(_TORCHVGGISH,
                                "google-research FAD reads int16, divides each file by max(0.1, max sample) and "
                                "embeds 1 s windows every 0.5 s; here torchvggish's steps: 0.96 s examples back to "
-                               "back, unscaled (metrics/embedders/vggish.py docstring)")),
+                               "back, unscaled (metrics/embedding/embedders/vggish.py docstring)")),
         MetricSpec("kl", "kl", "passt", "KL_passt",
                    distance=options(direction="ref||gen"),
                    reference="audiocraft/metrics/kld.py PasstKLDivergenceMetric (pretrained_length 20: PaSST "

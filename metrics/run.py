@@ -21,21 +21,21 @@ from typing import Any, Callable
 
 import numpy as np
 
-from metrics import embedding_record
-from metrics.cache import EmbeddingCache
-from metrics.compiled import COMPILE_MEASURED
-from metrics.distances import (fad_inf, inception_score, kernel_audio_distance, kl_audioldm, kl_divergence,
-                               median_pairwise_distance, per_item_fd)
-from metrics.embedder import Embedder
-from metrics.embedders import build
-from metrics.evaluate import _mean_result, clap_result, fd_result, gaussian_stats, kl_result, timing_result
+from metrics.embedding import embedding_record
+from metrics.embedding.cache import EmbeddingCache
+from metrics.embedding.compiled import COMPILE_MEASURED
+from metrics.scores.distances import (fad_inf, inception_score, kernel_audio_distance, kl_audioldm, kl_divergence,
+                                      median_pairwise_distance, per_item_fd)
+from metrics.embedding.embedder import Embedder
+from metrics.embedding.embedders import build
+from metrics.scores.evaluate import _mean_result, clap_result, fd_result, gaussian_stats, kl_result, timing_result
 from metrics.inputs import METRICS, Inputs, check_inputs, output_part
-from metrics.pipeline import EmbedResult, embed_files
+from metrics.embedding.pipeline import EmbedResult, embed_files
 from metrics.plan import RunConfig, UsageError
 from metrics.protocols import MetricSpec
-from metrics.refstats import write_fd_stats, write_kl_probs
-from metrics.stats import set_bootstrap
-from metrics.timing import detect_end
+from metrics.files.refstats import write_fd_stats, write_kl_probs
+from metrics.scores.stats import set_bootstrap
+from metrics.scores.timing import detect_end
 from sa_util.audio import AudioError, read_audio
 from sa_util.cli import one_line
 from sa_util.files import atomic_write_bytes
@@ -196,7 +196,7 @@ class Runner:
         return {**result, **extra}
 
     def embedding_record(self, spec: MetricSpec) -> dict[str, Any]:
-        """Where this set metric's embeddings are (:mod:`metrics.embedding_record`), for compare and power."""
+        """Where this set metric's embeddings are (:mod:`metrics.embedding.embedding_record`), for compare and power."""
         emb, root = self.embedder(spec), self.cache.root
         done = self._outputs.get(id(emb), ({}, set()))[0]  # the files embedded (and so cached) in this run
         gen = {i: self.digests[str(p)] for i, p in self.inputs.gen.files.items() if str(p) in done}

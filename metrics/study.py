@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from metrics import agreement, compare, power, rating_sets
+from metrics.comparison import agreement, compare, power, rating_sets
 from metrics.plan import UsageError
 from sa_util.paths import check_apart, check_file_target
 from metrics.run import write_results
@@ -109,7 +109,7 @@ def add_agreement_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--ratings", type=Path, required=True, help="human ratings (file, or folder for tta-bench and pam)")
     p.add_argument("--ratings-format", choices=list(rating_sets.READERS), default="ours",
                    help="ours: system,item,rating or item,system_a,system_b,winner CSV; or a public set's layout "
-                        "(metrics.rating_sets)")
+                        "(metrics.comparison.rating_sets)")
     p.add_argument("--aspect", help="which rating of a multi-aspect set (default: the set's first)")
     p.add_argument("--runs", nargs="+", required=True, metavar="SYSTEM=RESULTS.json",
                    help="one results file per rated system, named as in the ratings")

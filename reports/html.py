@@ -1,7 +1,7 @@
 """One self-contained HTML report for one or more run folders (``results.json`` + ``audio/``).
 
 Only reads run outputs and renders: metric table (value, 95% CI, n) with runs side by side, with several runs their
-paired comparison (:mod:`metrics.compare`, from the results and cached embeddings), skipped metrics and
+paired comparison (:mod:`metrics.comparison.compare`, from the results and cached embeddings), skipped metrics and
 files with reasons, requested-vs-detected length (the paper's timing figure), per-item score distributions,
 spectrograms and audio players for the best and worst items by timing error, and each run's metadata. Images are
 inline PNG and audio inline 16-bit WAV, so the file can be mailed, moved or attached as it is. A run's audio is
@@ -270,9 +270,9 @@ def examples(run_dir: Path, r: dict[str, Any], k: int = 3) -> str:
 
 
 def comparison(runs: list[tuple[str, dict[str, Any]]]) -> str:
-    """Paired differences between the runs on their shared prompts (:mod:`metrics.compare`, set metrics from the
+    """Paired differences between the runs on their shared prompts (:mod:`metrics.comparison.compare`, set metrics from the
     runs' cached embeddings), one row per metric and pair; the better run where the Holm-adjusted p < 0.05."""
-    from metrics.compare import CompareConfig, Run, compare
+    from metrics.comparison.compare import CompareConfig, Run, compare
 
     cmp = compare([Run(label, r) for label, r in runs], CompareConfig(n_boot=2000, n_perm=2000, set_replicates=100))
     rows = "".join(

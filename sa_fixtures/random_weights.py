@@ -13,8 +13,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from metrics.embedders.openl3 import OpenL3Net
-from metrics.weights import REGISTRY
+from metrics.embedding.embedders.openl3 import OpenL3Net
+from metrics.embedding.weights import REGISTRY
 
 _SPECIALS = {"<s>": 0, "<pad>": 1, "</s>": 2, "<unk>": 3}
 
@@ -78,7 +78,7 @@ def write_openl3_h5(path: Path, net: OpenL3Net) -> None:
 
 def write_passt_pt(path: Path, seed: int = 0) -> None:
     """A random PaSST-S net saved as the official release: a plain state dict."""
-    from metrics.embedders.passt import build_passt
+    from metrics.embedding.embedders.passt import build_passt
 
     torch.manual_seed(seed)
     torch.save(build_passt(None).net.state_dict(), path)
@@ -168,7 +168,7 @@ def write_vggish_pth(path: Path, seed: int = 0) -> None:
     """A random VGGish saved as the torchvggish release ``vggish-10086976.pth``: a plain float32 state dict
     (``features.{0,3,6,8,11,13}``, ``embeddings.{0,2,4}``). He-normal weights and small biases, so that activations
     neither vanish nor saturate through the 9 layers and the embeddings depend on the input."""
-    from metrics.embedders.vggish import VGGishNet
+    from metrics.embedding.embedders.vggish import VGGishNet
 
     with torch.device("meta"):  # only the names and shapes are needed
         shapes = {k: v.shape for k, v in VGGishNet().state_dict().items()}
@@ -201,7 +201,7 @@ def write_panns_pth(path: Path, sample_rate: int = 16000, seed: int = 0) -> Path
     activations, the outputs depend on the input, and the logits spread over a few units (so softmax KL and IS
     are not trivially ~0 and ~1).
     """
-    from metrics.embedders.panns import Cnn14, config_for
+    from metrics.embedding.embedders.panns import Cnn14, config_for
 
     cfg = config_for(sample_rate)
     torch.manual_seed(seed)

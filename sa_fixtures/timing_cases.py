@@ -1,4 +1,4 @@
-"""Synthetic signals with known ends, and the acceptance check of the timing detector (:mod:`metrics.timing`).
+"""Synthetic signals with known ends, and the acceptance check of the timing detector (:mod:`metrics.scores.timing`).
 
 ``python -m sa_fixtures.timing_cases`` builds the grid (kinds x noise floors x variants, each case at gains 0, -20, -40
 and -60 dB), runs ``detect_end`` on every rendering and prints the fraction of ends within 0.1 s of the truth, by
@@ -8,7 +8,7 @@ Each case is clean content (the sounds), plus a noise floor (white or pink hiss,
 power set in dB under the content's loud level; ``None`` = digital silence), plus for the ``clicks`` kind a few
 clicks (1-100 samples) in the tail, which are not sound. Renderings are float32 like audio read from a file.
 
-**Truth.** The end as defined in :mod:`metrics.timing`'s docstring, measured on what the detector never sees: the
+**Truth.** The end as defined in :mod:`metrics.scores.timing`'s docstring, measured on what the detector never sees: the
 clean content and the floor's nominal power. Level = power over 20 ms windows at 1 ms steps (content plus floor power,
 louder channel); loud = the loudest content level held for 0.1 s; line = ``end_threshold(loud, floor)``; the end is
 the end (window centre) of the last stretch of at least 50 ms above the line, or the file length when that stretch
@@ -24,8 +24,8 @@ from typing import Callable, Iterable, Iterator
 
 import numpy as np
 
-from metrics.timing import (EndDetector, block_energy, detect_end, end_threshold, last_run_end, sustained_max,
-                            windowed_sums)
+from metrics.scores.timing import (EndDetector, block_energy, detect_end, end_threshold, last_run_end, sustained_max,
+                                   windowed_sums)
 from sa_fixtures.clips import add, drum_hit, envelope, noise, note, pluck, scale_chord
 from sa_util.cli import guarded
 

@@ -3,7 +3,7 @@
 Arrays are channels-first: ``[C, T]`` float32. Bad input raises :class:`AudioError` with a one-line reason; no NaN or
 infinity ever leaves this module. What a file may claim (rate, channels, length) is checked on its header with
 ``soundfile.info`` before a sample is decoded, against :class:`InputRules` (``AUDIO_RULES``; each evaluator of
-:mod:`metrics` narrows them, see ``metrics.embedder.Embedder.input_rules``).
+:mod:`metrics` narrows them, see ``metrics.embedding.embedder.Embedder.input_rules``).
 """
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""LAION-CLAP built offline from local files: the network both the CLAP score (:mod:`metrics.embedders.clap`) and
+"""LAION-CLAP built offline from local files: the network both the CLAP score (:mod:`metrics.embedding.embedders.clap`) and
 the CLAP text conditioning (:mod:`sa_core.text_encoders`) run.
 
 laion_clap reaches the Hugging Face hub at import (module-level tokenizers in ``training/data.py``) and at

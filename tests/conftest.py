@@ -2,7 +2,7 @@
 and the weight writers live in :mod:`sa_fixtures`); the data rule.
 
 Every file a test reads lives in the repository: ``tests/data`` (the released key lists, a reference pickle) or the
-package's own data (``benchmarks/data``, ``metrics/data``). A test that reads one is marked :func:`needs_data`, the
+package's own data (``benchmarks/data``, ``metrics/files/data``). A test that reads one is marked :func:`needs_data`, the
 only allowed way to skip on data, and a skip for missing data fails the run instead (the hook below): a clone that
 lacks a file must not pass by skipping the tests that read it.
 """

@@ -1,5 +1,6 @@
 """The packages form layers: no module imports itself through others (no import cycle), ``sa_core`` (the model
-stack) never imports the evaluation side, and ``sa_util`` (the shared layer) imports no other project package.
+stack) never imports the evaluation side, ``sa_util`` (the shared layer) imports no other project package, and the
+folders of ``metrics`` are layers too (:data:`METRICS_LAYERS`).
 
 Every import counts, those inside functions included; importing ``a.b.c`` also imports the packages ``a`` and
 ``a.b``."""
@@ -9,7 +10,7 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGES = ("metrics", "sa_core", "sa_util", "benchmarks", "reports", "tests")
+PACKAGES = ("metrics", "sa_core", "sa_util", "sa_fixtures", "benchmarks", "reports", "tests")
 
 
 def module_name(path: Path) -> str:
@@ -21,7 +22,7 @@ def import_graph() -> dict[str, set[str]]:
     """Project module -> the project modules it imports (anywhere in its code)."""
     files = {module_name(f): f for package in PACKAGES for f in (ROOT / package).rglob("*.py")}
 
-    def known(name: str) -> str | None:  # "metrics.audio.load_mono" -> "metrics.audio"
+    def known(name: str) -> str | None:  # "metrics.files.audio.load_mono" -> "metrics.files.audio"
         while name and name not in files:
             name = name.rpartition(".")[0]
         return name or None
@@ -75,9 +76,29 @@ def test_no_import_cycle():
 
 def test_layers():
     graph = import_graph()
-    below = {"sa_core": ("metrics", "benchmarks", "reports"),
-             "sa_util": ("metrics", "sa_core", "benchmarks", "reports", "tests")}
+    below = {"sa_core": ("metrics", "benchmarks", "reports", "sa_fixtures"),
+             "sa_util": ("metrics", "sa_core", "sa_fixtures", "benchmarks", "reports", "tests")}
     wrong = sorted(f"{module} -> {target}" for module, targets in graph.items() for target in targets
                    for layer, forbidden in below.items()
                    if module.split(".")[0] == layer and target.split(".")[0] in forbidden)
     assert not wrong, "imports against the layers: " + ", ".join(wrong)
+
+
+# metrics' folders, lowest first: a module imports from its own folder and the folders before it only (the package's
+# top level, the command line and the run, comes last)
+METRICS_LAYERS = {"metrics.files": 0, "metrics.scores": 0, "metrics.embedding": 1, "metrics.comparison": 2}
+
+
+def metrics_layer(module: str) -> int | None:
+    if module.split(".")[0] != "metrics":
+        return None
+    return METRICS_LAYERS.get(".".join(module.split(".")[:2]), len(METRICS_LAYERS))
+
+
+def test_metrics_folders_are_layers():
+    graph = import_graph()
+    wrong = sorted(f"{module} -> {target}" for module, targets in graph.items() for target in targets
+                   if target != "metrics" and (a := metrics_layer(module)) is not None
+                   and (b := metrics_layer(target)) is not None
+                   and (b > a or (a == b == 0 and module.split(".")[1] != target.split(".")[1])))
+    assert not wrong, "imports against metrics' layers: " + ", ".join(wrong)

@@ -29,7 +29,7 @@ def _clips(work: Path, n: int, seconds: float) -> Path:
 
 def _weights(work: Path, protocol: str) -> Path:
     """Random-weight files in the official formats for every evaluator ``protocol`` loads (written once)."""
-    from metrics.embedders import entry
+    from metrics.embedding.embedders import entry
     from metrics.protocols import get, shared_embedders
     from sa_fixtures.random_weights import write_named
 
@@ -75,7 +75,7 @@ def kad_frames(params: dict, scale: Scale, device: str, work: Path, box_s: float
     """KAD between two sets of ``scale.kad_frames`` Gaussian frames (median bandwidth), as the distance speed suite."""
     import torch
 
-    from metrics.distances import kernel_audio_distance
+    from metrics.scores.distances import kernel_audio_distance
 
     rng = np.random.default_rng(0)
     n, dim = scale.kad_frames, scale.kad_dim

@@ -5,7 +5,7 @@ timm, h5py, safetensors, scipy, pandas, matplotlib, pytest and pytest-benchmark,
 other module the GPU command imports is named in :data:`NEEDED` and fetched here with ``pip download --no-deps
 --only-binary=:all:`` for cp312 manylinux at the version ``constraints-image.txt`` pins (the environment CI tests as
 the image's); the few that PyPI has only as source are pure Python and are built into wheels here (:data:`BUILT`).
-numba is left out on purpose: llvmlite's wheel alone is over the limit, and metrics.kaiser_best then runs its
+numba is left out on purpose: llvmlite's wheel alone is over the limit, and metrics.files.kaiser_best then runs its
 bit-equal numpy kernel. Then it adds up the wheels and the repository's tracked files (what travels to the device) and
 fails if they exceed :data:`LIMIT_MIB`.
 """

@@ -1,4 +1,4 @@
-"""Fast paths: each evaluator network's forward pass eager vs through ``metrics.compiled.compile_module``, and eager
+"""Fast paths: each evaluator network's forward pass eager vs through ``metrics.embedding.compiled.compile_module``, and eager
 in the other memory layout (channels-last <-> contiguous convolutions), on the same batch in one run, side by side;
 each case records its outputs' largest relative difference from eager and the compiled one its one-off compile time
 (``extra_info``). "eager" is the network as the embedder loads it (channels-last convolutions); "other-layout" runs
@@ -21,8 +21,8 @@ from typing import Any, Callable
 import pytest
 import torch
 
-from metrics.compiled import compile_module
-from metrics.embedders import build
+from metrics.embedding.compiled import compile_module
+from metrics.embedding.embedders import build
 from sa_core.config import preset
 from sa_core.dit import DiT
 

@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 import torch
 
-from metrics.distances import (GaussianStats, ReferenceGaussian, fad_inf, fad_inf_sizes, frechet_distance,
-                               kernel_audio_distance, median_pairwise_distance)
+from metrics.scores.distances import (GaussianStats, ReferenceGaussian, fad_inf, fad_inf_sizes, frechet_distance,
+                                      kernel_audio_distance, median_pairwise_distance)
 
 FRAMES = int(os.environ.get("SA_BENCH_FRAMES", "5000"))
 DIM = int(os.environ.get("SA_BENCH_DIM", "512"))

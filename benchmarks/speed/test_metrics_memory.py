@@ -57,7 +57,7 @@ def long_set(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def child(model: str, weights: str, path: str, device: str) -> None:
     """In the measured process: embed ``path`` with ``model``."""
     from benchmarks.speed.test_metrics_speed import make
-    from metrics.pipeline import embed_files
+    from metrics.embedding.pipeline import embed_files
 
     embedder = make(model, Path(weights), device=device, batch_size=32)
     result = embed_files(embedder, [path], workers=0, files_per_batch=8)

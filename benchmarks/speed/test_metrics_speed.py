@@ -14,11 +14,11 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from metrics.embedders.clap import ClapEmbedder
-from metrics.embedder import Embedder
-from metrics.embedders.openl3 import OpenL3Embedder
-from metrics.embedders.passt import PasstEmbedder
-from metrics.pipeline import embed_files
+from metrics.embedding.embedders.clap import ClapEmbedder
+from metrics.embedding.embedder import Embedder
+from metrics.embedding.embedders.openl3 import OpenL3Embedder
+from metrics.embedding.embedders.passt import PasstEmbedder
+from metrics.embedding.pipeline import embed_files
 
 CLIPS = int(os.environ.get("SA_BENCH_CLIPS", "32"))
 DEVICE = os.environ.get("SA_BENCH_DEVICE", "cpu")

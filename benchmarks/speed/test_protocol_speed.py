@@ -24,7 +24,7 @@ DEVICE = os.environ.get("SA_BENCH_DEVICE", "cpu")
 @pytest.fixture(scope="module")
 def folders(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Path]:
     from sa_fixtures.random_weights import write_vggish_pth
-    from metrics.weights import REGISTRY
+    from metrics.embedding.weights import REGISTRY
 
     root = tmp_path_factory.mktemp("speed")
     weights = root / "w"

@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from metrics.timing import detect_end
+from metrics.scores.timing import detect_end
 
 SR = 44100
 

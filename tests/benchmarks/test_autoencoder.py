@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from benchmarks.autoencoder import main
-from metrics.reconstruction import mel_distance, si_sdr
+from metrics.scores.reconstruction import mel_distance, si_sdr
 from sa_fixtures.clips import tone, write_wav
 
 

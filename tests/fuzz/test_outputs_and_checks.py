@@ -124,7 +124,7 @@ def test_weights_that_do_not_load_are_named_before_any_audio(sb, weights_dir, da
     """A damaged evaluator file is one error naming it, not "model failed" on every good audio file."""
     weights = sb.inp / "weights"
     weights.mkdir()
-    from metrics.weights import REGISTRY
+    from metrics.embedding.weights import REGISTRY
 
     if damage == "corrupt_h5":
         name, metric = REGISTRY["openl3-mel256-music"].filename, "fd"
@@ -140,7 +140,7 @@ def test_weights_that_do_not_load_are_named_before_any_audio(sb, weights_dir, da
 
 
 def test_weights_download_without_network_is_one_line(monkeypatch, tmp_path, capsys):
-    import metrics.weights as w
+    import metrics.embedding.weights as w
 
     def offline(*args, **kwargs):
         raise urllib.error.URLError("[Errno -3] Temporary failure in name resolution")
@@ -203,14 +203,14 @@ def test_denormal_only_audio_is_not_called_all_zero(sb):
 
 def test_vggish_minimum_is_stated_in_samples():
     from sa_util.audio import AudioError
-    from metrics.embedders.vggish import PRESETS, prepare_examples
+    from metrics.embedding.embedders.vggish import PRESETS, prepare_examples
 
     with pytest.raises(AudioError, match="15599 samples at 16 kHz, one 0.96 s example needs 15600"):
         prepare_examples(np.full((1, 15599), 0.1, np.float32), 16000, PRESETS["frechet-audio-distance"])
 
 
 def test_slightly_negative_kl_is_explained():
-    from metrics.evaluate import kl_result
+    from metrics.scores.evaluate import kl_result
 
     p = np.full(4, 0.25)
     res = kl_result({"a": p, "b": p}, {"a": p, "b": p}, ["a", "b"], n_boot=10)

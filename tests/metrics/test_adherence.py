@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 
 from benchmarks.synthcaps_data import NOTES, SR, combos, items, render
-from metrics.adherence import cents, pitch_of, position_of, stereo_balance, yin_f0
-from metrics.timing import detect_end
+from metrics.scores.adherence import cents, pitch_of, position_of, stereo_balance, yin_f0
+from metrics.scores.timing import detect_end
 
 
 @pytest.mark.parametrize("freq", [65.0, 110.0, 261.63, 523.25, 1000.0])

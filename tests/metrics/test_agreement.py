@@ -1,4 +1,4 @@
-"""Agreement with human ratings (metrics.agreement) and the public rating-set readers (metrics.rating_sets),
+"""Agreement with human ratings (metrics.comparison.agreement) and the public rating-set readers (metrics.comparison.rating_sets),
 on synthetic files in each set's published layout."""
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from metrics import agreement, rating_sets
+from metrics.comparison import agreement, rating_sets
 from metrics.__main__ import main
 
 SYSTEMS = ["S001", "S002", "S003", "S004", "S005"]

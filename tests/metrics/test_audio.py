@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from metrics.audio import int16_roundtrip, load_mono, peak_normalise, resample_kaiser_best, to_mono
+from metrics.files.audio import int16_roundtrip, load_mono, peak_normalise, resample_kaiser_best, to_mono
 from sa_util.audio import (AUDIO_EXTENSIONS, AUDIO_RULES, AudioError, check_header, headroom, read_audio, resample_soxr,
                            wav_claimed_frames)
 from sa_fixtures.clips import tone, write_wav
@@ -140,7 +140,7 @@ def test_header_limits(rate, channels, frames, reason):
 
 
 def test_limits_are_stated_in_one_place():
-    from metrics.embedders import describe_limits
+    from metrics.embedding.embedders import describe_limits
 
     text = describe_limits()
     assert "PaSST: 8-384 kHz, 1-2 channels, from 0.150 s (4801 samples at 32 kHz) to 20 min" in text

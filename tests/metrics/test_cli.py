@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from metrics.weights import MissingWeights, resolve
+from metrics.embedding.weights import MissingWeights, resolve
 from sa_fixtures.clips import tone, write_wav
 
 

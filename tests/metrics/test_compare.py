@@ -1,4 +1,4 @@
-"""Paired comparisons (metrics.compare), sample-size guidance (metrics.power) and their calibration.
+"""Paired comparisons (metrics.comparison.compare), sample-size guidance (metrics.comparison.power) and their calibration.
 
 The CLI acceptance case: two timing runs of 40 synthetic prompts; A's sound ends within the +-0.5 s tolerance
 (0.15-0.3 s after the requested length, drawn per prompt), B is the same audio running 0.4 s longer on every other
@@ -20,10 +20,10 @@ import numpy as np
 import pytest
 from scipy.stats import binom
 
-from metrics import compare, power
-from metrics.evaluate import timing_result
-from metrics.stats import holm, minimum_detectable, n_needed, permutation_pvalue
-from metrics.timing import detect_end
+from metrics.comparison import compare, power
+from metrics.scores.evaluate import timing_result
+from metrics.scores.stats import holm, minimum_detectable, n_needed, permutation_pvalue
+from metrics.scores.timing import detect_end
 from sa_fixtures.clips import write_wav
 
 SR = 16000

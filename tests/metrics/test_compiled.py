@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 
 import metrics.run
-from metrics import compiled
+from metrics.embedding import compiled
 from metrics.__main__ import main
-from metrics.cache import EmbeddingCache
-from metrics.embedders import build
-from metrics.pipeline import embed_files
+from metrics.embedding.cache import EmbeddingCache
+from metrics.embedding.embedders import build
+from metrics.embedding.pipeline import embed_files
 from sa_fixtures.clips import tone, write_wav
 
 

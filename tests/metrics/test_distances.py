@@ -3,8 +3,8 @@ import pytest
 import scipy.linalg
 import torch
 
-from metrics import distances
-from metrics.distances import GaussianStats, cosine_similarity, frechet_distance, kl_divergence
+from metrics.scores import distances
+from metrics.scores.distances import GaussianStats, cosine_similarity, frechet_distance, kl_divergence
 
 
 def random_spd(rng, d, scale=1.0):

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from metrics.audio import resample_kaiser_best
-from metrics.kaiser_best import kaiser_best_table, resample
+from metrics.files.audio import resample_kaiser_best
+from metrics.files.kaiser_best import kaiser_best_table, resample
 
 
 @pytest.fixture(scope="module")

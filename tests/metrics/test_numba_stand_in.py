@@ -11,12 +11,12 @@ CHILD = """
 import importlib.util, sys
 real = importlib.util.find_spec
 importlib.util.find_spec = lambda name, *a: None if name == "numba" else real(name, *a)  # numba not installed
-import metrics.embedders  # installs the stand-in
+import metrics.embedding.embedders  # installs the stand-in
 import numba
-from metrics.numba_stand_in import is_stand_in
+from metrics.files.numba_stand_in import is_stand_in
 assert is_stand_in(numba)
 import librosa.filters, numpy as np
-from metrics.kaiser_best import _resample_numpy, kernel
+from metrics.files.kaiser_best import _resample_numpy, kernel
 assert kernel("auto") is _resample_numpy
 np.savez(sys.argv[1], window=librosa.filters.get_window("hann", 1024, fftbins=True),
          mel=librosa.filters.mel(sr=48000, n_fft=1024, n_mels=64, fmin=50, fmax=14000))

@@ -7,9 +7,9 @@ import pytest
 import scipy.signal
 import torch
 
-from metrics.embedders.openl3 import (KapreMelFrontend, OpenL3, OpenL3Embedder, OpenL3Net, frame_signal,
+from metrics.embedding.embedders.openl3 import (KapreMelFrontend, OpenL3, OpenL3Embedder, OpenL3Net, frame_signal,
                                       load_keras_weights, n_windows, slaney_mel_filterbank)
-from metrics.pipeline import embed_files
+from metrics.embedding.pipeline import embed_files
 from sa_fixtures.random_weights import random_openl3, write_openl3_h5
 from sa_fixtures.clips import tone, write_wav
 

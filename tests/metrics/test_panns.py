@@ -20,11 +20,11 @@ import torch
 
 from benchmarks import metric_peers as peers
 from sa_util.audio import AudioError
-from metrics.distances import (GaussianStats, frechet_distance, inception_score, kl_audioldm)
-from metrics.embedders.panns import (CONFIGS, Cnn14, LogMel, OUTPUT_DIM, PannsEmbedder, PowerSpectrogram,
+from metrics.scores.distances import (GaussianStats, frechet_distance, inception_score, kl_audioldm)
+from metrics.embedding.embedders.panns import (CONFIGS, Cnn14, LogMel, OUTPUT_DIM, PannsEmbedder, PowerSpectrogram,
                                      dft_kernels, load_cnn14, prepare_panns, read_state_dict, split_output)
 from sa_fixtures.random_weights import write_panns_pth
-from metrics.weights import MissingWeights, resolve
+from metrics.embedding.weights import MissingWeights, resolve
 from sa_fixtures.clips import tone, write_wav
 
 
@@ -119,7 +119,7 @@ def reference_installed() -> None:
 @pytest.fixture(scope="module")
 def weights16(weights_dir: Path) -> Path:
     """The session's random 16 kHz CNN14 (seed 0), written once for every test that needs it."""
-    from metrics.weights import REGISTRY
+    from metrics.embedding.weights import REGISTRY
 
     return weights_dir / REGISTRY["panns-cnn14-16k"].filename
 

@@ -4,8 +4,8 @@ import pytest
 import torch
 
 from sa_util.audio import AudioError
-from metrics.embedders.passt import PasstEmbedder, build_passt, passt_signal, passt_windows
-from metrics.pipeline import embed_files
+from metrics.embedding.embedders.passt import PasstEmbedder, build_passt, passt_signal, passt_windows
+from metrics.embedding.pipeline import embed_files
 from sa_fixtures.clips import tone, write_wav
 
 PASST_PT = "passt-s-f128-p16-s10-ap.476-swa.pt"
@@ -105,7 +105,7 @@ def test_prepared_signal_holds_each_sample_once():
 def test_fused_attention_is_hear21passt_attention():
     from hear21passt.models.passt import Attention
 
-    from metrics.embedders.passt import FusedAttention
+    from metrics.embedding.embedders.passt import FusedAttention
 
     torch.manual_seed(0)
     attn = Attention(768, num_heads=12, qkv_bias=True).eval()

@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 
 from benchmarks import precision_study
-from metrics import precision
+from metrics.embedding import precision
 from metrics.__main__ import main
-from metrics.cache import EmbeddingCache
-from metrics.embedders import build
-from metrics.pipeline import embed_files
+from metrics.embedding.cache import EmbeddingCache
+from metrics.embedding.embedders import build
+from metrics.embedding.pipeline import embed_files
 from sa_fixtures.clips import tone, write_wav
 
 

@@ -86,7 +86,7 @@ def test_missing_weights_skip_with_the_download_command(dataset, tmp_path, capsy
 
 
 def test_metrics_on_one_embedder_embed_each_file_once(dataset, weights_dir, tmp_path, monkeypatch):
-    from metrics.embedders.vggish import VGGishEmbedder
+    from metrics.embedding.embedders.vggish import VGGishEmbedder
     from metrics.run import RunConfig, run
 
     embedded: list[int] = []

@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from sa_util.ids import align_ids, read_csv
-from metrics.refstats import (fd_stats_problem, kl_keys, read_fd_stats, read_kl_probs, write_fd_stats,
-                              write_kl_probs)
+from metrics.files.refstats import (fd_stats_problem, kl_keys, read_fd_stats, read_kl_probs, write_fd_stats,
+                                    write_kl_probs)
 from benchmarks.captions import DATA as PROMPT_LISTS
 from tests.conftest import DATA, needs_data
 

@@ -3,7 +3,7 @@ estimate by construction and cover the truth at about their level, measured on G
 
 Resampling files with replacement duplicates files, which inflates a plug-in FD, so the percentile interval of
 the replicates lies above the estimate on small sets; the bias-corrected interval subtracts that bias
-(:func:`metrics.stats.set_interval`). ``SA_BENCH_COVERAGE=long`` runs 1,000 seeds instead of 200.
+(:func:`metrics.scores.stats.set_interval`). ``SA_BENCH_COVERAGE=long`` runs 1,000 seeds instead of 200.
 """
 from __future__ import annotations
 
@@ -12,9 +12,9 @@ import os
 import numpy as np
 import pytest
 
-from metrics.distances import ReferenceGaussian
-from metrics.evaluate import fd_result
-from metrics.stats import percentile_interval, set_bootstrap, set_interval
+from metrics.scores.distances import ReferenceGaussian
+from metrics.scores.evaluate import fd_result
+from metrics.scores.stats import percentile_interval, set_bootstrap, set_interval
 
 SEEDS = 1000 if os.environ.get("SA_BENCH_COVERAGE") == "long" else 200
 
@@ -32,7 +32,7 @@ def gaussian_case(dim: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndar
 
 def coverage(dim: int, n_files: int, frames_per_file: int, n_boot: int) -> tuple[float, int, int]:
     """(share of intervals covering the true FD, intervals containing their estimate, seeds) over ``SEEDS`` sets of
-    ``n_files`` files of ``frames_per_file`` frames each, through :func:`metrics.evaluate.fd_result`."""
+    ``n_files`` files of ``frames_per_file`` frames each, through :func:`metrics.scores.evaluate.fd_result`."""
     mu, sigma, mu_ref, sigma_ref, truth = gaussian_case(dim)
     covered = contained = 0
     for seed in range(SEEDS):
@@ -77,7 +77,7 @@ def test_set_bootstrap_without_replicates_or_items_gives_no_interval():
 
 @pytest.mark.parametrize("frames_per_file", [2, 40])  # 24 frames in 64 dims: the Gram form; 480 in 16: D space
 def test_weighted_fd_equals_the_fd_of_the_repeated_frames(frames_per_file):
-    from metrics.evaluate import WeightedFD
+    from metrics.scores.evaluate import WeightedFD
 
     rng = np.random.default_rng(frames_per_file)
     dim = 16 if frames_per_file == 40 else 64

@@ -4,7 +4,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from metrics.timing import detect_end, frame_db, last_run_end, timing_errors, timing_summary
+from metrics.scores.timing import detect_end, frame_db, last_run_end, timing_errors, timing_summary
 
 SR = 44100
 
@@ -98,7 +98,7 @@ def test_any_rate(rate):
     assert detect_end(np.stack([x, 0.5 * x]), rate) == pytest.approx(1.7, abs=0.03)
 
 
-# -- documented limits (metrics/timing.py docstring, those marked *) ------------------------------------------------
+# -- documented limits (metrics/scores/timing.py docstring, those marked *) ------------------------------------------------
 
 def test_limit_a_floor_under_025_s_is_not_seen():
     # the file is sound but for its last 0.15 s of hiss and holds no other quiet stretch: reads as the file length

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from sa_fixtures import timing_cases as tc
-from metrics.timing import EndDetector
+from metrics.scores.timing import EndDetector
 
 SR = 44100
 VARIANTS = 3

@@ -1,4 +1,4 @@
-"""The comparison section of a report over several runs (metrics.compare on the runs' results files)."""
+"""The comparison section of a report over several runs (metrics.comparison.compare on the runs' results files)."""
 from __future__ import annotations
 
 import json

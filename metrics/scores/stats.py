@@ -8,7 +8,7 @@ Two kinds of statistic, two intervals:
   replicates sit off the estimate by about the estimator's own bias; the percentile interval carries that bias
   over and can lie wholly above the estimate, while the bias-corrected interval subtracts it.
 
-And for comparing runs (:mod:`metrics.compare`, :mod:`metrics.power`): permutation p-values, Holm's
+And for comparing runs (:mod:`metrics.comparison.compare`, :mod:`metrics.comparison.power`): permutation p-values, Holm's
 adjustment, and the normal-approximation power formulas.
 """
 from __future__ import annotations

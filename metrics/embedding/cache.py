@@ -1,7 +1,7 @@
 """Per-file model outputs cached on disk, keyed by the file's content and every setting that changes them.
 
 Layout: ``<root>/<embedder name>/<settings+weights key>/<sha[:2]>/<sha256 of the file>.npy``. The key comes from
-:meth:`metrics.embedder.Embedder.cache_key`, so another hop size, channel mode, seed or weight file never reuses an
+:meth:`metrics.embedding.embedder.Embedder.cache_key`, so another hop size, channel mode, seed or weight file never reuses an
 entry, while renaming or moving an audio file does. File names never enter cache paths (hostile ids are harmless).
 Writes go to a temporary file in the same folder and are renamed into place, so a run killed at any point leaves
 only whole entries; a rerun computes only what is missing.

@@ -16,9 +16,9 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
-from metrics.distances import GaussianStats, ReferenceGaussian, cosine_similarity, frechet_distance, kl_divergence
-from metrics.stats import bootstrap_ci, set_bootstrap
-from metrics.timing import timing_summary
+from metrics.scores.distances import GaussianStats, ReferenceGaussian, cosine_similarity, frechet_distance, kl_divergence
+from metrics.scores.stats import bootstrap_ci, set_bootstrap
+from metrics.scores.timing import timing_summary
 
 
 def gaussian_stats(frames: list[np.ndarray]) -> GaussianStats:

@@ -1,6 +1,6 @@
 """Does a metric agree with people? Correlations between metric values and human ratings of the same systems.
 
-Ratings come as rows of one of two kinds (:mod:`metrics.rating_sets` reads the public sets into them):
+Ratings come as rows of one of two kinds (:mod:`metrics.comparison.rating_sets` reads the public sets into them):
 
 * **scores**: (system, item, rating[, rater]) — an opinion score of one system's output for one prompt. A system's
   human score is the mean over its (item-averaged) ratings.
@@ -31,8 +31,8 @@ from typing import Any, Callable
 import numpy as np
 from scipy import stats as st
 
-from metrics.compare import direction, item_columns
-from metrics.stats import percentile_interval
+from metrics.comparison.compare import direction, item_columns
+from metrics.scores.stats import percentile_interval
 
 CORRELATIONS: dict[str, Callable[[np.ndarray, np.ndarray], float]] = {
     "kendall_tau": lambda x, y: st.kendalltau(x, y).statistic,

@@ -22,8 +22,8 @@ import numpy as np
 from tqdm import tqdm
 
 from sa_util.audio import AudioError
-from metrics.cache import EmbeddingCache
-from metrics.embedder import Embedder
+from metrics.embedding.cache import EmbeddingCache
+from metrics.embedding.embedder import Embedder
 from sa_util.cli import one_line
 from sa_util.files import file_sha256
 

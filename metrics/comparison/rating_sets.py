@@ -1,4 +1,4 @@
-"""Public human-rating sets, read into :class:`metrics.agreement.Ratings` (``--ratings-format`` of agreement).
+"""Public human-rating sets, read into :class:`metrics.comparison.agreement.Ratings` (``--ratings-format`` of agreement).
 
 The data cannot be fetched by this tool; download a set yourself and point ``--ratings`` at the file named below.
 Each reader is tested on small synthetic files in the published layout (tests/metrics/test_agreement.py).
@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from metrics.agreement import Ratings, RatingsError, read_ratings
+from metrics.comparison.agreement import Ratings, RatingsError, read_ratings
 
 MUSICEVAL_PREFIX = "audiomos2025-track1-"
 MUSICEVAL_ASPECTS = ("overall", "textual")  # overall musical quality, textual alignment (MOS 1-5)

@@ -5,7 +5,7 @@
   error in cents against the caption's note; correct when within +-50 cents (the nearest semitone).
 * Stereo position: energy balance b = (E_R - E_L) / (E_R + E_L) in [-1, 1]; left below -1/3, right above 1/3,
   centre between.
-* Timing: :mod:`metrics.timing`.
+* Timing: :mod:`metrics.scores.timing`.
 """
 from __future__ import annotations
 

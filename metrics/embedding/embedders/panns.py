@@ -20,7 +20,7 @@ Network (eval mode; ``Cnn14``), for the 16 kHz model (32 kHz: n_fft 1024, hop 32
   fc_audioset(embedding)                                          = the "logits" [527]
 
 Cached per-file output (one forward): a float32 vector ``[2575]`` = ``[embedding (2048) | logits (527)]``;
-:func:`split_output` separates them. FD uses the embeddings, KL and IS the logits (metrics.distances).
+:func:`split_output` separates them. FD uses the embeddings, KL and IS the logits (metrics.scores.distances).
 
 Batching: CNN14 pools over time, so zero-padding a file up to a longer batch-mate would change its output.
 ``embed`` puts files of exactly equal prepared length in one device batch and never pads files together.
@@ -40,8 +40,8 @@ import torch
 from torch import nn
 
 from sa_util.audio import read_audio
-from metrics.embedder import Embedder
-from metrics.embedders.openl3 import slaney_mel_filterbank
+from metrics.embedding.embedder import Embedder
+from metrics.embedding.embedders.openl3 import slaney_mel_filterbank
 from sa_util.state_dict import load_state_strict, read_weights
 
 MIN_SAMPLES = 32000  # audioldm_eval pad_short_audio: at the model rate
@@ -60,7 +60,7 @@ class Cnn14Config:
     n_fft: int  # = window size
     hop: int
     fmax: float
-    weights: str  # metrics.weights.REGISTRY name
+    weights: str  # metrics.embedding.weights.REGISTRY name
     mel_bins: int = 64
     fmin: float = 50.0
     classes: int = N_CLASSES

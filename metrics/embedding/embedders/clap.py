@@ -1,5 +1,5 @@
 """LAION-CLAP audio and text embeddings for the CLAP score, through laion_clap, fully offline (the network is built
-by :func:`sa_util.clap.build_clap`; the checkpoints are :data:`metrics.embedders.CLAP_CHECKPOINTS`).
+by :func:`sa_util.clap.build_clap`; the checkpoints are :data:`metrics.embedding.embedders.CLAP_CHECKPOINTS`).
 
 Audio, per file (stable-audio-metrics ``src/clap_score.py``): 48 kHz mono (mean downmix, soxr HQ),
 peak -1 dBFS, int16 round trip, then laion_clap's ``get_audio_features`` (repeat-pad <= 10 s; for the fusion model,
@@ -23,9 +23,9 @@ from typing import Any, Iterator
 import numpy as np
 import torch
 
-from metrics.audio import int16_roundtrip, load_mono
-from metrics.embedder import Embedder
-from metrics.embedders import CLAP_CHECKPOINTS
+from metrics.files.audio import int16_roundtrip, load_mono
+from metrics.embedding.embedder import Embedder
+from metrics.embedding.embedders import CLAP_CHECKPOINTS
 from sa_util.audio import AUDIO_RULES
 from sa_util.clap import build_clap
 

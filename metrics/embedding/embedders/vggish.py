@@ -56,9 +56,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from metrics.audio import resample_kaiser_best, to_mono
+from metrics.files.audio import resample_kaiser_best, to_mono
 from sa_util.audio import AudioError, read_audio
-from metrics.embedder import Embedder
+from metrics.embedding.embedder import Embedder
 from sa_util.state_dict import load_state_strict, read_weights
 
 SAMPLE_RATE = 16000
@@ -73,7 +73,7 @@ EMBEDDING_DIM = 128
 MIN_EXAMPLE_SAMPLES = STFT_WINDOW + (EXAMPLE_FRAMES - 1) * STFT_HOP  # 15600 samples = 0.975 s
 FEATURE_PLAN = (64, "M", 128, "M", 256, 256, "M", 512, 512, "M")  # conv widths, "M" = 2x2 max-pool
 PCA_RANGE = (-2.0, 2.0)
-WEIGHTS_NAME, PCA_WEIGHTS_NAME = "vggish", "vggish-pca"  # metrics.weights registry entries
+WEIGHTS_NAME, PCA_WEIGHTS_NAME = "vggish", "vggish-pca"  # metrics.embedding.weights registry entries
 
 
 # ------------------------------------------------------------------------------------------------------------
@@ -301,7 +301,7 @@ class VGGishEmbedder(Embedder):
             config = PRESETS[config]
         self.config = config
         if pca_path is None and weights_path is not None:
-            from metrics.weights import REGISTRY
+            from metrics.embedding.weights import REGISTRY
 
             pca_path = Path(weights_path).parent / REGISTRY[PCA_WEIGHTS_NAME].filename
         self.pca_path = pca_path if config.pca else None

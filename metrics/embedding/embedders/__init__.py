@@ -1,9 +1,9 @@
-"""Evaluator models behind the :class:`metrics.embedder.Embedder` interface, one module per model family, and the
+"""Evaluator models behind the :class:`metrics.embedding.embedder.Embedder` interface, one module per model family, and the
 registry that builds them by name.
 
 The registry names each embedder's class by import path only, and holds the numbers and files a run needs before
 any model is built (output widths, CLAP checkpoints), so importing it (or listing the choices) loads no model module.
-A new embedder is one module, one :data:`EMBEDDERS` entry and its :data:`metrics.weights.REGISTRY` entries;
+A new embedder is one module, one :data:`EMBEDDERS` entry and its :data:`metrics.embedding.weights.REGISTRY` entries;
 ``metrics.run`` needs no new branch.
 """
 from __future__ import annotations
@@ -13,19 +13,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from metrics.numba_stand_in import install as _install_numba_stand_in
+from metrics.files.numba_stand_in import install as _install_numba_stand_in
 
 _install_numba_stand_in()  # where numba is absent, librosa (under torchlibrosa: CLAP, PANNs) still imports
 
-from metrics.embedder import Embedder
-from metrics.weights import REGISTRY as WEIGHT_FILES
+from metrics.embedding.embedder import Embedder
+from metrics.embedding.weights import REGISTRY as WEIGHT_FILES
 from sa_util.audio import AUDIO_RULES
 
 
 @dataclass(frozen=True)
 class EmbedderEntry:
     factory: str  # "module:Class"; the class takes (weights_path, device, batch_size, **options)
-    weights: Callable[[dict[str, Any]], str]  # options -> metrics.weights registry name of its main file
+    weights: Callable[[dict[str, Any]], str]  # options -> metrics.embedding.weights registry name of its main file
     flag: str  # RunConfig field holding an explicit path for that file (the CLI flag with dashes)
     # options -> {part name: its slice of the last axis of one cached output}; the names are the ``output`` words
     # of metrics.protocols (one name per part everywhere), and each slice has an explicit stop, so its width is known
@@ -43,7 +43,7 @@ class EmbedderEntry:
 
 @dataclass(frozen=True)
 class ClapCheckpoint:
-    weights: str  # metrics.weights registry name
+    weights: str  # metrics.embedding.weights registry name
     fusion: bool  # HTSAT with feature fusion (crops plus a shrunk whole-clip mel beyond 10 s)
     amodel: str  # laion_clap's audio model name
 
@@ -69,17 +69,17 @@ def _whole(name: str, width: int) -> Callable[[dict[str, Any]], dict[str, slice]
 
 EMBEDDERS: dict[str, EmbedderEntry] = {
     # stereo by default: L and R frames of 512 concatenated (stable-audio-metrics' channels=2)
-    "openl3": EmbedderEntry("metrics.embedders.openl3:OpenL3Embedder",
+    "openl3": EmbedderEntry("metrics.embedding.embedders.openl3:OpenL3Embedder",
                             lambda o: f"openl3-mel256-{o.get('content_type', 'music')}", "openl3_weights",
                             lambda o: {"embedding": slice(0, 512 * int(o.get("channels", 2)))}),
-    "passt": EmbedderEntry("metrics.embedders.passt:PasstEmbedder", lambda o: "passt-s-swa-ap476", "passt_weights",
+    "passt": EmbedderEntry("metrics.embedding.embedders.passt:PasstEmbedder", lambda o: "passt-s-swa-ap476", "passt_weights",
                            _whole("probabilities", 527)),
-    "clap": EmbedderEntry("metrics.embedders.clap:ClapEmbedder", _clap_weights, "clap_weights",
+    "clap": EmbedderEntry("metrics.embedding.embedders.clap:ClapEmbedder", _clap_weights, "clap_weights",
                           _whole("embedding", 512), extra={"roberta_dir": "roberta-base"}),
-    "vggish": EmbedderEntry("metrics.embedders.vggish:VGGishEmbedder", lambda o: "vggish", "vggish_weights",
+    "vggish": EmbedderEntry("metrics.embedding.embedders.vggish:VGGishEmbedder", lambda o: "vggish", "vggish_weights",
                             _whole("embedding", 128)),
     # one vector per file: Cnn14's "2048" embedding, then its 527 AudioSet logits
-    "panns": EmbedderEntry("metrics.embedders.panns:PannsEmbedder",
+    "panns": EmbedderEntry("metrics.embedding.embedders.panns:PannsEmbedder",
                            lambda o: f"panns-cnn14-{int(o.get('sample_rate', 16000)) // 1000}k", "panns_weights",
                            lambda o: {"embedding": slice(0, 2048), "logits": slice(2048, 2048 + 527)}),
 }

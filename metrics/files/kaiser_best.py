@@ -3,7 +3,7 @@
 The protocols fix resampy 0.2.2's kaiser_best (openl3 0.4.2 and torchvggish run it): resampy >= 0.4 ships a
 different table and moves OpenL3 embeddings by ~8 % (measured against openl3 0.4.2), and resampy 0.2.2 itself imports
 ``pkg_resources``, which forces ``setuptools<81`` on every environment. Here the table is resampy 0.2.2's own
-``data/kaiser_best.npz`` (shipped unchanged as ``metrics/data/resampy-0.2.2-kaiser_best.npz``, ISC licence beside
+``data/kaiser_best.npz`` (shipped unchanged as ``metrics/files/data/resampy-0.2.2-kaiser_best.npz``, ISC licence beside
 it) and the kernel is resampy 0.2.2's numba loop, line for line, so the output is bit-equal whatever numpy, scipy
 or resampy is installed (``tests/metrics/test_kaiser_best.py`` compares both kernels against resampy 0.2.2).
 
@@ -97,7 +97,7 @@ def kernel(name: str = "auto") -> Callable[..., None]:
     """``numba``: resampy's jitted loop; ``numpy``: :func:`_resample_numpy`; ``auto``: numba where installed."""
     if name == "numpy":
         return _resample_numpy
-    from metrics.numba_stand_in import is_stand_in
+    from metrics.files.numba_stand_in import is_stand_in
 
     try:
         import numba

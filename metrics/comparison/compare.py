@@ -8,7 +8,7 @@ For every metric two runs both have, the difference B - A, its 95% CI and a two-
   as likely negated; exact up to Monte Carlo error, no normality assumed). Timing gives three numbers: its value
   (mean |error|) and the fractions within 0.5 s and 1 s.
 * **Set metrics** (FD, KAD, FAD-inf, IS: one number for a whole set of files): recomputed from the runs' cached
-  embeddings (:mod:`metrics.embedding_record`) against the same fixed reference. CI: resample the shared ids jointly
+  embeddings (:mod:`metrics.embedding.embedding_record`) against the same fixed reference. CI: resample the shared ids jointly
   (the same resample for both systems) and take B - A on each replicate. p-value: permutation test that swaps the
   two systems' files of a prompt at random, which keeps the pairing and is exact under the same null.
 
@@ -30,11 +30,11 @@ from typing import Any, Callable
 
 import numpy as np
 
-from metrics import embedding_record
-from metrics.distances import ReferenceGaussian, fad_inf, inception_score, kernel_audio_distance
-from metrics.evaluate import WeightedFD
-from metrics.stats import (bootstrap_indices, holm, minimum_detectable, percentile_interval, permutation_pvalue,
-                           sign_flips)
+from metrics.embedding import embedding_record
+from metrics.scores.distances import ReferenceGaussian, fad_inf, inception_score, kernel_audio_distance
+from metrics.scores.evaluate import WeightedFD
+from metrics.scores.stats import (bootstrap_indices, holm, minimum_detectable, percentile_interval, permutation_pvalue,
+                                  sign_flips)
 
 SetStatistic = Callable[[list[np.ndarray], np.ndarray], np.ndarray]  # (files, weights [R, n]) -> values [R]
 

@@ -2,7 +2,7 @@
 there). librosa imports numba at module level (``librosa.filters``, ``librosa.util.utils``) although the parts the
 evaluators reach through torchlibrosa (window and mel filters) run none of its jitted functions. :func:`install`
 puts a module whose decorators return the function unchanged under ``numba``, only where numba is not installed;
-:mod:`metrics.kaiser_best` sees :data:`MARKER` and runs its numpy kernel.
+:mod:`metrics.files.kaiser_best` sees :data:`MARKER` and runs its numpy kernel.
 """
 from __future__ import annotations
 

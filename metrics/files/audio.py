@@ -40,13 +40,13 @@ def resample_kaiser_best(x: np.ndarray, sr_in: int, sr_out: int) -> np.ndarray:
     """``[C, T]`` resampy 0.2.2 ``kaiser_best`` (what openl3 0.4.2 runs before its model). Same rate: unchanged.
 
     resampy 0.4's kaiser_best is a different filter and moves OpenL3 embeddings by ~8 % (measured against openl3
-    0.4.2), so this is resampy 0.2.2's own table and loop (:mod:`metrics.kaiser_best`), whatever resampy is installed.
+    0.4.2), so this is resampy 0.2.2's own table and loop (:mod:`metrics.files.kaiser_best`), whatever resampy is installed.
     """
     if sr_in == sr_out:
         return x
     if int(x.shape[-1] * sr_out / sr_in) < 1:
         raise AudioError(f"too short to resample: {x.shape[-1]} samples at {sr_in} Hz give none at {sr_out} Hz")
-    from metrics.kaiser_best import resample
+    from metrics.files.kaiser_best import resample
 
     return np.ascontiguousarray(resample(x, sr_in, sr_out, axis=-1).astype(np.float32))
 

@@ -1,4 +1,4 @@
-"""The small interface every evaluator model sits behind (the registry of them: :mod:`metrics.embedders`).
+"""The small interface every evaluator model sits behind (the registry of them: :mod:`metrics.embedding.embedders`).
 
 An embedder has two halves:
 * ``prepare(path)``: CPU work on one file (decode, check, normalise, resample, window). Pure, picklable, run in
@@ -31,8 +31,8 @@ class Embedder(ABC):
     name: str  # cache namespace, e.g. "openl3-mel256-music"
     sample_rate: int  # the rate ``prepare`` delivers
     input_rules: InputRules = AUDIO_RULES  # what ``prepare`` accepts; each model states its own minimum
-    precision: str = "fp32"  # metrics.precision: the forward pass of ``embed`` runs in this (set by the run)
-    compiled: bool = False  # metrics.compiled: ``load`` returns the network through torch.compile (set by the run)
+    precision: str = "fp32"  # metrics.embedding.precision: the forward pass of ``embed`` runs in this (set by the run)
+    compiled: bool = False  # metrics.embedding.compiled: ``load`` returns the network through torch.compile (set by the run)
 
     def __init__(self, weights_path: Path | None, device: str = "cpu", batch_size: int = 32):
         self.weights_path = weights_path  # None only for injected in-memory models (tests)
@@ -63,7 +63,7 @@ class Embedder(ABC):
         if self._model is None:
             self._model = self.build()
             if self.compiled:
-                from metrics.compiled import compile_module
+                from metrics.embedding.compiled import compile_module
 
                 self._model = compile_module(self._model)
         return self._model
@@ -77,8 +77,8 @@ class Embedder(ABC):
         return self._weights_id
 
     def autocast(self) -> Any:
-        """The context ``embed`` runs in (:func:`metrics.precision.autocast`)."""
-        from metrics.precision import autocast
+        """The context ``embed`` runs in (:func:`metrics.embedding.precision.autocast`)."""
+        from metrics.embedding.precision import autocast
 
         return autocast(self.precision, self.device)
 

@@ -3,12 +3,12 @@
 For every metric of a results file: the smallest difference (MDD) that a paired comparison on the run's n prompts
 detects with 80% power at alpha 0.05, MDD = (z_0.975 + z_0.8) x SE(difference) = 2.80 x SE, and, given a target
 difference, the n that detects it: n = (2.80 x SE_1 / target)^2 with SE_1 the SE for one prompt
-(:func:`metrics.stats.minimum_detectable`, :func:`metrics.stats.n_needed`; normal approximation).
+(:func:`metrics.scores.stats.minimum_detectable`, :func:`metrics.scores.stats.n_needed`; normal approximation).
 
 * Per-item metrics: SE = sigma_d / sqrt(n). One run does not know the SD sigma_d of paired differences; it is taken
   as sqrt(2) x the run's per-item SD (a second system as variable as this one and independent of it per prompt).
   Prompts that are hard for both systems make real differences less variable, so this errs on the large side;
-  every comparison (:mod:`metrics.compare`) reports the MDD from the differences it measured instead.
+  every comparison (:mod:`metrics.comparison.compare`) reports the MDD from the differences it measured instead.
 * Set metrics (FD, KAD, FAD-inf, IS): SE at n prompts = the SD of the metric over bootstrap resamples of the
   prompts, recomputed from the cached embeddings; two independent systems' difference has sqrt(2) x that, and the
   SE scales as 1/sqrt(n). The bias of FD-like metrics at small n moves both systems alike and cancels to first
@@ -22,9 +22,9 @@ from typing import Any
 
 import numpy as np
 
-from metrics import embedding_record
-from metrics.compare import SET_STATISTICS, item_columns, kind_of
-from metrics.stats import bootstrap_indices, minimum_detectable, n_needed
+from metrics.embedding import embedding_record
+from metrics.comparison.compare import SET_STATISTICS, item_columns, kind_of
+from metrics.scores.stats import bootstrap_indices, minimum_detectable, n_needed
 
 
 @dataclass

@@ -1,8 +1,8 @@
 """Where a run's embeddings are: the record a results file keeps for each set metric, and reading it back.
 
 Set metrics (FD, KAD, FAD-inf, IS) are functions of a whole set of files, so comparing two runs on resampled prompt
-sets (:mod:`metrics.compare`) or sizing a study (:mod:`metrics.power`) means recomputing them from the per-file
-model outputs. Those are already in the embedding cache (:mod:`metrics.cache`); the record says how to find them
+sets (:mod:`metrics.comparison.compare`) or sizing a study (:mod:`metrics.comparison.power`) means recomputing them from the per-file
+model outputs. Those are already in the embedding cache (:mod:`metrics.embedding.cache`); the record says how to find them
 again without the audio or the model::
 
     "embeddings": {"cache_dir": "...", "embedder": "openl3-mel256-music", "cache_key": "3f2a...",
@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from metrics.cache import entry_path
+from metrics.embedding.cache import entry_path
 from sa_util.files import atomic_write_bytes
 
 SET_KINDS = ("fd", "kad", "fad-inf", "is")  # metric kinds whose value is a function of the whole set of files

@@ -1,0 +1,1 @@
+"""The pure math of every metric: distances, statistics, the per-item scores."""
