@@ -49,6 +49,41 @@ def pytest_make_collect_report(collector: pytest.Collector) -> Iterator[None]:
     fail_data_skip(outcome.get_result())
 
 
+def _sqrtm_taking_disp(sqrtm):
+    """``scipy.linalg.sqrtm`` that also takes ``disp`` (scipy < 1.18's signature): ``disp=False`` returns
+    ``(sqrtm, errest)`` with scipy's own estimate ``||X X - A||_F^2 / ||A||_F``."""
+    import numpy as np
+
+    def wrapped(a, disp=True, blocksize=64):
+        x = sqrtm(a)
+        if disp:
+            return x
+        a = np.asarray(a)
+        return x, np.linalg.norm(x @ x - a, "fro") ** 2 / np.linalg.norm(a, "fro")
+
+    return wrapped
+
+
+@pytest.fixture(scope="session", autouse=True)
+def reference_scipy_sqrtm() -> Iterator[None]:
+    """The reference packages (fadtk, kadtk, audioldm_eval, clean-fid) call ``scipy.linalg.sqrtm(..., disp=False)``;
+    scipy 1.18 removed ``disp`` (the image environment has it), so there the references get scipy's old signature
+    back. Nothing of ours passes ``disp``."""
+    import inspect
+
+    import scipy.linalg
+
+    original = scipy.linalg.sqrtm
+    if "disp" in inspect.signature(original).parameters:
+        yield
+        return
+    scipy.linalg.sqrtm = _sqrtm_taking_disp(original)
+    try:
+        yield
+    finally:
+        scipy.linalg.sqrtm = original
+
+
 @pytest.fixture(scope="session")
 def weights_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """OpenL3 .h5, PaSST .pt, CLAP .pt and a RoBERTa tokenizer folder, random weights, official layouts."""
