@@ -11,6 +11,7 @@ step to sigma = 0 returns the denoised estimate itself (the exact limit of every
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from typing import Any, Callable
 
 import torch
@@ -57,6 +58,14 @@ def _steps(n: int, disable: bool) -> Any:
     return tqdm(range(n), disable=disable, desc="sampling", unit="step")
 
 
+def _log_steps(sigmas: torch.Tensor, disable: bool) -> Iterator[tuple[int, torch.Tensor, torch.Tensor, Any]]:
+    """``(i, sigma_i, sigma_{i+1}, h)`` of each step, ``h = log sigma_i - log sigma_{i+1}`` (the step in
+    t = -log sigma); ``h`` is None for the step to sigma = 0, found on the host once rather than synced every step."""
+    last = [v == 0 for v in sigmas[1:].tolist()]
+    for i in _steps(len(sigmas) - 1, disable):
+        yield i, sigmas[i], sigmas[i + 1], None if last[i] else sigmas[i].log() - sigmas[i + 1].log()
+
+
 class DenoiserCalls:
     """The denoiser as every sampler calls it: ``D(x, level * ones[B], **extra_args)`` cast to ``work`` (the dtype
     of the sampler's updates: at least fp32, whatever the network runs in), each call reported to ``callback``."""
@@ -83,15 +92,12 @@ def sample_dpmpp_2m(denoiser: Denoiser, x: torch.Tensor, sigmas: torch.Tensor, *
     D' = (1 + 1/(2r)) D_i - 1/(2r) D_{i-1} with r = h_{i-1}/h (first step: D' = D_i).
     """
     call = DenoiserCalls(denoiser, x, extra_args, callback)
-    last = [v == 0 for v in sigmas[1:].tolist()]
     old_denoised, h_last = None, None
-    for i in _steps(len(sigmas) - 1, disable_progress):
-        sigma, sigma_next = sigmas[i], sigmas[i + 1]
+    for i, sigma, sigma_next, h in _log_steps(sigmas, disable_progress):
         denoised = call(i, x, sigma)
-        if last[i]:  # the step to sigma = 0 (checked on the host once, not synced every step)
+        if h is None:  # the step to sigma = 0
             x = denoised
             break
-        h = sigma.log() - sigma_next.log()  # t_next - t with t = -log sigma
         d = denoised if old_denoised is None else (
             (1 + 1 / (2 * h_last / h)) * denoised - (1 / (2 * h_last / h)) * old_denoised)
         x = (sigma_next / sigma) * x.to(call.work) - torch.expm1(-h) * d
@@ -114,15 +120,12 @@ def sample_dpmpp_3m_sde(denoiser: Denoiser, x: torch.Tensor, sigmas: torch.Tenso
     """
     call = DenoiserCalls(denoiser, x, extra_args, callback)
     d_1 = d_2 = h_1 = h_2 = None
-    last = [v == 0 for v in sigmas[1:].tolist()]
     x = x.to(call.work)
-    for i in _steps(len(sigmas) - 1, disable_progress):
-        sigma, sigma_next = sigmas[i], sigmas[i + 1]
+    for i, sigma, sigma_next, h in _log_steps(sigmas, disable_progress):
         denoised = call(i, x, sigma)
-        if last[i]:  # the step to sigma = 0 (checked on the host once, not synced every step)
+        if h is None:  # the step to sigma = 0
             x = denoised
             break
-        h = sigma.log() - sigma_next.log()
         h_eta = h * (eta + 1)
         x = torch.exp(-h_eta) * x - torch.expm1(-h_eta) * denoised
         phi_2 = torch.expm1(-h_eta) / h_eta + 1
