@@ -1,8 +1,8 @@
 """Metrics throughput: the batched pipeline vs one clip at a time (the reference's way), same models, side by side.
 
 ``pytest --benchmark-only benchmarks/speed/test_metrics_speed.py --benchmark-json out.json``. Random-weight
-evaluators in the official formats; clips are 10 s stereo 44.1 kHz. ``SA_BENCH_CLIPS`` (default 32) sets the clip count and
-``SA_BENCH_DEVICE`` (default cpu) the device. Each case runs once per round (pedantic) with no cache, so every
+evaluators in the official formats; clips are 10 s stereo 44.1 kHz. ``SA_BENCH_CLIPS`` (default 8, the size of the
+published figures) sets the clip count and ``SA_BENCH_DEVICE`` (default cpu) the device. Each case runs once per round (pedantic) with no cache, so every
 round embeds every clip.
 """
 from __future__ import annotations
@@ -20,7 +20,7 @@ from metrics.embedding.embedders.openl3 import OpenL3Embedder
 from metrics.embedding.embedders.passt import PasstEmbedder
 from metrics.embedding.pipeline import embed_files
 
-CLIPS = int(os.environ.get("SA_BENCH_CLIPS", "32"))
+CLIPS = int(os.environ.get("SA_BENCH_CLIPS", "8"))
 DEVICE = os.environ.get("SA_BENCH_DEVICE", "cpu")
 
 
