@@ -132,7 +132,7 @@ def generate_missing(ckpt: str | Path, prompts: list[Prompt], audio_dir: Path, s
     rows = [(p.id, p.caption, p.seconds_total) for p in prompts]
     return sa_generate.generate_missing(ckpt, rows, audio_dir, sampler, seed, batch_size, device,
                                         trim=window_dir is not None, window_dir=window_dir, text_path=text_path,
-                                        progress=progress)
+                                        progress=progress, status=progress)
 
 
 def checkpoint_id(ckpt: str | Path) -> str:

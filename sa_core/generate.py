@@ -290,14 +290,14 @@ def why_regenerate(targets: list[tuple[Path, int]], sample_rate: int, channels: 
 def generate_missing(ckpt: str | Path, rows: list[tuple[str, str, float]], out_dir: Path, sampler: SamplerConfig,
                      seed: int, batch_size: int, device: str, *, trim: bool = True, window_dir: Path | None = None,
                      text_path: str | None = None, dtype: torch.dtype = torch.float32, progress: bool = False,
-                     step_progress: bool = False) -> dict:
+                     step_progress: bool = False, status: bool = True) -> dict:
     """Generate every ``(id, prompt, seconds_total)`` row whose files (:func:`output_targets`) are missing or fail
     :func:`verify_audio`; returns what was done (generated, reused, regenerated with reasons, seconds).
 
     An existing file is reused only if it decodes to the model's channels and rate at the expected length, so an
     interrupted run resumes. A row's noise seed is :func:`item_seed` (``seed + crc32(id)``): its audio depends
     neither on sharding nor on batch composition. ``progress``: a bar of the batches; ``step_progress``: a bar of
-    each batch's sampling steps.
+    each batch's sampling steps; ``status``: one line on stderr of what is reused and what is to go.
     """
     from tqdm import tqdm
 
@@ -312,9 +312,10 @@ def generate_missing(ckpt: str | Path, rows: list[tuple[str, str, float]], out_d
 
     reasons = {i: why for i, _, s in rows if (why := why_regenerate(targets(i, s), sr, channels))}
     redo = {i: why for i, why in reasons.items() if why != "missing"}
-    print(f"{len(rows) - len(reasons)} of {len(rows)} already generated; {len(reasons)} to go"
-          + (f"; {len(redo)} of them replace files that failed verification ({first_reasons(redo)})" if redo else ""),
-          file=sys.stderr)
+    if status:
+        print(f"{len(rows) - len(reasons)} of {len(rows)} already generated; {len(reasons)} to go"
+              + (f"; {len(redo)} of them replace files that failed verification ({first_reasons(redo)})" if redo
+                 else ""), file=sys.stderr)
     summary = {"generated": len(reasons), "reused": len(rows) - len(reasons), "regenerated": redo, "seconds": 0.0,
                "trimmed_to_seconds_total": window_dir is not None}
     todo = [r for r in rows if r[0] in reasons]
