@@ -297,7 +297,8 @@ def generate_missing(ckpt: str | Path, rows: list[tuple[str, str, float]], out_d
     An existing file is reused only if it decodes to the model's channels and rate at the expected length, so an
     interrupted run resumes. A row's noise seed is :func:`item_seed` (``seed + crc32(id)``): its audio depends
     neither on sharding nor on batch composition. ``progress``: a bar of the batches; ``step_progress``: a bar of
-    each batch's sampling steps; ``status``: one line on stderr of what is reused and what is to go.
+    each batch's sampling steps; ``status``: one line on stderr of what is reused and what is to go (printed anyway
+    when files that failed verification are replaced).
     """
     from tqdm import tqdm
 
@@ -312,7 +313,7 @@ def generate_missing(ckpt: str | Path, rows: list[tuple[str, str, float]], out_d
 
     reasons = {i: why for i, _, s in rows if (why := why_regenerate(targets(i, s), sr, channels))}
     redo = {i: why for i, why in reasons.items() if why != "missing"}
-    if status:
+    if status or redo:  # replacing files that failed verification is worth a line even without progress output
         print(f"{len(rows) - len(reasons)} of {len(rows)} already generated; {len(reasons)} to go"
               + (f"; {len(redo)} of them replace files that failed verification ({first_reasons(redo)})" if redo
                  else ""), file=sys.stderr)
