@@ -17,11 +17,11 @@ import json
 import sys
 from pathlib import Path
 
-from sa_util.device import check_device
-from sa_util.cli import ArgumentParser, guarded, positive_int
 from sa_core.config import ConfigError, to_dict
 from sa_core.text_encoders import MissingTextEncoder
 from sa_core.train import TrainConfig, Trainer, read_config
+from sa_util.cli import ArgumentParser, guarded, positive_int
+from sa_util.device import check_device
 
 TEXT_DIMS = {"minilm": 384, "t5": 768, "clap": 768}
 TEXT_LENGTHS = {"minilm": 32, "t5": 128, "clap": 77}

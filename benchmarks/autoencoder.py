@@ -24,18 +24,18 @@ import torch
 from benchmarks.runner import fmt
 from benchmarks.synthcaps import adherence
 from benchmarks.synthcaps_data import SR, items, render
-from sa_util.audio import AudioError, read_audio, resample_soxr
-from metrics.scores.evaluate import timing_result
-from sa_util.ids import AUDIO_EXTENSIONS, audio_files, paths_in
-from metrics.scores.reconstruction import mel_distance, si_sdr
 from metrics.run import RunConfig, run, write_results
+from metrics.scores.evaluate import timing_result
+from metrics.scores.reconstruction import mel_distance, si_sdr
 from metrics.scores.stats import bootstrap_ci
 from metrics.scores.timing import detect_end
-from sa_util.device import check_device
-from sa_util.cli import ArgumentParser, guarded, positive_int
 from sa_core.generate import write_audio
 from sa_core.losses import stereo_mrstft_loss
 from sa_core.model import StableAudio, load_model, read_model_config
+from sa_util.audio import AudioError, read_audio, resample_soxr
+from sa_util.cli import ArgumentParser, guarded, positive_int
+from sa_util.device import check_device
+from sa_util.ids import AUDIO_EXTENSIONS, audio_files, paths_in
 
 
 def reconstruct(model: Any, audio: np.ndarray, chunk: int | None) -> np.ndarray:

@@ -34,12 +34,12 @@ from typing import Any
 from benchmarks.runner import (Prompt, add_generation_arguments, benchmark_config, check_prompts, check_run_folder,
                                fmt, generate_missing, run_benchmark, run_dirs, run_outputs, sampler_for,
                                window_seconds, write_prompts)
-from sa_util.ids import IdError, check_id, read_id_list, read_table
 from metrics.protocols import DEFAULT_PROTOCOL, EMBEDDING_MODELS, PROTOCOLS
 from metrics.run import warm_cache
-from sa_util.paths import check_apart, check_file_target
-from sa_util.cli import ArgumentParser, guarded, positive_int
 from sa_core.generate import SamplerConfig
+from sa_util.cli import ArgumentParser, guarded, positive_int
+from sa_util.ids import IdError, check_id, read_id_list, read_table
+from sa_util.paths import check_apart, check_file_target
 
 
 DATA = Path(__file__).parent / "data"  # the shipped prompt lists (package data)

@@ -32,12 +32,12 @@ from metrics.scores.distances import (cosine_similarity, fad_inf, frechet_distan
                                       kl_audioldm, kl_divergence)
 from metrics.embedding.embedder import Embedder
 from metrics.embedding.embedders import build, entry
-from metrics.scores.evaluate import gaussian_stats
 from metrics.embedding.pipeline import embed_files
 from metrics.embedding.precision import HARMLESS_FRACTION, VERDICT_FILES, ratio_at
+from metrics.scores.evaluate import gaussian_stats
 from metrics.scores.stats import bootstrap_indices, percentile_interval
-from sa_util.cli import guarded, positive_int
 from sa_fixtures.clips import write_music_like_clips
+from sa_util.cli import guarded, positive_int
 
 
 # --- metrics over outputs ----------------------------------------------------------------------------------------

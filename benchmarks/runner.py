@@ -22,17 +22,17 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any, Callable
 
-from sa_util.files import file_sha256
-from sa_util.ids import check_id
 from metrics.plan import plan
 from metrics.run import RunConfig, run, write_results
-from sa_util.cli import positive_int
-from sa_core.flow_sampling import FLOW_SAMPLERS
 from sa_core import generate as sa_generate
+from sa_core.flow_sampling import FLOW_SAMPLERS
 from sa_core.generate import SamplerConfig, SettingsError, check_seconds_total, sampler_from_args
 from sa_core.model import read_model_config
 from sa_core.sampling import SAMPLERS
+from sa_util.cli import positive_int
 from sa_util.device import check_device
+from sa_util.files import file_sha256
+from sa_util.ids import check_id
 from sa_util.paths import check_apart, check_folder_target
 
 AUDIO, WINDOW = "audio", "window"  # run-folder subfolders: evaluated audio; whole windows of trimmed runs

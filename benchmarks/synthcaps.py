@@ -17,15 +17,15 @@ import numpy as np
 from benchmarks.runner import Prompt, check_prompts, fmt, run_benchmark, window_seconds
 from benchmarks.synthcaps_data import NOTES, PANS, SR, Item, items, render
 from metrics.scores.adherence import cents, pitch_of, position_of, stereo_balance
-from sa_util.audio import AudioError, read_audio
 from metrics.scores.stats import bootstrap_ci
-from sa_util.device import check_device
-from sa_util.cli import ArgumentParser, guarded, positive_int
 from sa_core.diffusion import is_flow
 from sa_core.flow_sampling import FLOW_SAMPLERS
 from sa_core.generate import SamplerConfig, check_sampler, recommended_sampler, write_audio
 from sa_core.model import read_model_config
 from sa_core.sampling import SAMPLERS
+from sa_util.audio import AudioError, read_audio
+from sa_util.cli import ArgumentParser, guarded, positive_int
+from sa_util.device import check_device
 
 SHIPPED = Path(__file__).resolve().parents[1] / "sa_core" / "checkpoints" / "synthcaps-tiny"
 PITCH_TOLERANCE_CENTS = 50.0

@@ -17,9 +17,9 @@ import numpy as np
 
 from benchmarks.runner import (Prompt, add_generation_arguments, check_prompts, fmt, run_benchmark, sampler_for,
                                window_seconds)
-from sa_util.ids import read_table
-from sa_util.cli import ArgumentParser, guarded
 from sa_core.generate import SettingsError
+from sa_util.cli import ArgumentParser, guarded
+from sa_util.ids import read_table
 
 DEFAULT_PROMPTS = ("An upbeat electronic dance track with a driving beat", "Solo piano, slow and melancholic",
                    "Rain falling on a tin roof", "A dog barking in the distance", "Orchestral strings swelling")

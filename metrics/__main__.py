@@ -16,12 +16,12 @@ import warnings
 from pathlib import Path
 
 from metrics.embedding.embedders import CLAP_CHECKPOINTS
-from metrics.protocols import DEFAULT_PROTOCOL, EMBEDDING_MODELS, PROTOCOLS
-from sa_util.cli import guarded, one_line
 from metrics.embedding.precision import PRECISIONS
+from metrics.embedding.weights import ENV_VAR
+from metrics.protocols import DEFAULT_PROTOCOL, EMBEDDING_MODELS, PROTOCOLS
 from metrics.run import METRICS, RunConfig, UsageError, run, write_results
 from metrics.study import TOOLS
-from metrics.embedding.weights import ENV_VAR
+from sa_util.cli import guarded, one_line
 
 DEFAULT_CACHE = Path("~/.cache/sa-bench/embeddings")
 

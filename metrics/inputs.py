@@ -18,12 +18,12 @@ from pathlib import Path
 import numpy as np
 
 from metrics.embedding.embedders import CLAP_CHECKPOINTS, entry
-from metrics.plan import RunConfig, UsageError, plan
 from metrics.embedding.precision import check_precision
-from metrics.protocols import METRIC_KINDS, MetricSpec, Protocol
-from metrics.files.refstats import fadtk_stats_models, read_fadtk_stats, read_fd_stats, read_kl_probs
-from metrics.scores.stats import MAX_BOOTSTRAP, MAX_SET_BOOTSTRAP
 from metrics.embedding.weights import REGISTRY, MissingWeights, load_problem, resolve
+from metrics.files.refstats import fadtk_stats_models, read_fadtk_stats, read_fd_stats, read_kl_probs
+from metrics.plan import RunConfig, UsageError, plan
+from metrics.protocols import METRIC_KINDS, MetricSpec, Protocol
+from metrics.scores.stats import MAX_BOOTSTRAP, MAX_SET_BOOTSTRAP
 from sa_util.device import check_device
 from sa_util.ids import FileSet, audio_files, read_csv, read_id_list
 from sa_util.paths import check_apart, check_file_target, check_folder_target

@@ -28,12 +28,12 @@ from metrics.scores.distances import (fad_inf, inception_score, kernel_audio_dis
                                       median_pairwise_distance, per_item_fd)
 from metrics.embedding.embedder import Embedder
 from metrics.embedding.embedders import build
-from metrics.scores.evaluate import _mean_result, clap_result, fd_result, gaussian_stats, kl_result, timing_result
-from metrics.inputs import METRICS, Inputs, check_inputs, output_part
 from metrics.embedding.pipeline import EmbedResult, embed_files
+from metrics.files.refstats import write_fd_stats, write_kl_probs
+from metrics.inputs import METRICS, Inputs, check_inputs, output_part
 from metrics.plan import RunConfig, UsageError
 from metrics.protocols import MetricSpec
-from metrics.files.refstats import write_fd_stats, write_kl_probs
+from metrics.scores.evaluate import _mean_result, clap_result, fd_result, gaussian_stats, kl_result, timing_result
 from metrics.scores.stats import set_bootstrap
 from metrics.scores.timing import detect_end
 from sa_util.audio import AudioError, read_audio

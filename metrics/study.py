@@ -21,9 +21,9 @@ from typing import Any, Callable
 
 from metrics.comparison import agreement, compare, power, rating_sets
 from metrics.plan import UsageError
-from sa_util.paths import check_apart, check_file_target
 from metrics.run import write_results
 from sa_util.cli import positive_int
+from sa_util.paths import check_apart, check_file_target
 
 
 def read_results(path: Path) -> dict[str, Any]:

@@ -27,13 +27,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from sa_util.files import atomic_write
-from sa_util.ids import MAX_NAME_BYTES, check_id
-from sa_util.cli import ArgumentParser, first_reasons, guarded, positive_int
-from sa_util.device import check_device
-from sa_util.paths import check_apart, check_folder_target
 from sa_core.config import FlowShiftConfig
 from sa_core.diffusion import cfg_velocity, denoiser_for, is_flow
+from sa_util.cli import ArgumentParser, first_reasons, guarded, positive_int
+from sa_util.device import check_device
+from sa_util.files import atomic_write
+from sa_util.ids import MAX_NAME_BYTES, check_id
+from sa_util.paths import check_apart, check_folder_target
 from sa_core.flow_sampling import (FLOW_SAMPLERS, FLOW_SCHEDULES, STOCHASTIC_FLOW_SAMPLERS, get_t_linear,
                                    get_t_logsnr)
 from sa_core.model import StableAudio, load_model, read_model_config

@@ -16,10 +16,10 @@ from typing import Any, Iterator
 import torch
 from torch import nn
 
-from sa_util.files import atomic_write
 from sa_core.autoencoder import Autoencoder
 from sa_core.conditioning import Conditioner, Conditioning
 from sa_core.context_cache import ContextCache
+from sa_util.files import atomic_write
 from sa_core.config import (AutoencoderConfig, ConditioningConfig, ConfigError, DiTConfig, FlowShiftConfig, ModelConfig,
                             TextConfig, from_dict, to_dict)
 from sa_core.text_encoders import TextEncoder

@@ -32,9 +32,9 @@ import torch.distributed as dist
 from torch import nn
 from tqdm import tqdm
 
+from sa_core.autoencoder import vae_sample
 from sa_core.config import ConfigError, ModelConfig, from_dict, override, preset, to_dict
 from sa_core.data import Batch, Clip, batch_for_step, load_clips
-from sa_core.autoencoder import vae_sample
 from sa_core.diffusion import denoiser_for, is_flow
 from sa_core.flow_sampling import time_shift
 from sa_core.losses import (MultiScaleSTFTDiscriminator, discriminator_hinge_loss, generator_losses,

@@ -15,9 +15,9 @@ from typing import Any
 
 import torch
 
-from sa_util.files import atomic_write
 from sa_core.config import ModelConfig, override, preset
 from sa_core.model import build_model, sao_state_dict
+from sa_util.files import atomic_write
 
 
 def sao_config_dict(cfg: ModelConfig, t5_name: str = "t5-base") -> dict[str, Any]:

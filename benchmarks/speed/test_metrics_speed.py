@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from metrics.embedding.embedders.clap import ClapEmbedder
 from metrics.embedding.embedder import Embedder
+from metrics.embedding.embedders.clap import ClapEmbedder
 from metrics.embedding.embedders.openl3 import OpenL3Embedder
 from metrics.embedding.embedders.passt import PasstEmbedder
 from metrics.embedding.pipeline import embed_files

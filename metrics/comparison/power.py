@@ -22,8 +22,8 @@ from typing import Any
 
 import numpy as np
 
-from metrics.embedding import embedding_record
 from metrics.comparison.compare import SET_STATISTICS, item_columns, kind_of
+from metrics.embedding import embedding_record
 from metrics.scores.stats import bootstrap_indices, minimum_detectable, n_needed
 
 

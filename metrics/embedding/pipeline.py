@@ -21,9 +21,9 @@ from typing import Callable, Iterable, Iterator, TypeVar
 import numpy as np
 from tqdm import tqdm
 
-from sa_util.audio import AudioError
 from metrics.embedding.cache import EmbeddingCache
 from metrics.embedding.embedder import Embedder
+from sa_util.audio import AudioError
 from sa_util.cli import one_line
 from sa_util.files import file_sha256
 

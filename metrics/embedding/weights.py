@@ -22,8 +22,8 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from sa_util.files import atomic_write, file_sha256
 from sa_util.cli import guarded, one_line
+from sa_util.files import atomic_write, file_sha256
 
 ENV_VAR = "SA_BENCH_WEIGHTS"
 DEFAULT_DIR = Path("~/.cache/sa-bench/weights")

@@ -21,8 +21,8 @@ from typing import Any
 
 import numpy as np
 
-from sa_util.files import atomic_write_bytes
 from sa_util.cli import one_line
+from sa_util.files import atomic_write_bytes
 
 N_CLASSES = 527  # AudioSet classes of PaSST
 SUM_TOLERANCE = 1e-3  # the shipped float32 probabilities sum to 1 within 4e-7

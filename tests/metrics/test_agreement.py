@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from metrics.comparison import agreement, rating_sets
 from metrics.__main__ import main
+from metrics.comparison import agreement, rating_sets
 
 SYSTEMS = ["S001", "S002", "S003", "S004", "S005"]
 ITEMS = [f"P{i:03d}" for i in range(30)]

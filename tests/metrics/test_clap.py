@@ -7,10 +7,10 @@ import pytest
 import torch
 
 from metrics.embedding.embedders.clap import ClapEmbedder, protocol_resize, seeded_numpy
-from sa_util.clap import load_clap_state_dict, load_tokenizer
-from sa_util.state_dict import load_state_strict
 from metrics.embedding.pipeline import embed_files
 from sa_fixtures.clips import tone, write_wav
+from sa_util.clap import load_clap_state_dict, load_tokenizer
+from sa_util.state_dict import load_state_strict
 
 
 @pytest.fixture(scope="module")

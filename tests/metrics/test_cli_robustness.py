@@ -20,9 +20,9 @@ import soundfile as sf
 import torch
 
 from metrics.__main__ import main
+from sa_fixtures.clips import tone, write_wav
 from sa_util.files import atomic_write_bytes
 from sa_util.ids import audio_files
-from sa_fixtures.clips import tone, write_wav
 
 SR = 22050
 

@@ -5,12 +5,12 @@ import json
 import numpy as np
 import pytest
 
-import metrics.run
-from metrics.embedding import compiled
 from metrics.__main__ import main
+from metrics.embedding import compiled
 from metrics.embedding.cache import EmbeddingCache
 from metrics.embedding.embedders import build
 from metrics.embedding.pipeline import embed_files
+import metrics.run
 from sa_fixtures.clips import tone, write_wav
 
 

@@ -24,8 +24,8 @@ from numpy.lib.scimath import sqrt as scisqrt
 
 from metrics import (ReferenceGaussian, fad_inf, frechet_distance, kernel_audio_distance, median_pairwise_distance,
                      per_item_fd)
-from metrics.scores.distances import fad_inf_sizes, inverse_n_fit
 from metrics.files.refstats import fadtk_stats_models, read_fadtk_stats, write_fadtk_stats
+from metrics.scores.distances import fad_inf_sizes, inverse_n_fit
 
 INSTALL = "pip install --no-deps kadtk==1.1.0 fadtk==1.1.0"
 # kadtk's median_pairwise_distance copies its tensor argument with torch.tensor(x), which warns.

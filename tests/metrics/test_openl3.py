@@ -10,8 +10,8 @@ import torch
 from metrics.embedding.embedders.openl3 import (KapreMelFrontend, OpenL3, OpenL3Embedder, OpenL3Net, frame_signal,
                                       load_keras_weights, n_windows, slaney_mel_filterbank)
 from metrics.embedding.pipeline import embed_files
-from sa_fixtures.random_weights import random_openl3, write_openl3_h5
 from sa_fixtures.clips import tone, write_wav
+from sa_fixtures.random_weights import random_openl3, write_openl3_h5
 
 
 def test_mel_filterbank_matches_librosa_slaney():

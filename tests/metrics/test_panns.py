@@ -23,9 +23,9 @@ from sa_util.audio import AudioError
 from metrics.scores.distances import (GaussianStats, frechet_distance, inception_score, kl_audioldm)
 from metrics.embedding.embedders.panns import (CONFIGS, Cnn14, LogMel, OUTPUT_DIM, PannsEmbedder, PowerSpectrogram,
                                      dft_kernels, load_cnn14, prepare_panns, read_state_dict, split_output)
-from sa_fixtures.random_weights import write_panns_pth
 from metrics.embedding.weights import MissingWeights, resolve
 from sa_fixtures.clips import tone, write_wav
+from sa_fixtures.random_weights import write_panns_pth
 
 
 

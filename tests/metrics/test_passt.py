@@ -3,10 +3,10 @@ import numpy as np
 import pytest
 import torch
 
-from sa_util.audio import AudioError
 from metrics.embedding.embedders.passt import PasstEmbedder, build_passt, passt_signal, passt_windows
 from metrics.embedding.pipeline import embed_files
 from sa_fixtures.clips import tone, write_wav
+from sa_util.audio import AudioError
 
 PASST_PT = "passt-s-f128-p16-s10-ap.476-swa.pt"
 

@@ -4,13 +4,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sa_util.audio import read_audio
 from metrics.embedding.cache import EmbeddingCache
 from metrics.embedding.embedder import Embedder
-from sa_util.ids import IdError, check_id
 from metrics.embedding.embedders.openl3 import OpenL3Embedder
 from metrics.embedding.pipeline import embed_files
 from sa_fixtures.clips import tone, write_wav
+from sa_util.audio import read_audio
+from sa_util.ids import IdError, check_id
 
 
 class CountingEmbedder(Embedder):

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from benchmarks import precision_study
-from metrics.embedding import precision
 from metrics.__main__ import main
+from metrics.embedding import precision
 from metrics.embedding.cache import EmbeddingCache
 from metrics.embedding.embedders import build
 from metrics.embedding.pipeline import embed_files

@@ -5,8 +5,8 @@ from collections import defaultdict
 import numpy as np
 import pytest
 
-from sa_fixtures import timing_cases as tc
 from metrics.scores.timing import EndDetector
+from sa_fixtures import timing_cases as tc
 
 SR = 44100
 VARIANTS = 3

@@ -17,13 +17,13 @@ import soundfile as sf
 import torch
 
 from benchmarks import metric_peers as peers
-from sa_util.audio import AudioError
 from metrics.scores.distances import GaussianStats, frechet_distance
+from sa_util.audio import AudioError
 from metrics.embedding.embedders.vggish import (PRESETS, VGGishConfig, VGGishEmbedder, VGGishNet, htk_mel_matrix,
                                       load_pca_params, load_vggish_weights, log_mel_examples, prepare_examples)
 from metrics.embedding.pipeline import embed_files
-from sa_fixtures.random_weights import write_vggish_pca_pth, write_vggish_pth
 from metrics.embedding.weights import REGISTRY, MissingWeights, resolve
+from sa_fixtures.random_weights import write_vggish_pca_pth, write_vggish_pth
 
 WEIGHTS = REGISTRY["vggish"].filename
 PCA = REGISTRY["vggish-pca"].filename

@@ -23,9 +23,9 @@ from typing import Any, Iterator
 import numpy as np
 import torch
 
-from metrics.files.audio import int16_roundtrip, load_mono
 from metrics.embedding.embedder import Embedder
 from metrics.embedding.embedders import CLAP_CHECKPOINTS
+from metrics.files.audio import int16_roundtrip, load_mono
 from sa_util.audio import AUDIO_RULES
 from sa_util.clap import build_clap
 

@@ -28,9 +28,9 @@ import numpy as np
 import torch
 from torch import nn
 
+from metrics.embedding.embedder import Embedder, embed_windows
 from metrics.files.audio import peak_normalise, resample_kaiser_best
 from sa_util.audio import AUDIO_RULES, check_length, read_audio, resample_soxr
-from metrics.embedding.embedder import Embedder, embed_windows
 from sa_util.cli import one_line
 
 MODEL_SR = 48000

@@ -39,9 +39,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from sa_util.audio import read_audio
 from metrics.embedding.embedder import Embedder
 from metrics.embedding.embedders.openl3 import slaney_mel_filterbank
+from sa_util.audio import read_audio
 from sa_util.state_dict import load_state_strict, read_weights
 
 MIN_SAMPLES = 32000  # audioldm_eval pad_short_audio: at the model rate

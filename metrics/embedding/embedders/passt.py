@@ -28,8 +28,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from metrics.files.audio import load_mono
 from metrics.embedding.embedder import Embedder, embed_windows
+from metrics.files.audio import load_mono
 from sa_util.audio import AUDIO_RULES
 from sa_util.state_dict import load_state_strict, read_weights
 

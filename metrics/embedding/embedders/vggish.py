@@ -56,9 +56,9 @@ import numpy as np
 import torch
 from torch import nn
 
+from metrics.embedding.embedder import Embedder
 from metrics.files.audio import resample_kaiser_best, to_mono
 from sa_util.audio import AudioError, read_audio
-from metrics.embedding.embedder import Embedder
 from sa_util.state_dict import load_state_strict, read_weights
 
 SAMPLE_RATE = 16000
