@@ -5,9 +5,9 @@
 stable-audio-open-1.0 layout) with the settings below, or ``--gen-dir`` of audio from any model; then FD_openl3 /
 KL_passt / CLAP / timing as stable-audio-metrics computes them:
 
-* prompts: the set's caption CSV shipped in ``benchmarks/data`` (MusicCaps ``musiccaps-public.csv``, AudioCaps
-  ``audiocaps-test.csv``, Song Describer ``song_describer.csv``; sources and licences in its README.md), or
-  ``--captions CSV``;
+* prompts: ``--captions CSV`` (MusicCaps ``musiccaps-public.csv``, AudioCaps ``audiocaps-test.csv``); Song
+  Describer's ``song_describer.csv`` ships in ``benchmarks/data`` and is the default there (sources and licences in
+  its README.md);
 * ids: MusicCaps ``ytid``, AudioCaps ``audiocap_id``, Song Describer ``caption_id``; the no-singing subsets are
   their own CSVs;
 * KL leaves out the unavailable ids (MusicCaps: a ytid list; AudioCaps: YouTube ids, mapped to their audiocap_ids);
@@ -51,13 +51,13 @@ class CaptionSet:
     id_col: str
     seconds_total: float
     openl3_content: str  # protocol: music for music sets, env for AudioCaps
-    captions: Path  # the caption CSV the protocol's numbers use, shipped in benchmarks/data
+    captions: Path | None  # the caption CSV when it ships in benchmarks/data; otherwise --captions is required
     group_col: str | None = None  # the column the unavailable list names, when it is not the id
 
 
 DATASETS: dict[str, CaptionSet] = {
-    "musiccaps": CaptionSet("musiccaps", "ytid", 10.0, "music", DATA / "musiccaps-public.csv"),
-    "audiocaps": CaptionSet("audiocaps", "audiocap_id", 10.0, "env", DATA / "audiocaps-test.csv",
+    "musiccaps": CaptionSet("musiccaps", "ytid", 10.0, "music", None),  # musiccaps-public.csv
+    "audiocaps": CaptionSet("audiocaps", "audiocap_id", 10.0, "env", None,  # audiocaps-test.csv
                             group_col="youtube_id"),
     "songdescriber": CaptionSet("songdescriber", "caption_id", 47.0, "music", DATA / "song_describer.csv"),
 }
@@ -135,8 +135,9 @@ def append_row(table: Path, results: dict[str, Any]) -> None:
 def main(dataset: str, argv: list[str] | None = None) -> int:
     spec = DATASETS[dataset]
     p = ArgumentParser(prog=f"python -m benchmarks.{dataset}", description=__doc__.splitlines()[0])
-    p.add_argument("--captions", type=Path, default=spec.captions,
-                   help=f"the dataset's caption CSV (default: the shipped {spec.captions.name})")
+    p.add_argument("--captions", type=Path, default=spec.captions, required=spec.captions is None,
+                   help="the dataset's caption CSV" + (f" (default: the shipped {spec.captions.name})"
+                                                       if spec.captions else ""))
     p.add_argument("--text-col", default="caption")
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--ckpt", type=Path, help="generate with this checkpoint (ours or stable-audio-open-1.0)")

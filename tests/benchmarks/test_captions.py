@@ -3,29 +3,36 @@ import json
 
 import numpy as np
 
-from benchmarks.captions import DATASETS, excluded_ids, main
+from benchmarks.captions import DATA, DATASETS, excluded_ids, main
 from sa_fixtures.clips import tone, write_wav
 from tests.conftest import needs_data
 
-MUSICCAPS = DATASETS["musiccaps"].captions  # the shipped list the runner reads without --captions
-AUDIOCAPS = DATASETS["audiocaps"].captions
-AUDIOCAPS_UNAVAILABLE = AUDIOCAPS.parent / "audiocaps-unavailable-youtube-ids.txt"
+AUDIOCAPS_UNAVAILABLE = DATA / "audiocaps-unavailable-youtube-ids.txt"
+MUSICCAPS_IDS = ["-0Gj8-vB1q4", "-0SdAVK79lg", "-0vPFx-wRRI", "-0xzrMun0Rs"]
+
+
+def musiccaps_csv(path):
+    """A caption CSV in musiccaps-public.csv's layout (its columns, four of its ids)."""
+    with open(path, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["ytid", "start_s", "end_s", "audioset_positive_labels", "aspect_list", "caption", "author_id",
+                    "is_balanced_subset", "is_audioset_eval"])
+        for k, ytid in enumerate(MUSICCAPS_IDS):
+            w.writerow([ytid, 30, 40, "/m/0140xf", "['calm']", f"a calm piece number {k}", 4, False, True])
+    return path
 
 
 def first_ids(n):
-    with open(MUSICCAPS, newline="") as f:
-        return [row["ytid"] for _, row in zip(range(n), csv.DictReader(f))]
+    return MUSICCAPS_IDS[:n]
 
 
-@needs_data(MUSICCAPS)
 def test_musiccaps_limit_4_end_to_end_and_resume(tiny_ckpt, tmp_path, weights_dir, capsys):
     ref = tmp_path / "ref"
     for k, ytid in enumerate(first_ids(4)):
         write_wav(ref / f"{ytid}.wav", tone(4.0, 44100, 200 + 40 * k, seed=k))
     unavailable = tmp_path / "unavailable.txt"
     unavailable.write_text(first_ids(4)[2] + "\n")
-    # no --captions: the runner reads the shipped MusicCaps list
-    common = ["--ckpt", str(tiny_ckpt), "--out", str(tmp_path / "run"), "--steps", "2",
+    common = ["--captions", str(musiccaps_csv(tmp_path / "musiccaps-public.csv")), "--ckpt", str(tiny_ckpt), "--out", str(tmp_path / "run"), "--steps", "2",
               "--sigma-max", "20", "--seconds-total", "3", "--ref", str(ref), "--weights-dir", str(weights_dir), "--unavailable",
               str(unavailable), "--results-table", str(tmp_path / "results.jsonl"), "--no-progress"]
     assert main("musiccaps", common + ["--limit", "2"]) == 0
@@ -44,11 +51,16 @@ def test_musiccaps_limit_4_end_to_end_and_resume(tiny_ckpt, tmp_path, weights_di
         assert [row["id"] for row in csv.DictReader(f)] == first_ids(4)
 
 
-@needs_data(AUDIOCAPS, AUDIOCAPS_UNAVAILABLE)
+@needs_data(AUDIOCAPS_UNAVAILABLE)
 def test_audiocaps_unavailable_youtube_ids_map_to_caption_ids(tmp_path):
-    # 94 YouTube ids x 5 captions: the 470 audiocap_ids stable-audio-metrics (examples/audiocaps_no-audio.py)
-    # leaves out of KL
-    path = excluded_ids(DATASETS["audiocaps"], AUDIOCAPS, AUDIOCAPS_UNAVAILABLE, tmp_path)
+    # the 94 shipped unavailable YouTube ids x 5 captions each (as in audiocaps-test.csv) beside 3 available ones:
+    # the 470 audiocap_ids stable-audio-metrics (examples/audiocaps_no-audio.py) leaves out of KL
+    gone = AUDIOCAPS_UNAVAILABLE.read_text().split()
+    captions = tmp_path / "audiocaps-test.csv"
+    rows = [(yt, k) for yt in [*gone, "avail_A", "avail_B", "avail_C"] for k in range(5)]
+    captions.write_text("audiocap_id,youtube_id,start_time,caption\n"
+                        + "".join(f"{100000 + n},{yt},30,sound {k}\n" for n, (yt, k) in enumerate(rows)))
+    path = excluded_ids(DATASETS["audiocaps"], captions, AUDIOCAPS_UNAVAILABLE, tmp_path)
     assert len(path.read_text().split()) == 470
 
 
