@@ -32,32 +32,33 @@ PITCH_TOLERANCE_CENTS = 50.0
 
 
 def adherence(audio_dir: Path, test_items: list[Item], n_boot: int = 1000) -> dict[str, Any]:
-    """Pitch accuracy (tonal prompts) and stereo-position accuracy (all prompts) of the generated files."""
-    pitch: dict[str, float] = {}
-    balance: dict[str, float] = {}
-    correct_pos: dict[str, float] = {}
+    """Pitch accuracy (tonal prompts) and stereo-position accuracy (all prompts) of the generated files. Each
+    per-item entry holds its ``hit`` (1 or 0: the items of the value, which paired comparisons read) and the
+    measurement behind it (``cents`` off the prompt's note, NaN where no pitch was found; stereo ``balance``)."""
+    pitch: dict[str, dict[str, float]] = {}
+    position: dict[str, dict[str, float]] = {}
     for it in test_items:
         try:
             audio = read_audio(audio_dir / f"{it.id}.wav")
         except AudioError:
             continue  # reported by the timing metric's skipped files
         b = stereo_balance(audio.samples)
-        balance[it.id] = b
-        correct_pos[it.id] = float(position_of(b) == it.pan)
+        position[it.id] = {"hit": float(position_of(b) == it.pan), "balance": b}
         if it.freq:
-            pitch[it.id] = cents(pitch_of(audio.samples, audio.sample_rate), it.freq)
-    hits = np.array([abs(c) <= PITCH_TOLERANCE_CENTS if np.isfinite(c) else False for c in pitch.values()], float)
-    pos = np.array(list(correct_pos.values()))
-    finite = [abs(c) for c in pitch.values() if np.isfinite(c)]
+            c = cents(pitch_of(audio.samples, audio.sample_rate), it.freq)
+            pitch[it.id] = {"hit": float(np.isfinite(c) and abs(c) <= PITCH_TOLERANCE_CENTS), "cents": c}
+    hits = np.array([r["hit"] for r in pitch.values()])
+    pos = np.array([r["hit"] for r in position.values()])
+    finite = [abs(r["cents"]) for r in pitch.values() if np.isfinite(r["cents"])]
     return {
         "pitch": {"value": float(hits.mean()) if len(hits) else None, "n": len(hits),
                   "ci95": list(bootstrap_ci(hits, n_boot=n_boot)), "chance": 1 / len(NOTES),
+                  "tolerance_cents": PITCH_TOLERANCE_CENTS,
                   "median_abs_cents": float(np.median(finite)) if finite else None,
-                  "no_pitch_found": int(sum(not np.isfinite(c) for c in pitch.values())),
-                  "per_item": pitch},
+                  "no_pitch_found": len(pitch) - len(finite), "per_item": pitch},
         "position": {"value": float(pos.mean()) if len(pos) else None, "n": len(pos),
                      "ci95": list(bootstrap_ci(pos, n_boot=n_boot)), "chance": 1 / len(PANS),
-                     "per_item": balance},
+                     "per_item": position},
     }
 
 

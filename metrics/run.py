@@ -10,8 +10,6 @@ from __future__ import annotations
 import collections
 import datetime as dt
 import gc
-import json
-import math
 import os
 import platform
 import sys
@@ -36,6 +34,7 @@ from metrics.protocols import MetricSpec
 from metrics.scores.evaluate import _mean_result, clap_result, fd_result, gaussian_stats, kl_result, timing_result
 from metrics.scores.stats import set_bootstrap
 from metrics.scores.timing import detect_end
+from sa_util import strict_json
 from sa_util.audio import AudioError, read_audio
 from sa_util.cli import one_line
 from sa_util.files import atomic_write_bytes
@@ -444,21 +443,6 @@ def write_results(path: Path, results: dict[str, Any], **fields: Any) -> dict[st
     atomically as always-valid JSON, and returned as written: non-finite numbers (e.g. a CI over one item) are
     null, numpy values plain Python. Summaries print from the returned dict."""
     results.update(fields)
-    written = _finite(results)
-    atomic_write_bytes(path, json.dumps(written, indent=2, allow_nan=False).encode())
+    written = strict_json.ready(results)
+    atomic_write_bytes(path, strict_json.dumps(written))
     return written
-
-
-def _finite(obj: Any) -> Any:
-    """``obj`` with numpy scalars/arrays as Python values, paths as str, and NaN/inf as None."""
-    if isinstance(obj, (np.generic, np.ndarray)):
-        obj = obj.tolist()
-    if isinstance(obj, float):
-        return obj if math.isfinite(obj) else None
-    if isinstance(obj, dict):
-        return {str(k): _finite(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple, set)):
-        return [_finite(v) for v in obj]
-    if isinstance(obj, Path):
-        return str(obj)
-    return obj

@@ -192,6 +192,9 @@ def timing_figure(runs: list[tuple[str, dict[str, Any]]]) -> str:
     return _png(fig)
 
 
+MEASURES = ("error_s", "cents", "balance")  # the measurement a dict per-item entry is plotted by
+
+
 def distributions(runs: list[tuple[str, dict[str, Any]]]) -> str:
     import matplotlib.pyplot as plt
 
@@ -201,13 +204,14 @@ def distributions(runs: list[tuple[str, dict[str, Any]]]) -> str:
         drawn = False
         for label, r in runs:
             per = (r["metrics"].get(m) or {}).get("per_item") or {}
-            vals = [v["error_s"] if isinstance(v, dict) and "error_s" in v else v for v in per.values()]
+            vals = [next((v[k] for k in MEASURES if k in v), None) if isinstance(v, dict) else v for v in per.values()]
             vals = [v for v in vals if isinstance(v, (int, float)) and np.isfinite(v)]
             if vals:
                 ax.hist(vals, bins=20, alpha=0.6, label=label)
                 drawn = True
         if drawn:
-            ax.set(title=f"{m} per item" + (" (error, s)" if m == "timing" else ""))
+            unit = {"timing": " (error, s)", "pitch": " (cents off)", "position": " (stereo balance)"}.get(m, "")
+            ax.set(title=f"{m} per item{unit}")
             ax.legend(fontsize=7)
             figs.append(f"<figure>{_png(fig)}</figure>")
         else:

@@ -49,11 +49,12 @@ class AutoencoderConfig:
 class TextConfig:
     """A frozen text encoder; its weights live outside our checkpoint and are read from ``path``."""
 
-    kind: Literal["t5", "clap", "minilm"] = "t5"
-    path: str | None = None  # local folder (t5, minilm) or CLAP checkpoint (clap); None: the kind's default
+    kind: Literal["t5", "clap", "minilm", "minilm-l3", "mpnet", "none"] = "t5"  # sa_core.text_encoders.TEXT_ENCODERS
+    path: str | None = None  # local folder (HF encoders) or CLAP checkpoint (clap); None: the kind's default
     max_length: int = 128  # tokens; SAO T5 pads to 128, CLAP to 77
     dim: int = 768  # the encoder's hidden size (t5-base 768, MiniLM 384, CLAP-RoBERTa 768)
     roberta_dir: str | None = None  # clap only: the roberta-base tokenizer folder
+    layer: Literal["last", "penultimate"] | None = None  # hidden state conditioned on; None: the kind's own
 
 
 @dataclass(frozen=True)

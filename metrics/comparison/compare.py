@@ -184,8 +184,14 @@ def _timing_view(key: str, result: dict[str, Any], hib: bool | None) -> dict[str
             f"{key}/within_1s": ({i: float(e <= 1.0) for i, e in err.items()}, True)}
 
 
+def _hit_view(key: str, result: dict[str, Any], hib: bool | None) -> dict[str, tuple[dict[str, float], bool | None]]:
+    """Accuracies whose per-item entries carry a 0/1 ``hit`` beside the measurement (SynthCaps pitch, position)."""
+    return {key: ({i: float(r["hit"]) for i, r in result["per_item"].items()
+                   if isinstance(r, dict) and _number(r.get("hit"))}, True if hib is None else hib)}
+
+
 ITEM_VIEWS: dict[str, Callable[[str, dict[str, Any], bool | None], dict[str, tuple[dict[str, float], bool | None]]]] = {
-    "timing": _timing_view}
+    "timing": _timing_view, "pitch": _hit_view, "position": _hit_view}
 
 
 def _number(v: Any) -> bool:
