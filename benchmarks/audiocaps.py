@@ -1,4 +1,4 @@
-"""``python -m benchmarks.audiocaps --captions CSV (--ckpt DIR | --gen-dir DIR) --out RUN``: see benchmarks.captions."""
+"""``python -m benchmarks.audiocaps [--captions CSV] (--ckpt DIR | --gen-dir DIR) --out RUN``: see benchmarks.captions."""
 import sys
 
 from benchmarks.captions import main

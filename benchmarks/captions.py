@@ -5,9 +5,9 @@
 stable-audio-open-1.0 layout) with the settings below, or ``--gen-dir`` of audio from any model; then FD_openl3 /
 KL_passt / CLAP / timing as stable-audio-metrics computes them:
 
-* prompts: ``--captions CSV`` (MusicCaps ``musiccaps-public.csv``, AudioCaps ``audiocaps-test.csv``); Song
-  Describer's ``song_describer.csv`` ships in ``benchmarks/data`` and is the default there (sources and licences in
-  its README.md);
+* prompts: ``--captions CSV``, by default MusicCaps' ``musiccaps-public.csv`` / AudioCaps' ``audiocaps-test.csv`` as
+  ``python -m benchmarks.data_files download musiccaps audiocaps-test`` stored them (sha256-checked), and Song
+  Describer's ``song_describer.csv``, which ships in ``benchmarks/data`` (sources and licences in its README.md);
 * ids: MusicCaps ``ytid``, AudioCaps ``audiocap_id``, Song Describer ``caption_id``; the no-singing subsets are
   their own CSVs;
 * KL leaves out the unavailable ids (MusicCaps: a ytid list; AudioCaps: YouTube ids, mapped to their audiocap_ids);
@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from benchmarks import data_files
 from benchmarks.runner import (Prompt, add_generation_arguments, benchmark_config, check_prompts, check_run_folder,
                                fmt, generate_missing, run_benchmark, run_dirs, run_outputs, sampler_for,
                                window_seconds, write_prompts)
@@ -51,13 +52,13 @@ class CaptionSet:
     id_col: str
     seconds_total: float
     openl3_content: str  # protocol: music for music sets, env for AudioCaps
-    captions: Path | None  # the caption CSV when it ships in benchmarks/data; otherwise --captions is required
+    captions: Path | str  # the shipped caption CSV, or the benchmarks.data_files entry a user downloads
     group_col: str | None = None  # the column the unavailable list names, when it is not the id
 
 
 DATASETS: dict[str, CaptionSet] = {
-    "musiccaps": CaptionSet("musiccaps", "ytid", 10.0, "music", None),  # musiccaps-public.csv
-    "audiocaps": CaptionSet("audiocaps", "audiocap_id", 10.0, "env", None,  # audiocaps-test.csv
+    "musiccaps": CaptionSet("musiccaps", "ytid", 10.0, "music", "musiccaps"),  # musiccaps-public.csv
+    "audiocaps": CaptionSet("audiocaps", "audiocap_id", 10.0, "env", "audiocaps-test",  # audiocaps-test.csv
                             group_col="youtube_id"),
     "songdescriber": CaptionSet("songdescriber", "caption_id", 47.0, "music", DATA / "song_describer.csv"),
 }
@@ -135,9 +136,10 @@ def append_row(table: Path, results: dict[str, Any]) -> None:
 def main(dataset: str, argv: list[str] | None = None) -> int:
     spec = DATASETS[dataset]
     p = ArgumentParser(prog=f"python -m benchmarks.{dataset}", description=__doc__.splitlines()[0])
-    p.add_argument("--captions", type=Path, default=spec.captions, required=spec.captions is None,
-                   help="the dataset's caption CSV" + (f" (default: the shipped {spec.captions.name})"
-                                                       if spec.captions else ""))
+    shipped = isinstance(spec.captions, Path)
+    p.add_argument("--captions", type=Path, help="the dataset's caption CSV (default: " + (
+        f"the shipped {spec.captions.name})" if shipped else
+        f"the copy `python -m benchmarks.data_files download {spec.captions}` stores)"))
     p.add_argument("--text-col", default="caption")
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--ckpt", type=Path, help="generate with this checkpoint (ours or stable-audio-open-1.0)")
@@ -157,6 +159,8 @@ def main(dataset: str, argv: list[str] | None = None) -> int:
     add_generation_arguments(p)
     args = p.parse_args(argv)
     # every check before anything is written or a model loads
+    if args.captions is None:
+        args.captions = spec.captions if shipped else data_files.stored(spec.captions)
     sampler = sampler_for(args, args.ckpt)
     prompts = read_prompts(spec, args.captions, args.text_col, args.seconds_total, args.limit)
     check_prompts(prompts, window_seconds(args.ckpt) if args.ckpt else None)

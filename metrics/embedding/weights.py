@@ -141,7 +141,12 @@ def _fetch(url: str, dest: Path) -> None:
 
 def download(name: str, directory: Path, expected_sha256: str | None = None) -> list[Path]:
     """Fetch an entry into ``directory``, check and record sha256. Needs internet."""
-    spec = REGISTRY[name]
+    return fetch_entry(REGISTRY[name], directory, expected_sha256)
+
+
+def fetch_entry(spec: WeightFile, directory: Path, expected_sha256: str | None = None) -> list[Path]:
+    """Fetch ``spec``'s files into ``directory``; a file whose sha256 differs from the pinned one is removed and
+    refused; the sha256 of each is recorded beside it (``<file>.sha256``)."""
     targets = [directory / spec.filename / m for m in spec.members] if spec.members else [directory / spec.filename]
     for url, target in zip(spec.urls, targets):
         _fetch(url, target)

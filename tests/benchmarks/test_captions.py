@@ -103,3 +103,36 @@ def test_torchrun_sharded_generation_equals_one_process(tiny_ckpt, tmp_path):
     assert list(outs[1]) == list(outs[2]) == [f"id{k}.wav" for k in range(4)]
     for name in outs[1]:
         np.testing.assert_allclose(outs[1][name], outs[2][name], atol=1e-5)
+
+
+def test_musiccaps_without_captions_reads_the_downloaded_copy(tiny_ckpt, tmp_path, monkeypatch, capsys):
+    """The runner needs no --captions once `python -m benchmarks.data_files download musiccaps` has stored the
+    published file (here a local copy served by URL, with its hash pinned as the real entry pins the real file's)."""
+    import dataclasses
+    import hashlib
+
+    from benchmarks import data_files
+
+    source = musiccaps_csv(tmp_path / "published.csv")
+    entry = dataclasses.replace(data_files.DATA_FILES["musiccaps"], urls=(source.as_uri(),),
+                                sha256=hashlib.sha256(source.read_bytes()).hexdigest())
+    monkeypatch.setitem(data_files.DATA_FILES, "musiccaps", entry)
+    monkeypatch.setenv(data_files.ENV_VAR, str(tmp_path / "data"))
+    run = ["--ckpt", str(tiny_ckpt), "--out", str(tmp_path / "run"), "--limit", "2", "--steps", "2",
+           "--seconds-total", "3", "--weights-dir", str(tmp_path / "no-weights"), "--results-table",
+           str(tmp_path / "results.jsonl"), "--no-progress"]
+    assert main("musiccaps", run) == 2
+    err = capsys.readouterr().err
+    assert "python -m benchmarks.data_files download musiccaps" in err and err.count("\n") == 1
+    assert data_files.main(["download", "musiccaps"]) == 0
+    assert data_files.main(["verify"]) == 1  # audiocaps-test is not stored here
+    assert main("musiccaps", run) == 0
+    with open(tmp_path / "run" / "prompts.csv", newline="") as f:
+        assert [row["id"] for row in csv.DictReader(f)] == first_ids(2)
+    stored = tmp_path / "data" / "musiccaps-public.csv"
+    stored.write_text(stored.read_text().replace("calm", "loud"))  # an edited copy is not the benchmark's file
+    capsys.readouterr()
+    assert main("musiccaps", run) == 2 and "not the published file" in capsys.readouterr().err
+    monkeypatch.setitem(data_files.DATA_FILES, "musiccaps", dataclasses.replace(entry, sha256="0" * 64))
+    stored.unlink()
+    assert data_files.main(["download", "musiccaps"]) == 2 and not stored.exists()  # a wrong file is not kept
