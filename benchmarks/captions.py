@@ -132,13 +132,11 @@ def append_row(table: Path, results: dict[str, Any]) -> None:
         f.write(json.dumps(row, default=str, allow_nan=False) + "\n")
 
 
-@guarded
-def main(dataset: str, argv: list[str] | None = None) -> int:
+def parser(dataset: str) -> ArgumentParser:
     spec = DATASETS[dataset]
     p = ArgumentParser(prog=f"python -m benchmarks.{dataset}", description=__doc__.splitlines()[0])
-    shipped = isinstance(spec.captions, Path)
     p.add_argument("--captions", type=Path, help="the dataset's caption CSV (default: " + (
-        f"the shipped {spec.captions.name})" if shipped else
+        f"the shipped {spec.captions.name})" if isinstance(spec.captions, Path) else
         f"the copy `python -m benchmarks.data_files download {spec.captions}` stores)"))
     p.add_argument("--text-col", default="caption")
     src = p.add_mutually_exclusive_group(required=True)
@@ -157,10 +155,16 @@ def main(dataset: str, argv: list[str] | None = None) -> int:
     p.add_argument("--model", choices=list(EMBEDDING_MODELS), help="embedding of the embedding distances, by hand")
     p.add_argument("--results-table", type=Path, default=Path("runs/results.jsonl"))
     add_generation_arguments(p)
-    args = p.parse_args(argv)
+    return p
+
+
+@guarded
+def main(dataset: str, argv: list[str] | None = None) -> int:
+    spec = DATASETS[dataset]
+    args = parser(dataset).parse_args(argv)
     # every check before anything is written or a model loads
     if args.captions is None:
-        args.captions = spec.captions if shipped else data_files.stored(spec.captions)
+        args.captions = spec.captions if isinstance(spec.captions, Path) else data_files.stored(spec.captions)
     sampler = sampler_for(args, args.ckpt)
     prompts = read_prompts(spec, args.captions, args.text_col, args.seconds_total, args.limit)
     check_prompts(prompts, window_seconds(args.ckpt) if args.ckpt else None)

@@ -366,8 +366,7 @@ def sampler_from_args(args: argparse.Namespace, objective: str) -> SamplerConfig
     return sampling
 
 
-@guarded
-def main(argv: list[str] | None = None) -> int:
+def parser() -> ArgumentParser:
     p = ArgumentParser(prog="python -m sa_core.generate", description=__doc__.splitlines()[0])
     p.add_argument("--ckpt", required=True, help="checkpoint folder (ours or stable-audio-open-1.0)")
     src = p.add_mutually_exclusive_group(required=True)
@@ -394,7 +393,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     p.add_argument("--dtype", choices=["float32", "bfloat16", "float16"], default="float32")
     p.add_argument("--no-progress", action="store_true", help="no bar of the sampling steps on stderr")
-    args = p.parse_args(argv)
+    return p
+
+
+@guarded
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
     # every check before the model loads: a bad request costs nothing and writes nothing
     check_device(args.device)
     spec = read_model_config(args.ckpt)

@@ -332,21 +332,24 @@ def parity(weights: Path, sample_rate: int, gen_dir: Path, ref_dir: Path, workdi
     mine_is = inception_score(gen_logits, splits=is_splits)
     out["is"] = mine_is.mean
     out["is_rel_diff"] = rel(mine_is.mean, is_theirs["inception_score_mean"])
-    if fd_dims == 0:
-        return out
+    if fd_dims != 0:
+        out["fd"], fd_theirs = fd_pair(reference, (gen_emb, ref_emb), (theirs_gen, theirs_ref), fd_dims)
+        out["fd_rel_diff"] = rel(out["fd"], fd_theirs)
+    return out
+
+
+def fd_pair(reference: "Reference", ours: tuple[np.ndarray, np.ndarray], theirs: tuple[dict, dict],
+            fd_dims: int | None) -> tuple[float, float]:
+    """FD of gen against ref over the first ``fd_dims`` dimensions: ours, and audioldm_eval's on its features."""
     dims = slice(None, fd_dims)
     stats = []
-    for e in (gen_emb, ref_emb):
+    for e in ours:
         s = GaussianStats(e[:, dims].shape[1])
         s.update(e[:, dims])
         stats.append(s)
-    fd_mine = frechet_distance(stats[0].mean, stats[0].cov, stats[1].mean, stats[1].cov)
-    cut = {k: v[:, dims] if k == "2048" else v for k, v in theirs_gen.items()}
-    cut_ref = {k: v[:, dims] if k == "2048" else v for k, v in theirs_ref.items()}
-    fd_theirs = reference.fid.calculate_fid(cut, cut_ref, "2048")["frechet_distance"]
-    out["fd"] = fd_mine
-    out["fd_rel_diff"] = rel(fd_mine, fd_theirs)
-    return out
+    cut = [{k: v[:, dims] if k == "2048" else v for k, v in t.items()} for t in theirs]
+    return (frechet_distance(stats[0].mean, stats[0].cov, stats[1].mean, stats[1].cov),
+            reference.fid.calculate_fid(cut[0], cut[1], "2048")["frechet_distance"])
 
 
 def test_parity_with_audioldm_eval_16k(reference_installed, tmp_path, weights16):
