@@ -23,6 +23,9 @@ Sources (the reference code each recipe was read from, at the versions named):
 * audioldm2: the audioldm_eval branch ``passt_replace_panns`` (PaSST on the first 10 s, CLAP
   ``music_speech_audioset_epoch_15_esc_89.98.pt`` HTSAT-base), which the AudioLDM 2 author names as the one behind
   the paper's numbers (haoheliu/AudioLDM2#76).
+* tta-bench: NKU-HLT/TTA-Bench-tools ``cal_aes/2_cal_all_aes_score.py`` (``audio-aes`` CLI of audiobox-aesthetics,
+  batch size 32, per file CE/CU/PC/PQ) and ``cal_aes/3_cal_mean_aes_score.py`` (plain mean per axis over the files of
+  a system); facebookresearch/audiobox-aesthetics 0.0.4 ``infer.py``, ``model/aes.py``.
 * fadtk: microsoft/fadtk 1.1.0 (FAD with a chosen model, ``--inf``, ``--indiv``); kadtk 1.1.0 (KAD).
 """
 from __future__ import annotations
@@ -40,11 +43,11 @@ def options(**values: Any) -> Options:
 
 
 # Metric kinds the runner implements (keys of its metric registry).
-METRIC_KINDS = ("fd", "kad", "fad-inf", "fd-per-song", "kl", "clap", "timing", "is")
+METRIC_KINDS = ("fd", "kad", "fad-inf", "fd-per-song", "kl", "clap", "timing", "is", "aesthetics")
 # Kinds that are a distance between embedding distributions: ``--model`` chooses their embedder.
 EMBEDDING_KINDS = ("fd", "kad", "fad-inf", "fd-per-song")
 # Embedders (keys of the embedder registry). openl3/vggish/panns/clap give embeddings fit for the distances.
-MODELS = ("openl3", "vggish", "panns", "clap", "passt")
+MODELS = ("openl3", "vggish", "panns", "clap", "passt", "aesthetics")
 EMBEDDING_MODELS = ("openl3", "vggish", "panns", "clap")
 BENCHMARKS = ("musiccaps", "audiocaps", "songdescriber")
 
@@ -59,6 +62,7 @@ DISTANCE_DEFAULTS: dict[str, Options] = {
     "clap": options(output="embedding", score="mean cosine over ids with a caption"),
     "timing": options(detector="energy threshold (metrics.scores.timing)"),
     "is": options(output="logits", activation="softmax", splits=10, shuffle_seed=2020),
+    "aesthetics": options(output="PQ", score="mean over files of each file's length-weighted window mean"),
 }
 
 # Embedder options used when ``--model`` picks an embedding by hand (the model's usual reference settings).
@@ -345,7 +349,35 @@ FADTK = Protocol(
            "Reference statistics may come as fadtk .npz files with '<model>.mu' / '<model>.cov'."),
 )
 
-PROTOCOLS: dict[str, Protocol] = {p.name: p for p in (STABLE_AUDIO, MUSICGEN, AUDIOLDM, AUDIOLDM2, FADTK)}
+_AES = "facebookresearch/audiobox-aesthetics 0.0.4 infer.py AesPredictor"
+_AES_AXES = (("pq", "PQ", "production quality"), ("pc", "PC", "production complexity"),
+             ("ce", "CE", "content enjoyment"), ("cu", "CU", "content usefulness"))
+AESTHETICS_METRICS = tuple(
+    MetricSpec(f"aes_{key}", "aesthetics", "aesthetics", f"AES {axis} ({words})", higher_is_better=True,
+               distance=options(output=axis),
+               reference=f"{_AES} (16 kHz mono, 10 s windows every 10 s, last zero-padded and weighted by its length,"
+                         " checkpoint.pt target mean/std)",
+               deviations=("float32 forward pass; the reference autocasts to the checkpoint's model_cfg precision "
+                           "(--precision bf16 for its bf16)",))
+    for key, axis, words in _AES_AXES)
+
+TTA_BENCH = Protocol(
+    name="tta-bench",
+    title="TTA-Bench (TTA-Bench-tools): Audiobox Aesthetics PQ/PC/CE/CU",
+    source=f"NKU-HLT/TTA-Bench-tools (cal_aes/2_cal_all_aes_score.py, 3_cal_mean_aes_score.py); {_AES}; "
+           "Wang et al. 2025 (TTA-Bench, arXiv 2509.02398)",
+    metrics=AESTHETICS_METRICS,  # the MS-CLAP text-audio score of cal_clap/ joins here as its own metric
+    default_model="aesthetics",
+    published=None,
+    notes=("No reference audio: Audiobox Aesthetics scores each generated file on its own.",
+           "TTA-Bench also reports an MS-CLAP text-audio score (cal_clap/4_cal_all_clap_score.py); it is not in this "
+           "preset yet.",
+           "TTA-Bench-tools runs `audio-aes` without --ckpt, which loads the same model from the hub's "
+           "model.safetensors; here the released checkpoint.pt (--aesthetics-weights)."),
+)
+
+PROTOCOLS: dict[str, Protocol] = {p.name: p for p in (STABLE_AUDIO, MUSICGEN, AUDIOLDM, AUDIOLDM2, FADTK,
+                                                      TTA_BENCH)}
 DEFAULT_PROTOCOL = "stable-audio"
 
 

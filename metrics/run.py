@@ -345,9 +345,18 @@ def timing_metric(r: Runner, spec: MetricSpec) -> dict[str, Any]:
     return timing_result(detected, r.inputs.requested, r.items.ids, n_boot=r.cfg.bootstrap, seed=r.cfg.seed)
 
 
+def aesthetics_metric(r: Runner, spec: MetricSpec) -> dict[str, Any]:
+    """One Audiobox Aesthetics axis (the spec's ``output`` part): per file its score, and their mean with a
+    bootstrap CI (TTA-Bench-tools averages the files' scores per axis)."""
+    scores = r.gen_by_id(spec, spec.key)
+    per_item = {i: float(scores[i][0]) for i in r.items.ids if i in scores}
+    left_out = {i: "no generated output" for i in r.items.ids if i not in scores}
+    return _mean_result(per_item, left_out, r.cfg.bootstrap, r.cfg.seed)
+
+
 METRIC_FNS: dict[str, Callable[[Runner, MetricSpec], dict[str, Any]]] = {
     "fd": fd_metric, "kad": kad_metric, "fad-inf": fad_inf_metric, "fd-per-song": fd_per_song_metric,
-    "kl": kl_metric, "is": is_metric, "clap": clap_metric, "timing": timing_metric}
+    "kl": kl_metric, "is": is_metric, "clap": clap_metric, "timing": timing_metric, "aesthetics": aesthetics_metric}
 
 
 class NoResult(ValueError):

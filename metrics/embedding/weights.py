@@ -78,6 +78,10 @@ REGISTRY: dict[str, WeightFile] = {w.name: w for w in [
     WeightFile("panns-cnn14-32k", "Cnn14_mAP=0.431.pth",
                ("https://zenodo.org/record/3987831/files/Cnn14_mAP%3D0.431.pth?download=1",),
                "PANNs CNN14 FD/KL/IS (audioldm_eval protocol, 32 kHz)", "--panns-weights"),
+    # Meta Audiobox Aesthetics: the checkpoint audiobox_aesthetics' AesPredictor loads (utils.DEFAULT_CKPT_FNAME)
+    WeightFile("audiobox-aesthetics", "checkpoint.pt",
+               ("https://huggingface.co/facebook/audiobox-aesthetics/resolve/main/checkpoint.pt",),
+               "Audiobox Aesthetics PQ/PC/CE/CU (tta-bench protocol)", "--aesthetics-weights"),
 ]}
 
 

@@ -59,6 +59,9 @@ CLAP_CHECKPOINTS: dict[str, ClapCheckpoint] = {
 }
 
 
+AESTHETICS_AXES = ("CE", "CU", "PC", "PQ")  # Audiobox Aesthetics' heads, in its order: the columns of its output
+
+
 def _clap_weights(o: dict[str, Any]) -> str:
     return CLAP_CHECKPOINTS[o.get("checkpoint", "630k-audioset-fusion")].weights
 
@@ -82,6 +85,10 @@ EMBEDDERS: dict[str, EmbedderEntry] = {
     "panns": EmbedderEntry("metrics.embedding.embedders.panns:PannsEmbedder",
                            lambda o: f"panns-cnn14-{int(o.get('sample_rate', 16000)) // 1000}k", "panns_weights",
                            lambda o: {"embedding": slice(0, 2048), "logits": slice(2048, 2048 + 527)}),
+    # one score per axis per file (length-weighted mean over 10 s windows), each axis its own part
+    "aesthetics": EmbedderEntry("metrics.embedding.embedders.aesthetics:AestheticsEmbedder",
+                                lambda o: "audiobox-aesthetics", "aesthetics_weights",
+                                lambda o: {a: slice(i, i + 1) for i, a in enumerate(AESTHETICS_AXES)}),
 }
 
 
