@@ -124,7 +124,8 @@ class OneLineParser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     parser = OneLineParser(prog="python -m metrics", description="Text-to-audio metrics as the papers computed them "
-                           "(--protocol stable-audio | musicgen | audioldm | audioldm2 | fadtk), offline and batched.")
+                           "(--protocol stable-audio | musicgen | audiocraft | audioldm | audioldm2 | fadtk | "
+                           "tta-bench), offline and batched.")
     sub = parser.add_subparsers(dest="command", required=True)
     for name in (*METRICS, "all"):
         add_run_arguments(sub.add_parser(name, help=f"compute {name}"))

@@ -244,8 +244,8 @@ def _load_reference(cfg: RunConfig, inputs: Inputs, spec: MetricSpec, stats: dic
         return None
     if inputs.ref is None:
         kind = ".pkl" if spec.kind == "kl" else ".npz"
-        alt = "" if spec.kind == "kad" else f" or --ref-stats FILE{kind}"
-        named = " named <id>.<ext>" if spec.kind == "kl" else ""
+        alt = "" if spec.kind in ("kad", "kl-segments") else f" or --ref-stats FILE{kind}"
+        named = " named <id>.<ext>" if spec.kind.startswith("kl") else ""
         return f"{spec.key.upper()} needs --ref DIR (reference audio{named}){alt} ({spec.label})"
     if not inputs.ref.files:
         raise UsageError(f"--ref {cfg.ref}: no audio files{_first_problem(inputs.ref)}")

@@ -314,6 +314,43 @@ def kl_metric(r: Runner, spec: MetricSpec) -> dict[str, Any]:
                      n_boot=r.cfg.bootstrap, seed=r.cfg.seed, divergence=_kl_divergence(spec))
 
 
+def segment_kl_metric(r: Runner, spec: MetricSpec) -> dict[str, Any]:
+    """audiocraft's KL (``audiocraft/metrics/kld.py``): segment k of an id's generated file against segment k of its
+    reference, each pair one sample; the value is the mean over every pair of every id (ids with more segments count
+    more), per item the mean over its pairs, and the CI resamples ids."""
+    o = spec.distance_options()
+    ref, ref_problems = r.ref_by_id(spec)
+    gen = r.gen_by_id(spec, spec.key)
+    forward = o["direction"] == "gen||ref"
+    sums: dict[str, float] = {}
+    pairs: dict[str, int] = {}
+    left_out: dict[str, str] = {}
+    for i in r.items.ids:
+        if i in r.inputs.exclude:
+            left_out[i] = "excluded (unavailable id)"
+        elif i not in gen:
+            left_out[i] = "no generated output"
+        elif i not in ref:
+            left_out[i] = ref_problems.get(i, "no reference probabilities")
+        else:
+            n = min(len(gen[i]), len(ref[i]))
+            g, f = gen[i][:n], ref[i][:n]
+            per_pair = kl_divergence(g, f, o["eps"]) if forward else kl_divergence(f, g, o["eps"])  # [n]
+            sums[i], pairs[i] = float(per_pair.sum()), n
+    ids = list(sums)
+    if not ids:
+        return {"value": None, "n": 0, "per_item": {}, "left_out": left_out}
+    S, C = np.array([sums[i] for i in ids]), np.array([pairs[i] for i in ids])
+    value = float(S.sum() / C.sum())
+    ci = set_bootstrap(len(ids), lambda idx: float(S[idx].sum() / C[idx].sum()), value, n_boot=r.cfg.bootstrap,
+                       seed=r.cfg.seed)
+    unequal = [i for i in ids if len(gen[i]) != len(ref[i])]
+    return {"value": value, **ci, "n": len(ids), "n_segments": int(C.sum()),
+            "per_item": {i: sums[i] / pairs[i] for i in ids}, "left_out": left_out,
+            **({"note": f"{len(unequal)} id(s) with a different number of segments generated and reference: paired "
+                        f"up to the shorter"} if unequal else {})}
+
+
 def is_metric(r: Runner, spec: MetricSpec) -> dict[str, Any]:
     o = spec.distance_options()
     logits = r.gen_by_id(spec, spec.key)
@@ -356,7 +393,7 @@ def aesthetics_metric(r: Runner, spec: MetricSpec) -> dict[str, Any]:
 
 METRIC_FNS: dict[str, Callable[[Runner, MetricSpec], dict[str, Any]]] = {
     "fd": fd_metric, "kad": kad_metric, "fad-inf": fad_inf_metric, "fd-per-song": fd_per_song_metric,
-    "kl": kl_metric, "is": is_metric, "clap": clap_metric, "timing": timing_metric, "aesthetics": aesthetics_metric}
+    "kl": kl_metric, "kl-segments": segment_kl_metric, "is": is_metric, "clap": clap_metric, "timing": timing_metric, "aesthetics": aesthetics_metric}
 
 
 class NoResult(ValueError):
