@@ -33,7 +33,8 @@ from metrics.files.refstats import write_fd_stats, write_kl_probs
 from metrics.inputs import METRICS, Inputs, check_inputs, output_part
 from metrics.plan import RunConfig, UsageError
 from metrics.protocols import MetricSpec
-from metrics.scores.evaluate import _mean_result, clap_result, fd_result, gaussian_stats, kl_result, timing_result
+from metrics.scores.evaluate import (_mean_result, clap_result, fd_result, gaussian_stats, kl_result,
+                                     segment_kl_result, timing_result)
 from metrics.scores.stats import set_bootstrap
 from metrics.scores.timing import detect_end
 from sa_util.audio import AudioError, read_audio
@@ -315,40 +316,12 @@ def kl_metric(r: Runner, spec: MetricSpec) -> dict[str, Any]:
 
 
 def segment_kl_metric(r: Runner, spec: MetricSpec) -> dict[str, Any]:
-    """audiocraft's KL (``audiocraft/metrics/kld.py``): segment k of an id's generated file against segment k of its
-    reference, each pair one sample; the value is the mean over every pair of every id (ids with more segments count
-    more), per item the mean over its pairs, and the CI resamples ids."""
+    """audiocraft's KL on per-segment PaSST probabilities (:func:`metrics.scores.evaluate.segment_kl_result`)."""
     o = spec.distance_options()
     ref, ref_problems = r.ref_by_id(spec)
-    gen = r.gen_by_id(spec, spec.key)
-    forward = o["direction"] == "gen||ref"
-    sums: dict[str, float] = {}
-    pairs: dict[str, int] = {}
-    left_out: dict[str, str] = {}
-    for i in r.items.ids:
-        if i in r.inputs.exclude:
-            left_out[i] = "excluded (unavailable id)"
-        elif i not in gen:
-            left_out[i] = "no generated output"
-        elif i not in ref:
-            left_out[i] = ref_problems.get(i, "no reference probabilities")
-        else:
-            n = min(len(gen[i]), len(ref[i]))
-            g, f = gen[i][:n], ref[i][:n]
-            per_pair = kl_divergence(g, f, o["eps"]) if forward else kl_divergence(f, g, o["eps"])  # [n]
-            sums[i], pairs[i] = float(per_pair.sum()), n
-    ids = list(sums)
-    if not ids:
-        return {"value": None, "n": 0, "per_item": {}, "left_out": left_out}
-    S, C = np.array([sums[i] for i in ids]), np.array([pairs[i] for i in ids])
-    value = float(S.sum() / C.sum())
-    ci = set_bootstrap(len(ids), lambda idx: float(S[idx].sum() / C[idx].sum()), value, n_boot=r.cfg.bootstrap,
-                       seed=r.cfg.seed)
-    unequal = [i for i in ids if len(gen[i]) != len(ref[i])]
-    return {"value": value, **ci, "n": len(ids), "n_segments": int(C.sum()),
-            "per_item": {i: sums[i] / pairs[i] for i in ids}, "left_out": left_out,
-            **({"note": f"{len(unequal)} id(s) with a different number of segments generated and reference: paired "
-                        f"up to the shorter"} if unequal else {})}
+    return segment_kl_result(r.gen_by_id(spec, spec.key), ref, r.items.ids, forward=o["direction"] == "gen||ref",
+                             eps=o["eps"], exclude=r.inputs.exclude, ref_problems=ref_problems,
+                             n_boot=r.cfg.bootstrap, seed=r.cfg.seed)
 
 
 def is_metric(r: Runner, spec: MetricSpec) -> dict[str, Any]:

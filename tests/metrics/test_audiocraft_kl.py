@@ -84,3 +84,22 @@ def test_kld_both_directions_match_audiocraft(kld_module, passt20_checkpoint, tm
         print(f"{key}: ours {ours[key]['value']:.8g}, audiocraft {want[key]:.8g}")
         assert ours[key]["value"] == pytest.approx(want[key], rel=1e-4)
     assert ours["kld_pq"]["value"] != pytest.approx(ours["kld_qp"]["value"], rel=1e-3), "the directions differ"
+
+
+def test_pairs_are_segments_and_the_mean_is_over_pairs():
+    from metrics.scores.evaluate import segment_kl_result
+
+    rng = np.random.default_rng(0)
+    p = {k: rng.dirichlet(np.ones(5), size=n) for k, n in (("g1", 3), ("r1", 3), ("g2", 1), ("r2", 2))}
+    gen, ref = {"x": p["g1"], "y": p["g2"]}, {"x": p["r1"], "y": p["r2"]}
+
+    def kl(a, b):  # KL(a || b + eps), one pair
+        return float((a * (np.log(a) - np.log(b + 1e-6))).sum())
+
+    res = segment_kl_result(gen, ref, ["x", "y", "z"], forward=False, eps=1e-6, n_boot=0)
+    pairs = [kl(ref["x"][k], gen["x"][k]) for k in range(3)] + [kl(ref["y"][0], gen["y"][0])]
+    assert res["value"] == pytest.approx(np.mean(pairs)) and res["n_segments"] == 4 and res["n"] == 2
+    assert res["per_item"]["x"] == pytest.approx(np.mean(pairs[:3]))
+    assert res["left_out"] == {"z": "no generated output"} and "shorter" in res["note"]
+    forward = segment_kl_result(gen, ref, ["x"], forward=True, eps=1e-6, n_boot=0)
+    assert forward["value"] == pytest.approx(np.mean([kl(gen["x"][k], ref["x"][k]) for k in range(3)]))
