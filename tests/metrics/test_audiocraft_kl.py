@@ -7,7 +7,7 @@ which imports PyAV, xformers and spaCy (pinned to torch 2.1); those two files im
 them under empty ``audiocraft``, ``audiocraft.data`` and ``audiocraft.metrics`` package shells (nothing of audiocraft
 is replaced). hear21passt's ``base20sec.get_basic_model``,
 which would download the release weights, returns hear21passt's own model with the random-weight file instead.
-Float32 on the CPU: kld_pq and kld_qp agree to 1e-4 relative.
+Float32 on the CPU: kld_pq and kld_qp agree to 1e-4 relative (measured: 6e-6 and 1e-5).
 """
 from __future__ import annotations
 
@@ -57,7 +57,7 @@ def kld_module():
 
 # id -> (seconds, rate, channels): 21 s gives a 20 s and a 1 s segment; generated and reference of one id share
 # their length and rate (audiocraft's update takes one size and rate per pair)
-ITEMS = {"a": (21.0, 44100, 2), "b": (3.0, 48000, 1), "c": (0.5, 44100, 2)}
+ITEMS = {"a": (21.0, 44100, 2), "b": (0.5, 48000, 1)}
 
 
 def test_kld_both_directions_match_audiocraft(kld_module, passt20_checkpoint, tmp_path, monkeypatch):
@@ -79,7 +79,7 @@ def test_kld_both_directions_match_audiocraft(kld_module, passt20_checkpoint, tm
         metric.update(torch.from_numpy(gen.T.copy())[None], torch.from_numpy(ref.T.copy())[None],
                       torch.tensor([len(gen)]), torch.tensor([sr]))
     want = metric.compute()
-    assert ours["kld_pq"]["n_segments"] == 4 == int(metric.weight)  # a: 2 segments, b: 1, c: 1
+    assert ours["kld_pq"]["n_segments"] == 3 == int(metric.weight)  # a: 2 segments, b: 1
     for key in ("kld_pq", "kld_qp"):
         print(f"{key}: ours {ours[key]['value']:.8g}, audiocraft {want[key]:.8g}")
         assert ours[key]["value"] == pytest.approx(want[key], rel=1e-4)
