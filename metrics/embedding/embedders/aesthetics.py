@@ -21,6 +21,9 @@ Precision: float32 by default, on every device. The reference runs its forward p
 precision the checkpoint's ``model_cfg`` names (``"32"``: none); ``--precision bf16`` gives the bf16 autocast.
 
 Shortest input: 1 sample at 16 kHz (the reference pads every window to 10 s; one true sample keeps one frame).
+
+Memory: each 10 s window in a batch holds the first convolution's ``[512, 31999]`` output and its group norm (about
+65 MB each, float32), so ``--batch-size`` windows peak at roughly 0.2 GB each (an estimate from the tensor sizes).
 """
 from __future__ import annotations
 
