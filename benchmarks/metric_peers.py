@@ -12,6 +12,10 @@ output, one file at a time, with the reference package imported (never copied):
   ``waveform_to_examples(*soundfile.read(path))`` -> ``[n, 128]``; ours runs the ``frechet-audio-distance`` preset.
 * ``panns``: audioldm_eval 0.0.3's CNN14 path, ``WaveDataset.read_from_file`` then one forward per file ->
   ``[2048 + 527]`` (embedding, logits), our output layout.
+* ``passt20``: audiocraft 1.3.0's ``metrics/kld.py`` ``PasstKLDivergenceMetric(pretrained_length=20)`` label
+  distributions of one file -> ``[n_segments, 527]``; ours runs the PaSST embedder with ``pretrained_length=20,
+  segments="audiocraft"``.
+* ``aesthetics``: audiobox-aesthetics 0.0.4 ``AesPredictor.forward`` on one file -> ``[4]`` (CE, CU, PC, PQ).
 * ``openl3``: stable-audio-metrics' ``src/openl3_fd.py``: ``librosa.load(sr=None, mono=False)``, peak -1 dBFS,
   ``soxr`` to 44.1 kHz, L and R each through TensorFlow openl3 0.4.2's ``get_audio_embedding`` (kapre 0.3.7 front-end,
   hop 0.5 s, batch 4), concatenated -> ``[n, 1024]``. It needs TensorFlow <= 2.15 with Keras 2, in a virtualenv of
@@ -53,12 +57,14 @@ from metrics.embedding.pipeline import embed_files
 from sa_fixtures.clips import SR, write_harmonic_clips
 from sa_util.cli import guarded
 
-MODELS = ("passt", "clap", "vggish", "panns", "openl3")
+MODELS = ("passt", "clap", "vggish", "panns", "openl3", "passt20", "aesthetics")
 INSTALL = {
     "passt": "pip install hear21passt",
     "clap": "pip install laion_clap",
     "vggish": "pip install --no-deps torchvggish==0.2",
     "panns": "pip install --no-deps audioldm_eval==0.0.3",
+    "passt20": "pip install --no-deps audiocraft==1.3.0 julius torchmetrics lightning-utilities",
+    "aesthetics": "pip install --no-deps audiobox-aesthetics==0.0.4",
     # TensorFlow's openl3: its own venv that sees the project's (TensorFlow 2.15 pins numpy<2, as we do, and Keras
     # 2); openl3's setup.py downloads the weights while it builds, so the checkout gets empty files in their place
     "openl3": "python -m venv .venv-tf && python -c 'import site; print(site.getsitepackages()[0])' > "
@@ -72,7 +78,7 @@ INSTALL = {
 # Max relative difference (max |ours - reference| / max |reference|, per file) accepted: 1e-4, as in
 # tests/metrics/test_vggish.py and test_panns.py, and no looser than test_passt.py (rtol 1e-4, atol 1e-6) or
 # test_clap.py (atol 2e-5 on unit 512-d vectors whose largest entries are about 0.1). Measured: about 1e-6.
-TOLERANCE = {"passt": 1e-4, "clap": 1e-4, "vggish": 1e-4, "panns": 1e-4,
+TOLERANCE = {"passt": 1e-4, "clap": 1e-4, "vggish": 1e-4, "panns": 1e-4, "passt20": 1e-4, "aesthetics": 1e-4,
              # TensorFlow vs torch convolutions and resamplers, on these 44.1 kHz clips: 2.9e-4 measured (README: 3.2e-4
              # at 44.1 kHz, 9.4e-4 on a 22.05 kHz file)
              "openl3": 1e-3}
@@ -102,11 +108,14 @@ def write_weights(model: str, folder: Path, seed: int = 0) -> Path:
 
     folder.mkdir(parents=True, exist_ok=True)
     name = {"passt": "passt-s-swa-ap476", "clap": "clap-630k-audioset-fusion", "vggish": "vggish",
-            "panns": "panns-cnn14-16k", "openl3": "openl3-mel256-music"}[model]
+            "panns": "panns-cnn14-16k", "openl3": "openl3-mel256-music", "passt20": "passt-s-20sec-swa-ap474",
+            "aesthetics": "audiobox-aesthetics"}[model]
     path = folder / REGISTRY[name].filename
     if path.exists():
         return path
-    if model == "passt":
+    if model in ("passt20", "aesthetics"):
+        rw.WRITERS[name](path, seed)
+    elif model == "passt":
         rw.write_passt_pt(path, seed)
     elif model == "clap":
         rw.write_clap_pt(path, roberta_dir(folder), seed=seed)
@@ -137,8 +146,10 @@ def our_embedder(model: str, weights: Path) -> Embedder:
     from metrics.embedding.embedders import build
 
     options = {"clap": {"roberta_dir": roberta_dir(weights.parent)},
-               "vggish": {"config": "frechet-audio-distance"}}.get(model, {})
-    return build(model, weights, "cpu", {"passt": 16, "vggish": 64, "panns": 16}.get(model, 32), **options)
+               "vggish": {"config": "frechet-audio-distance"},
+               "passt20": {"pretrained_length": 20, "segments": "audiocraft"}}.get(model, {})
+    batch = {"passt": 16, "vggish": 64, "panns": 16, "passt20": 8, "aesthetics": 8}.get(model, 32)
+    return build("passt" if model == "passt20" else model, weights, "cpu", batch, **options)
 
 
 def our_runner(model: str, weights: Path) -> EmbedPaths:
@@ -246,15 +257,77 @@ def vggish_reference(weights: Path) -> EmbedPaths:
     return lambda paths: [one(p) for p in paths]
 
 
+def shell_import(dotted: str, shells: tuple[str, ...]) -> types.ModuleType:
+    """Import module ``dotted`` of an installed package with the packages ``shells`` (the top one and any
+    subpackage on the way) as empty modules over their folders, so that their ``__init__`` (which imports what the
+    module does not need) never runs; the module and what it imports are the package's own files."""
+    top = importlib.util.find_spec(dotted.split(".")[0])
+    for name in shells:
+        if name not in sys.modules:
+            package = types.ModuleType(name)
+            package.__path__ = [os.path.join(top.submodule_search_locations[0], *name.split(".")[1:])]
+            if name == top.name:
+                package.__spec__, package.__path__ = top, list(top.submodule_search_locations)
+            sys.modules[name] = package
+    return importlib.import_module(dotted)
+
+
 def audioldm_eval_module(name: str) -> types.ModuleType:
     """``audioldm_eval.<name>`` without running the package ``__init__`` (it needs ssr_eval and torch.hub)."""
     require("panns", "audioldm_eval")
-    if "audioldm_eval" not in sys.modules:
-        spec = importlib.util.find_spec("audioldm_eval")
-        package = types.ModuleType("audioldm_eval")
-        package.__spec__, package.__path__ = spec, list(spec.submodule_search_locations)
-        sys.modules["audioldm_eval"] = package
-    return importlib.import_module(f"audioldm_eval.{name}")
+    return shell_import(f"audioldm_eval.{name}", ("audioldm_eval",))
+
+
+def audiocraft_kld_module() -> types.ModuleType:
+    """audiocraft's ``metrics/kld.py`` (and ``data/audio_utils.py``) without the ``__init__`` of ``audiocraft``,
+    ``audiocraft.data`` and ``audiocraft.metrics`` (PyAV, xformers, spaCy: pinned to torch 2.1)."""
+    for module in ("audiocraft", "julius", "torchmetrics"):
+        require("passt20", module)
+    return shell_import("audiocraft.metrics.kld", ("audiocraft", "audiocraft.data", "audiocraft.metrics"))
+
+
+def passt20_reference(weights: Path) -> EmbedPaths:
+    """audiocraft's ``PasstKLDivergenceMetric(pretrained_length=20)._get_label_distribution`` on one file as
+    soundfile reads it (``[1, C, T]``, its length and rate) -> ``[n_segments, 527]``; hear21passt's
+    ``base20sec.get_basic_model`` gives hear21passt's own 20 s model with ``weights`` (it would download them)."""
+    import hear21passt.base20sec
+
+    from metrics.embedding.embedders.passt import build_passt
+
+    kld = audiocraft_kld_module()
+    saved = hear21passt.base20sec.get_basic_model
+    hear21passt.base20sec.get_basic_model = lambda **kwargs: build_passt(weights, 20)
+    try:
+        metric = kld.PasstKLDivergenceMetric(pretrained_length=20)
+    finally:
+        hear21passt.base20sec.get_basic_model = saved
+
+    def one(path: str) -> np.ndarray:
+        x, sr = sf.read(path, dtype="float32", always_2d=True)
+        wav = torch.from_numpy(x.T.copy())[None]
+        return metric._get_label_distribution(wav, torch.tensor([wav.shape[-1]]), torch.tensor([sr])).numpy()
+
+    return lambda paths: [one(p) for p in paths]
+
+
+def aesthetics_reference(weights: Path) -> EmbedPaths:
+    """audiobox-aesthetics 0.0.4 ``AesPredictor.forward`` on one file as soundfile reads it (its in-memory form; its
+    own reader needs torchcodec) -> ``[4]`` in our axis order (CE, CU, PC, PQ)."""
+    require("aesthetics", "audiobox_aesthetics")
+    from audiobox_aesthetics.infer import AesPredictor
+
+    from metrics.embedding.embedders import AESTHETICS_AXES
+
+    predictor = AesPredictor(checkpoint_pth=str(weights), batch_size=1)
+    predictor.device = torch.device("cpu")
+    predictor.model.to("cpu")
+
+    def one(path: str) -> np.ndarray:
+        x, sr = sf.read(path, dtype="float32", always_2d=True)
+        row = predictor.forward([{"path": torch.from_numpy(x.T.copy()), "sample_rate": sr}])[0]
+        return np.array([row[a] for a in AESTHETICS_AXES])
+
+    return lambda paths: [one(p) for p in paths]
 
 
 @contextlib.contextmanager
@@ -329,7 +402,8 @@ def openl3_reference(weights: Path) -> EmbedPaths:
 def reference_runner(model: str, weights: Path) -> EmbedPaths:
     """The reference path of ``model``, loaded; :class:`ReferenceMissing` when it cannot run here."""
     runners = {"passt": passt_reference, "clap": clap_reference, "vggish": vggish_reference,
-               "panns": panns_reference, "openl3": openl3_reference}
+               "panns": panns_reference, "openl3": openl3_reference, "passt20": passt20_reference,
+               "aesthetics": aesthetics_reference}
     if model not in runners:
         raise ValueError(f"unknown model {model!r}; choose from {MODELS}")
     return runners[model](weights)

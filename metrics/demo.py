@@ -25,10 +25,16 @@ def run_demo(out: Path, n: int, random_weights: bool, weights_dir: Path | None,
         writer.writeheader()
         writer.writerows(rows)
     if random_weights:
-        from sa_fixtures.random_weights import write_all
+        from metrics.embedding.embedders import entry
+        from metrics.protocols import get, shared_embedders
+        from sa_fixtures.random_weights import write_all, write_named
 
         weights_dir = out / "random-weights"
         write_all(weights_dir)
+        # the protocol's evaluators beyond the default set (the 20 s PaSST, Audiobox Aesthetics); CLAP runs the
+        # default checkpoint below
+        write_named(weights_dir, [entry(m).weights(dict(o)) for m, o in shared_embedders(get(protocol)).items()
+                                  if m != "clap"])
     cfg = RunConfig(gen=out / "gen", ref=out / "ref", captions=captions, id_col="id", text_col="caption",
                     seconds_col="seconds_total", weights_dir=weights_dir, cache_dir=out / "cache",
                     fd_bootstrap=20, protocol=protocol,

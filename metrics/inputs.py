@@ -121,7 +121,8 @@ def _given_inputs(cfg: RunConfig) -> list[tuple[str, Path | None]]:
              ("--roberta-dir", cfg.roberta_dir)]
     named += [("--ref-stats", p) for p in cfg.ref_stats]
     named += [(f"--{name.replace('_', '-')}", getattr(cfg, name)) for name in
-              ("openl3_weights", "passt_weights", "clap_weights", "vggish_weights", "panns_weights")]
+              ("openl3_weights", "passt_weights", "clap_weights", "vggish_weights", "panns_weights",
+              "aesthetics_weights")]
     return named
 
 
@@ -228,7 +229,7 @@ def _load_reference(cfg: RunConfig, inputs: Inputs, spec: MetricSpec, stats: dic
     if spec.kind == "timing":
         return None if inputs.requested is not None else \
             "timing needs --seconds-total S or --captions CSV with --seconds-col"
-    if spec.kind == "is":
+    if spec.kind in ("is", "aesthetics"):  # scores of the generated files alone
         return None
     npz, pkl = stats.get(".npz"), stats.get(".pkl")
     if spec.kind in ("fd", "fad-inf", "fd-per-song") and npz is not None:
@@ -243,8 +244,8 @@ def _load_reference(cfg: RunConfig, inputs: Inputs, spec: MetricSpec, stats: dic
         return None
     if inputs.ref is None:
         kind = ".pkl" if spec.kind == "kl" else ".npz"
-        alt = "" if spec.kind == "kad" else f" or --ref-stats FILE{kind}"
-        named = " named <id>.<ext>" if spec.kind == "kl" else ""
+        alt = "" if spec.kind in ("kad", "kl-segments") else f" or --ref-stats FILE{kind}"
+        named = " named <id>.<ext>" if spec.kind.startswith("kl") else ""
         return f"{spec.key.upper()} needs --ref DIR (reference audio{named}){alt} ({spec.label})"
     if not inputs.ref.files:
         raise UsageError(f"--ref {cfg.ref}: no audio files{_first_problem(inputs.ref)}")

@@ -41,6 +41,7 @@ class RunConfig:
     clap_weights: Path | None = None
     vggish_weights: Path | None = None
     panns_weights: Path | None = None
+    aesthetics_weights: Path | None = None
     roberta_dir: Path | None = None
     openl3_content: str | None = None  # None: the protocol's (music)
     clap_checkpoint: str | None = None  # None: the protocol's

@@ -12,9 +12,10 @@ Pure data: importing this module imports no model and touches no file.
 
 Sources (the reference code each recipe was read from, at the versions named):
 * stable-audio: Stability-AI/stable-audio-metrics ``src/{openl3_fd,passt_kld,clap_score}.py`` (fd55536).
-* musicgen: facebookresearch/audiocraft ``config/solver/musicgen/default.yaml`` (metrics.fad.tf, kld.passt
-  pretrained_length 20, text_consistency.clap music_audioset_epoch_15_esc_90.14.pt HTSAT-base no fusion),
-  ``audiocraft/metrics/{fad,kld,clap_consistency}.py``, ``docs/METRICS.md``; google-research
+* musicgen, audiocraft: facebookresearch/audiocraft ``config/solver/musicgen/default.yaml`` (metrics.fad.tf,
+  kld.passt pretrained_length 20, text_consistency.clap music_audioset_epoch_15_esc_90.14.pt HTSAT-base no fusion),
+  ``audiocraft/metrics/{fad,kld,clap_consistency}.py`` (audiocraft 1.3.0), ``audiocraft/data/audio_utils.py``
+  (``convert_audio``: julius ``resample_frac``, then the channel mean), ``docs/METRICS.md``; google-research
   ``frechet_audio_distance/{audioset_model,create_embeddings_main}.py`` (peak normalisation, 1 s windows every
   8000 samples); tensorflow/models ``vggish_slim.py`` (``fc2`` without activation, no PCA).
 * audioldm: haoheliu/audioldm_eval main (``eval.py``: PANNs Cnn14 16 kHz, ``"2048"`` FD, KL softmax/sigmoid on
@@ -23,6 +24,9 @@ Sources (the reference code each recipe was read from, at the versions named):
 * audioldm2: the audioldm_eval branch ``passt_replace_panns`` (PaSST on the first 10 s, CLAP
   ``music_speech_audioset_epoch_15_esc_89.98.pt`` HTSAT-base), which the AudioLDM 2 author names as the one behind
   the paper's numbers (haoheliu/AudioLDM2#76).
+* tta-bench: NKU-HLT/TTA-Bench-tools ``cal_aes/2_cal_all_aes_score.py`` (``audio-aes`` CLI of audiobox-aesthetics,
+  batch size 32, per file CE/CU/PC/PQ) and ``cal_aes/3_cal_mean_aes_score.py`` (plain mean per axis over the files of
+  a system); facebookresearch/audiobox-aesthetics 0.0.4 ``infer.py``, ``model/aes.py``.
 * fadtk: microsoft/fadtk 1.1.0 (FAD with a chosen model, ``--inf``, ``--indiv``); kadtk 1.1.0 (KAD).
 """
 from __future__ import annotations
@@ -40,11 +44,11 @@ def options(**values: Any) -> Options:
 
 
 # Metric kinds the runner implements (keys of its metric registry).
-METRIC_KINDS = ("fd", "kad", "fad-inf", "fd-per-song", "kl", "clap", "timing", "is")
+METRIC_KINDS = ("fd", "kad", "fad-inf", "fd-per-song", "kl", "kl-segments", "clap", "timing", "is", "aesthetics")
 # Kinds that are a distance between embedding distributions: ``--model`` chooses their embedder.
 EMBEDDING_KINDS = ("fd", "kad", "fad-inf", "fd-per-song")
 # Embedders (keys of the embedder registry). openl3/vggish/panns/clap give embeddings fit for the distances.
-MODELS = ("openl3", "vggish", "panns", "clap", "passt")
+MODELS = ("openl3", "vggish", "panns", "clap", "passt", "aesthetics")
 EMBEDDING_MODELS = ("openl3", "vggish", "panns", "clap")
 BENCHMARKS = ("musiccaps", "audiocaps", "songdescriber")
 
@@ -56,9 +60,12 @@ DISTANCE_DEFAULTS: dict[str, Options] = {
     "fad-inf": options(output="embedding", steps=25, min_n=500, replace=True, seed=0, fit="FD ~ 1/n"),
     "fd-per-song": options(output="embedding", min_frames=2),
     "kl": options(output="probabilities", direction="gen||ref", eps=1e-6, pairing="id"),
+    "kl-segments": options(output="probabilities", direction="ref||gen", eps=1e-6,
+                           pairing="id, then segment k with segment k", mean="over all segment pairs"),
     "clap": options(output="embedding", score="mean cosine over ids with a caption"),
     "timing": options(detector="energy threshold (metrics.scores.timing)"),
     "is": options(output="logits", activation="softmax", splits=10, shuffle_seed=2020),
+    "aesthetics": options(output="PQ", score="mean over files of each file's length-weighted window mean"),
 }
 
 # Embedder options used when ``--model`` picks an embedding by hand (the model's usual reference settings).
@@ -237,37 +244,59 @@ STABLE_AUDIO = Protocol(
     notes=("OpenL3 content type: music for MusicCaps / Song Describer, env for AudioCaps (--openl3-content).",),
 )
 
-MUSICGEN = Protocol(
+_KLD = "facebookresearch/audiocraft audiocraft/metrics/kld.py PasstKLDivergenceMetric"
+_KLD_PASST = options(pretrained_length=20, segments="audiocraft")  # config/solver/musicgen/default.yaml kld.passt
+_KLD_REFERENCE = (f"{_KLD} (pretrained_length 20: hear21passt base20sec; julius resampling to 32 kHz, then mono; "
+                  "back-to-back 20 s segments, unpadded, those of <= 0.15 s dropped; softmax per segment; segment k of "
+                  "the generated file against segment k of the reference, each pair one sample; mean over all pairs)")
+_KLD_DEVIATIONS = ("audiocraft cuts the generated audio to the reference's length before segmenting (its solver "
+                   "generates that length); here each file is segmented as it is and segments are paired up to the "
+                   "shorter count (the same pairs when the lengths are equal)",)
+
+
+def _audiocraft_kl(key: str, direction: str, label: str) -> MetricSpec:
+    return MetricSpec(key, "kl-segments", "passt", label, embedder=_KLD_PASST, distance=options(direction=direction),
+                      reference=_KLD_REFERENCE, deviations=_KLD_DEVIATIONS)
+
+
+_MUSICGEN_FAD = MetricSpec(
+    "fad", "fd", "vggish", "FAD_vggish", embedder=_VGGISH_FAD,
+    reference="google-research frechet_audio_distance via audiocraft/metrics/fad.py (TF VGGish, "
+              "16 kHz mono, embedding without PCA and without final activation)",
+    deviations=(_TORCHVGGISH,
+                "google-research FAD reads int16, divides each file by max(0.1, max sample) and "
+                "embeds 1 s windows every 0.5 s; here torchvggish's steps: 0.96 s examples back to "
+                "back, unscaled (metrics/embedding/embedders/vggish.py docstring)"))
+_MUSICGEN_CLAP = MetricSpec(
+    "clap", "clap", "clap", "CLAP_score", higher_is_better=True, embedder=options(checkpoint="music-audioset"),
+    reference="audiocraft/metrics/clap_consistency.py (music_audioset_epoch_15_esc_90.14.pt, "
+              "HTSAT-base, no fusion, 48 kHz mono, random 10 s crop of longer audio)",
+    deviations=("peak -1 dBFS and int16 round trip before CLAP (audiocraft does neither)",))
+
+AUDIOCRAFT = Protocol(
+    name="audiocraft",
+    title="audiocraft metrics: FAD_vggish, KL_passt both directions (kld.py), CLAP (music_audioset)",
+    source=f"{_AUDIOCRAFT}; audiocraft/metrics/kld.py (kld_pq, kld_qp); Copet et al. 2023 (arXiv 2306.05284) §4",
+    metrics=(_MUSICGEN_FAD,
+             # kld.py: kld_pq = kl_div((preds + eps).log(), targets) = KL(ref || gen + eps), reported as 'kld'
+             _audiocraft_kl("kld_pq", "ref||gen", "KL_passt (kld_pq)"),
+             _audiocraft_kl("kld_qp", "gen||ref", "KL_passt (kld_qp)"),
+             _MUSICGEN_CLAP),
+    default_model="vggish",
+    published=None,
+    notes=("Reference folder holds one file per generated file, same names (KL pairs ids, then segments).",
+           "kld_pq is audiocraft's 'kld' (the KL of the MusicGen paper); kld_both = kld_pq + kld_qp."),
+)
+
+MUSICGEN = Protocol(  # the MusicGen paper's three numbers, each computed as audiocraft computes it
     name="musicgen",
-    title="MusicGen (audiocraft): FAD_vggish, KL_passt (audiocraft), CLAP (music_audioset)",
+    title="MusicGen (audiocraft): FAD_vggish, KL_passt (audiocraft kld.py), CLAP (music_audioset)",
     source=f"{_AUDIOCRAFT}; Copet et al. 2023 (arXiv 2306.05284) §4",
-    metrics=(
-        MetricSpec("fad", "fd", "vggish", "FAD_vggish", embedder=_VGGISH_FAD,
-                   reference="google-research frechet_audio_distance via audiocraft/metrics/fad.py (TF VGGish, "
-                             "16 kHz mono, embedding without PCA and without final activation)",
-                   deviations=(_TORCHVGGISH,
-                               "google-research FAD reads int16, divides each file by max(0.1, max sample) and "
-                               "embeds 1 s windows every 0.5 s; here torchvggish's steps: 0.96 s examples back to "
-                               "back, unscaled (metrics/embedding/embedders/vggish.py docstring)")),
-        MetricSpec("kl", "kl", "passt", "KL_passt",
-                   distance=options(direction="ref||gen"),
-                   reference="audiocraft/metrics/kld.py PasstKLDivergenceMetric (pretrained_length 20: PaSST "
-                             "20 s model; non-overlapping chunks, each its own KL sample; KL(ref||gen), eps on "
-                             "the generated side; generated audio cut to the reference length)",
-                   deviations=("PaSST 10 s model (passt-s-swa-ap476) in 10 s windows every 5 s with mean logits, "
-                               "not the 20 s model on non-overlapping chunks",
-                               "generated audio is not cut to the reference length",
-                               "peak -1 dBFS normalisation before PaSST (audiocraft's solver loudness-normalises "
-                               "generations to -14 LUFS instead)")),
-        MetricSpec("clap", "clap", "clap", "CLAP_score", higher_is_better=True,
-                   embedder=options(checkpoint="music-audioset"),
-                   reference="audiocraft/metrics/clap_consistency.py (music_audioset_epoch_15_esc_90.14.pt, "
-                             "HTSAT-base, no fusion, 48 kHz mono, random 10 s crop of longer audio)",
-                   deviations=("peak -1 dBFS and int16 round trip before CLAP (audiocraft does neither)",)),
-    ),
+    metrics=(_MUSICGEN_FAD, _audiocraft_kl("kl", "ref||gen", "KL_passt"), _MUSICGEN_CLAP),
     default_model="vggish",
     published="musicgen",
-    notes=("MusicCaps reference: 10 s clips; MusicGen generates the same length as the reference.",),
+    notes=("MusicCaps reference: 10 s clips; MusicGen generates the same length as the reference.",
+           "KL is audiocraft's kld_pq ('kld'); --protocol audiocraft adds kld_qp."),
 )
 
 _PANNS = options(sample_rate=16000)
@@ -345,7 +374,35 @@ FADTK = Protocol(
            "Reference statistics may come as fadtk .npz files with '<model>.mu' / '<model>.cov'."),
 )
 
-PROTOCOLS: dict[str, Protocol] = {p.name: p for p in (STABLE_AUDIO, MUSICGEN, AUDIOLDM, AUDIOLDM2, FADTK)}
+_AES = "facebookresearch/audiobox-aesthetics 0.0.4 infer.py AesPredictor"
+_AES_AXES = (("pq", "PQ", "production quality"), ("pc", "PC", "production complexity"),
+             ("ce", "CE", "content enjoyment"), ("cu", "CU", "content usefulness"))
+AESTHETICS_METRICS = tuple(
+    MetricSpec(f"aes_{key}", "aesthetics", "aesthetics", f"AES {axis} ({words})", higher_is_better=True,
+               distance=options(output=axis),
+               reference=f"{_AES} (16 kHz mono, 10 s windows every 10 s, last zero-padded and weighted by its length,"
+                         " checkpoint.pt target mean/std)",
+               deviations=("float32 forward pass; the reference autocasts to the checkpoint's model_cfg precision "
+                           "(--precision bf16 for its bf16)",))
+    for key, axis, words in _AES_AXES)
+
+TTA_BENCH = Protocol(
+    name="tta-bench",
+    title="TTA-Bench (TTA-Bench-tools): Audiobox Aesthetics PQ/PC/CE/CU",
+    source=f"NKU-HLT/TTA-Bench-tools (cal_aes/2_cal_all_aes_score.py, 3_cal_mean_aes_score.py); {_AES}; "
+           "Wang et al. 2025 (TTA-Bench, arXiv 2509.02398)",
+    metrics=AESTHETICS_METRICS,  # the MS-CLAP text-audio score of cal_clap/ joins here as its own metric
+    default_model="vggish",  # TTA-Bench computes no embedding distance: one asked for by hand runs on VGGish
+    published=None,
+    notes=("No reference audio: Audiobox Aesthetics scores each generated file on its own.",
+           "TTA-Bench also reports an MS-CLAP text-audio score (cal_clap/4_cal_all_clap_score.py); it is not in this "
+           "preset yet.",
+           "TTA-Bench-tools runs `audio-aes` without --ckpt, which loads the same model from the hub's "
+           "model.safetensors; here the released checkpoint.pt (--aesthetics-weights)."),
+)
+
+PROTOCOLS: dict[str, Protocol] = {p.name: p for p in (STABLE_AUDIO, MUSICGEN, AUDIOCRAFT, AUDIOLDM, AUDIOLDM2,
+                                                      FADTK, TTA_BENCH)}
 DEFAULT_PROTOCOL = "stable-audio"
 
 

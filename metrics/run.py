@@ -31,7 +31,8 @@ from metrics.files.refstats import write_fd_stats, write_kl_probs
 from metrics.inputs import METRICS, Inputs, check_inputs, output_part
 from metrics.plan import RunConfig, UsageError
 from metrics.protocols import MetricSpec
-from metrics.scores.evaluate import _mean_result, clap_result, fd_result, gaussian_stats, kl_result, timing_result
+from metrics.scores.evaluate import (_mean_result, clap_result, fd_result, gaussian_stats, kl_result,
+                                     segment_kl_result, timing_result)
 from metrics.scores.stats import set_bootstrap
 from metrics.scores.timing import detect_end
 from sa_util import strict_json
@@ -313,6 +314,15 @@ def kl_metric(r: Runner, spec: MetricSpec) -> dict[str, Any]:
                      n_boot=r.cfg.bootstrap, seed=r.cfg.seed, divergence=_kl_divergence(spec))
 
 
+def segment_kl_metric(r: Runner, spec: MetricSpec) -> dict[str, Any]:
+    """audiocraft's KL on per-segment PaSST probabilities (:func:`metrics.scores.evaluate.segment_kl_result`)."""
+    o = spec.distance_options()
+    ref, ref_problems = r.ref_by_id(spec)
+    return segment_kl_result(r.gen_by_id(spec, spec.key), ref, r.items.ids, forward=o["direction"] == "gen||ref",
+                             eps=o["eps"], exclude=r.inputs.exclude, ref_problems=ref_problems,
+                             n_boot=r.cfg.bootstrap, seed=r.cfg.seed)
+
+
 def is_metric(r: Runner, spec: MetricSpec) -> dict[str, Any]:
     o = spec.distance_options()
     logits = r.gen_by_id(spec, spec.key)
@@ -344,9 +354,18 @@ def timing_metric(r: Runner, spec: MetricSpec) -> dict[str, Any]:
     return timing_result(detected, r.inputs.requested, r.items.ids, n_boot=r.cfg.bootstrap, seed=r.cfg.seed)
 
 
+def aesthetics_metric(r: Runner, spec: MetricSpec) -> dict[str, Any]:
+    """One Audiobox Aesthetics axis (the spec's ``output`` part): per file its score, and their mean with a
+    bootstrap CI (TTA-Bench-tools averages the files' scores per axis)."""
+    scores = r.gen_by_id(spec, spec.key)
+    per_item = {i: float(scores[i][0]) for i in r.items.ids if i in scores}
+    left_out = {i: "no generated output" for i in r.items.ids if i not in scores}
+    return _mean_result(per_item, left_out, r.cfg.bootstrap, r.cfg.seed)
+
+
 METRIC_FNS: dict[str, Callable[[Runner, MetricSpec], dict[str, Any]]] = {
     "fd": fd_metric, "kad": kad_metric, "fad-inf": fad_inf_metric, "fd-per-song": fd_per_song_metric,
-    "kl": kl_metric, "is": is_metric, "clap": clap_metric, "timing": timing_metric}
+    "kl": kl_metric, "kl-segments": segment_kl_metric, "is": is_metric, "clap": clap_metric, "timing": timing_metric, "aesthetics": aesthetics_metric}
 
 
 class NoResult(ValueError):

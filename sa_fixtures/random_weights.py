@@ -6,6 +6,7 @@ computed with them mean nothing beyond "the pipeline runs and agrees with the re
 """
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Callable, Iterable
 
@@ -76,12 +77,12 @@ def write_openl3_h5(path: Path, net: OpenL3Net) -> None:
                 g.create_dataset(f"{name}/{w}", data=array)
 
 
-def write_passt_pt(path: Path, seed: int = 0) -> None:
-    """A random PaSST-S net saved as the official release: a plain state dict."""
+def write_passt_pt(path: Path, seed: int = 0, pretrained_length: int = 10) -> None:
+    """A random PaSST-S net (10 s, or the 20 s model) saved as the official release: a plain state dict."""
     from metrics.embedding.embedders.passt import build_passt
 
     torch.manual_seed(seed)
-    torch.save(build_passt(None).net.state_dict(), path)
+    torch.save(build_passt(None, pretrained_length).net.state_dict(), path)
 
 
 def write_byte_tokenizer(folder: Path) -> Path:
@@ -124,12 +125,72 @@ def _clap_writer(fusion: bool, amodel: str) -> Callable[[Path, int], object]:
     return write
 
 
+_AES_OFFICIAL = (  # (our AestheticsNet key pattern, the reference AesMultiOutput's name), applied in order
+    (r"^feature_extractor\.conv_layers\.0\.layer_norm\.", "wavlm_model.feature_extractor.conv_layers.0.2."),
+    (r"^feature_extractor\.conv_layers\.(\d+)\.conv\.", r"wavlm_model.feature_extractor.conv_layers.\1.0."),
+    (r"^feature_projection\.layer_norm\.", "wavlm_model.layer_norm."),
+    (r"^feature_projection\.projection\.", "wavlm_model.post_extract_proj."),
+    (r"^encoder\.pos_conv_embed\.conv\.(parametrizations\.weight\.original0|weight_g)$",
+     "wavlm_model.encoder.pos_conv.0.weight_g"),
+    (r"^encoder\.pos_conv_embed\.conv\.(parametrizations\.weight\.original1|weight_v)$",
+     "wavlm_model.encoder.pos_conv.0.weight_v"),
+    (r"^encoder\.pos_conv_embed\.conv\.bias$", "wavlm_model.encoder.pos_conv.0.bias"),
+    (r"^encoder\.layer_norm\.", "wavlm_model.encoder.layer_norm."),
+    (r"\.attention\.rel_attn_embed\.", ".self_attn.relative_attention_bias."),
+    (r"\.attention\.gru_rel_pos_linear\.", ".self_attn.grep_linear."),
+    (r"\.attention\.gru_rel_pos_const$", ".self_attn.grep_a"),
+    (r"\.attention\.", ".self_attn."),
+    (r"^(encoder\.layers\.\d+)\.layer_norm\.", r"\1.self_attn_layer_norm."),
+    (r"\.feed_forward\.intermediate_dense\.", ".fc1."),
+    (r"\.feed_forward\.output_dense\.", ".fc2."),
+    (r"^encoder\.layers\.", "wavlm_model.encoder.layers."),
+)
+
+
+def write_aesthetics_pt(path: Path, seed: int = 0, precision: str = "32") -> Path:
+    """A random Audiobox Aesthetics model saved like the release ``checkpoint.pt``: ``{'state_dict': {'model.*'},
+    'model_cfg', 'target_transform'}``, the state dict under the reference's own module names (WavLM's
+    ``wavlm_model.*`` with the training-time ``mask_emb``, ``layer_weights.<axis>``, ``proj_layer.<axis>.0``).
+    Norm gains, biases, layer weights and the relative-position gates are randomised so that a port ignoring any of
+    them is caught; the target mean/std differ per axis. ``precision``: the ``model_cfg`` entry the reference
+    autocasts to ("32": none)."""
+    import re
+
+    from metrics.embedding.embedders.aesthetics import AXES, AestheticsConfig, AestheticsNet
+
+    cfg = AestheticsConfig(precision=precision)
+    torch.manual_seed(seed)
+    net = AestheticsNet(cfg).eval()
+    rng = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, p in net.named_parameters():
+            if "layer_weights" in name or "gru_rel_pos_const" in name:
+                p.copy_(torch.rand(p.shape, generator=rng) + 0.5)
+            elif p.ndim == 1 and ("norm" in name or name.endswith("bias")):
+                p.add_(0.1 * torch.randn(p.shape, generator=rng))
+                if name.endswith("norm.weight"):
+                    p.mul_(torch.rand(p.shape, generator=rng) + 0.5)
+        for head in net.proj_layer.values():  # random features vary little in direction: spread the scores
+            head[-1].weight.mul_(100.0)
+    state = {}
+    for key, value in net.state_dict().items():
+        for pattern, repl in _AES_OFFICIAL:
+            key = re.sub(pattern, repl, key)
+        state[f"model.{key}"] = value.clone()
+    state["model.wavlm_model.mask_emb"] = torch.rand(768, generator=rng)
+    transform = {a: {"mean": 5.0 + i * 0.5, "std": 1.0 + i * 0.25} for i, a in enumerate(AXES)}
+    torch.save({"state_dict": state, "model_cfg": dataclasses.asdict(cfg),
+                "target_transform": transform}, path)
+    return path
+
+
 # registry name -> writer(path, seed) of a random-weight file in that entry's official format
 WRITERS: dict[str, Callable[[Path, int], object]] = {
     "roberta-base": lambda path, seed: write_byte_tokenizer(path),
     "openl3-mel256-music": lambda path, seed: write_openl3_h5(path, random_openl3(seed)),
     "openl3-mel256-env": lambda path, seed: write_openl3_h5(path, random_openl3(seed + 1)),
     "passt-s-swa-ap476": lambda path, seed: write_passt_pt(path, seed),
+    "passt-s-20sec-swa-ap474": lambda path, seed: write_passt_pt(path, seed, 20),
     "clap-630k-audioset-fusion": _clap_writer(True, "HTSAT-tiny"),
     "clap-music-audioset": _clap_writer(False, "HTSAT-base"),  # the musicgen / audioldm2 protocols' (large)
     "clap-music-speech-audioset": _clap_writer(False, "HTSAT-base"),
@@ -137,6 +198,7 @@ WRITERS: dict[str, Callable[[Path, int], object]] = {
     "vggish-pca": lambda path, seed: write_vggish_pca_pth(path, seed),
     "panns-cnn14-16k": lambda path, seed: write_panns_pth(path, 16000, seed),
     "panns-cnn14-32k": lambda path, seed: write_panns_pth(path, 32000, seed),
+    "audiobox-aesthetics": lambda path, seed: write_aesthetics_pt(path, seed),
 }
 DEFAULT_FILES = ("openl3-mel256-music", "openl3-mel256-env", "passt-s-swa-ap476", "clap-630k-audioset-fusion",
                  "roberta-base", "vggish", "panns-cnn14-16k")

@@ -94,6 +94,24 @@ def weights_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder
 
 
+@pytest.fixture(scope="session")
+def aesthetics_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A random-weight Audiobox Aesthetics ``checkpoint.pt`` (official layout, 380 MB: written only where used)."""
+    from sa_fixtures.random_weights import write_aesthetics_pt
+
+    return write_aesthetics_pt(tmp_path_factory.mktemp("aesthetics") / "checkpoint.pt")
+
+
+@pytest.fixture(scope="session")
+def passt20_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A random-weight PaSST-S 20 s state dict (audiocraft's KL model; 345 MB: written only where used)."""
+    from sa_fixtures.random_weights import write_passt_pt
+
+    path = tmp_path_factory.mktemp("passt20") / "passt-s-f128-20sec-p16-s10-ap.474-swa.pt"
+    write_passt_pt(path, seed=3, pretrained_length=20)
+    return path
+
+
 @pytest.fixture(scope="module")
 def module_tmp(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Iterator[Path]:
     """A folder for one test module's shared files, removed once the module is done (with

@@ -29,6 +29,8 @@ def ratio_at(ratio: float, n_files: int, at: int = VERDICT_FILES) -> float:
 # evaluator -> what the study measured (largest |bf16 - fp32| / CI width over the metrics it feeds); the study of
 # 2026-12-02: 30 + 30 clips of 3 s, random weights, CPU (BENCHMARKS.md, "Precision study")
 BF16_CLEARED: dict[str, str] = {
+    "aesthetics": "the reference's own computation where its checkpoint's model_cfg names bf16 (AesMultiOutput "
+                  "autocasts its forward pass to that precision); not measured by the study",
     "clap": "CLAP score moved 2.2e-5, 0.0023 of its CI width on 30 clips (0.031 projected to 5,521)",
 }
 # evaluator -> why it stays fp32 (PaSST and PANNs: the study of 2026-12-02 on an AVX2 EPYC, 1 s clips; OpenL3: the

@@ -53,6 +53,10 @@ REGISTRY: dict[str, WeightFile] = {w.name: w for w in [
     WeightFile("passt-s-swa-ap476", "passt-s-f128-p16-s10-ap.476-swa.pt",
                ("https://github.com/kkoutini/PaSST/releases/download/v0.0.1-audioset/"
                 "passt-s-f128-p16-s10-ap.476-swa.pt",), "KL_passt", "--passt-weights"),
+    WeightFile("passt-s-20sec-swa-ap474", "passt-s-f128-20sec-p16-s10-ap.474-swa.pt",
+               ("https://github.com/kkoutini/PaSST/releases/download/v0.0.5/"
+                "passt-s-f128-20sec-p16-s10-ap.474-swa.pt",), "KL_passt (audiocraft: pretrained_length 20)",
+               "--passt-weights"),
     WeightFile("clap-630k-audioset-fusion", "630k-audioset-fusion-best.pt",
                (_CLAP.format("630k-audioset-fusion-best.pt"),), "CLAP score (protocol default)", "--clap-weights"),
     WeightFile("clap-music-audioset", "music_audioset_epoch_15_esc_90.14.pt",
@@ -78,6 +82,10 @@ REGISTRY: dict[str, WeightFile] = {w.name: w for w in [
     WeightFile("panns-cnn14-32k", "Cnn14_mAP=0.431.pth",
                ("https://zenodo.org/record/3987831/files/Cnn14_mAP%3D0.431.pth?download=1",),
                "PANNs CNN14 FD/KL/IS (audioldm_eval protocol, 32 kHz)", "--panns-weights"),
+    # Meta Audiobox Aesthetics: the checkpoint audiobox_aesthetics' AesPredictor loads (utils.DEFAULT_CKPT_FNAME)
+    WeightFile("audiobox-aesthetics", "checkpoint.pt",
+               ("https://huggingface.co/facebook/audiobox-aesthetics/resolve/main/checkpoint.pt",),
+               "Audiobox Aesthetics PQ/PC/CE/CU (tta-bench protocol)", "--aesthetics-weights"),
 ]}
 
 

@@ -102,24 +102,56 @@ def kl_result(gen_probs: dict[str, np.ndarray], ref_probs: dict[str, np.ndarray]
     """``ref_problems``: why an id has no reference probabilities, where known (else a generic reason).
     ``divergence(gen, ref)``: the per-item KL (default stable-audio-metrics' KL(gen || ref + eps))."""
     divergence = divergence or kl_divergence
-    ref_problems = ref_problems or {}
-    per_item: dict[str, float] = {}
-    left_out: dict[str, str] = {}
-    for i in ids:
-        if i in exclude:
-            left_out[i] = "excluded (unavailable id)"
-        elif i not in gen_probs:
-            left_out[i] = "no generated output"
-        elif i not in ref_probs:
-            left_out[i] = ref_problems.get(i, "no reference probabilities")
-        else:
-            per_item[i] = float(divergence(gen_probs[i], ref_probs[i]))
+    paired, left_out = pair_ids(gen_probs, ref_probs, ids, exclude, ref_problems)
+    per_item = {i: float(divergence(gen_probs[i], ref_probs[i])) for i in paired}
     result = _mean_result(per_item, left_out, n_boot, seed)
     negative = sum(v < 0 for v in per_item.values())
     if negative:
         result["note"] = (f"{negative} per-item KL value(s) below 0: the reference code smooths one side with +eps "
                           f"only, so KL of near-equal distributions can dip just under 0; kept as it computes them")
     return result
+
+
+def pair_ids(gen: dict[str, Any], ref: dict[str, Any], ids: list[str], exclude: set[str] = frozenset(),
+             ref_problems: dict[str, str] | None = None) -> tuple[list[str], dict[str, str]]:
+    """The ids with a generated and a reference output (and not excluded), and why each other id is left out."""
+    ref_problems = ref_problems or {}
+    paired: list[str] = []
+    left_out: dict[str, str] = {}
+    for i in ids:
+        if i in exclude:
+            left_out[i] = "excluded (unavailable id)"
+        elif i not in gen:
+            left_out[i] = "no generated output"
+        elif i not in ref:
+            left_out[i] = ref_problems.get(i, "no reference probabilities")
+        else:
+            paired.append(i)
+    return paired, left_out
+
+
+def segment_kl_result(gen: dict[str, np.ndarray], ref: dict[str, np.ndarray], ids: list[str], *,
+                      forward: bool, eps: float, exclude: set[str] = frozenset(),
+                      ref_problems: dict[str, str] | None = None, n_boot: int = 1000, seed: int = 0
+                      ) -> dict[str, Any]:
+    """audiocraft's KL (``audiocraft/metrics/kld.py``) from per-segment probabilities ``[n_segments, K]`` per id:
+    segment k of the generated file against segment k of the reference (up to the shorter count), each pair one
+    sample. ``forward``: KL(gen || ref + eps) (audiocraft's ``kld_qp``), else KL(ref || gen + eps) (``kld_pq``).
+    The value is the mean over every pair of every id, per item the mean over its pairs; the CI resamples ids."""
+    paired, left_out = pair_ids(gen, ref, ids, exclude, ref_problems)
+    if not paired:
+        return {"value": None, "n": 0, "per_item": {}, "left_out": left_out}
+    counts = np.array([min(len(gen[i]), len(ref[i])) for i in paired])
+    sums = np.array([(kl_divergence(gen[i][:n], ref[i][:n], eps) if forward else
+                      kl_divergence(ref[i][:n], gen[i][:n], eps)).sum() for i, n in zip(paired, counts)])
+    value = float(sums.sum() / counts.sum())
+    ci = set_bootstrap(len(paired), lambda idx: float(sums[idx].sum() / counts[idx].sum()), value, n_boot=n_boot,
+                       seed=seed)
+    unequal = sum(len(gen[i]) != len(ref[i]) for i in paired)
+    note = {"note": f"{unequal} id(s) with a different number of segments generated and reference: paired up to the "
+                    "shorter"} if unequal else {}
+    return {"value": value, **ci, "n": len(paired), "n_segments": int(counts.sum()),
+            "per_item": {i: float(v / n) for i, v, n in zip(paired, sums, counts)}, "left_out": left_out, **note}
 
 
 def clap_result(audio_emb: dict[str, np.ndarray], text_emb: dict[str, np.ndarray], ids: list[str], *,

@@ -47,10 +47,8 @@ def stem(name: str) -> str:
     return Path(name).stem
 
 
-@pytest.fixture(scope="module")
-def mixed(tmp_path_factory, weights_dir):
-    """(sandbox, gen folder, results, outcome) of the one ``metrics all`` run."""
-    sb = Sandbox(tmp_path_factory.mktemp("mixed"))
+def write_mixed_folder(sb: Sandbox) -> tuple[Path, Path, list[str]]:
+    """The hostile generated folder, three good reference files and the caption table: (gen, ref, ids)."""
     gen, ref = sb.inp / "gen", sb.inp / "ref"
     for name, spec in GOOD.items():
         hostile.write_audio(gen / name, spec)
@@ -69,6 +67,14 @@ def mixed(tmp_path_factory, weights_dir):
         hostile.tone_wav(ref / f"ref{k}.wav", 2.0, seed=20 + k)
     names = sorted(os.listdir(gen))
     ids = sorted({stem(n) for n in names if Path(n).suffix.lower() in hostile.AUDIO_SUFFIXES}) + HOSTILE_IDS
+    return gen, ref, ids
+
+
+@pytest.fixture(scope="module")
+def mixed(tmp_path_factory, weights_dir):
+    """(sandbox, gen folder, results, outcome) of the one ``metrics all`` run."""
+    sb = Sandbox(tmp_path_factory.mktemp("mixed"))
+    gen, ref, ids = write_mixed_folder(sb)
     seconds = {stem(n): f"{s.seconds:.3f}" for n, s in GOOD.items()}
     rows = [[i, f"the caption of {i}", seconds.get(i, "3")] for i in ids]
     captions = hostile.write_csv(sb.inp / "captions.csv", ["id", "caption", "seconds"], rows)
@@ -154,3 +160,36 @@ def test_results_and_summary_are_valid(mixed):
     for name in ("fd", "kl", "clap", "timing"):
         assert results["metrics"][name]["value"] is not None
         assert name in summary, o.out
+
+
+AES_METRICS = ("aes_pq", "aes_pc", "aes_ce", "aes_cu")
+
+
+@pytest.fixture(scope="module")
+def mixed_aesthetics(tmp_path_factory, aesthetics_checkpoint):
+    """The same hostile folder through ``--protocol tta-bench`` (Audiobox Aesthetics, no reference)."""
+    sb = Sandbox(tmp_path_factory.mktemp("mixed-aes"))
+    gen, _, ids = write_mixed_folder(sb)
+    out = sb.out / "results.json"
+    o = sb.run("metrics", ["all", "--protocol", "tta-bench", "--gen", gen, "--aesthetics-weights",
+                           aesthetics_checkpoint, "--cache-dir", sb.out / "cache", "--bootstrap", "100",
+                           "--no-progress", "--out", out], limit=1200)
+    return sb, gen, (sb.results(out) if o.code == 0 else None), o, ids
+
+
+def test_aesthetics_scores_every_good_file_and_names_every_other(mixed_aesthetics):
+    _, gen, results, o, _ = mixed_aesthetics
+    assert o.code == 0, o.describe()
+    assert list(results["metrics"]) == list(AES_METRICS), results["skipped_metrics"]
+    check_accounted(results, gen, hostile.AUDIO_SUFFIXES)
+    good = sorted(stem(n) for n in [*GOOD, TONE_IN_SILENCE])
+    for metric in AES_METRICS:
+        res = results["metrics"][metric]
+        assert [g for g in good if g not in res["per_item"]] == [], res["left_out"]
+        for name in [*BAD, *LINKS]:
+            assert stem(name) not in res["per_item"], f"{metric} scored the bad file {name}"
+        for name in EDGE:
+            assert stem(name) in res["per_item"] or res["left_out"].get(stem(name)), f"{metric}: {name}"
+    for name in [*BAD, *LINKS]:
+        without = results["ids"]["without_audio"]
+        assert named_in_skipped(results, gen / name) or without.get(stem(name)), f"{name}: no reason"

@@ -43,12 +43,16 @@ def args(dataset: Path, weights: Path, out: Path, *extra: str) -> list[str]:
 
 
 @pytest.mark.parametrize("name", list(protocols.PROTOCOLS))
-def test_preset_runs_offline_and_names_every_setting(name, dataset, weights_dir, tmp_path, capsys):
+def test_preset_runs_offline_and_names_every_setting(name, dataset, weights_dir, tmp_path, capsys, request):
     protocol = protocols.get(name)
     # the HTSAT-base CLAP checkpoints of musicgen/audioldm2 are not among the random-weight files: the run takes the
     # default one by hand, which the results must then mark as not comparable to the published numbers
     swapped = protocol.embedder_of("clap") not in ((), protocols.options(checkpoint="630k-audioset-fusion"))
     extra = ["--clap-checkpoint", "630k-audioset-fusion"] if swapped else []
+    if any(m.model == "aesthetics" for m in protocol.metrics):  # its 380 MB checkpoint is written only for it
+        extra += ["--aesthetics-weights", str(request.getfixturevalue("aesthetics_checkpoint"))]
+    if any(m.model == "passt" and m.embedder_options().get("pretrained_length") == 20 for m in protocol.metrics):
+        extra += ["--passt-weights", str(request.getfixturevalue("passt20_checkpoint"))]  # audiocraft's 20 s PaSST
     assert main(["all", "--protocol", name, *args(dataset, weights_dir, tmp_path / "r.json", *extra)]) == 0, \
         capsys.readouterr().err
     results = json.loads((tmp_path / "r.json").read_text())
@@ -125,7 +129,8 @@ def test_model_by_hand_and_a_kind_outside_the_protocol(dataset, weights_dir, tmp
 # --- every path a user can take computes on the part of the embedding its protocol names -------------------------
 # What each metric must read, written here independently of the registry: (model, output part) -> width.
 EXPECTED_DIM = {("openl3", "embedding"): 1024, ("vggish", "embedding"): 128, ("panns", "embedding"): 2048,
-                ("panns", "logits"): 527, ("clap", "embedding"): 512, ("passt", "probabilities"): 527}
+                ("panns", "logits"): 527, ("clap", "embedding"): 512, ("passt", "probabilities"): 527,
+                **{("aesthetics", axis): 1 for axis in ("PQ", "PC", "CE", "CU")}}
 
 
 def every_plan():
@@ -152,11 +157,16 @@ def test_every_planned_metric_reads_the_part_its_protocol_names():
                 continue
             wanted = "logits" if spec.kind == "is" or (spec.kind == "kl" and spec.model == "panns") else (
                 "probabilities" if spec.kind == "kl" else "embedding")
+            if spec.kind == "aesthetics":  # one axis each: aes_pq reads the PQ column
+                wanted = spec.key.removeprefix("aes_").upper()
+            if spec.kind == "kl-segments":
+                wanted = "probabilities"
             assert spec.output == wanted, (where, spec.key)
             assert output_dim(spec) == EXPECTED_DIM[(spec.model, spec.output)], (where, spec.key)
             seen.add((spec.kind, spec.model))
     embedding_kinds = {(k, m) for k in protocols.EMBEDDING_KINDS for m in protocols.EMBEDDING_MODELS}
-    assert embedding_kinds | {("kl", "passt"), ("kl", "panns"), ("is", "panns"), ("clap", "clap")} == seen
+    assert embedding_kinds | {("kl", "passt"), ("kl", "panns"), ("is", "panns"), ("clap", "clap"),
+                                ("kl-segments", "passt"), ("aesthetics", "aesthetics")} == seen
 
 
 @pytest.fixture(scope="module")

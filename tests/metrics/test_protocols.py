@@ -97,7 +97,7 @@ def test_with_model_retargets_only_embedding_distances():
 
 def test_unknown_protocol_lists_the_choices():
     with pytest.raises(ValueError, match="stable-audio"):
-        P.get("audiocraft")
+        P.get("no-such-protocol")
 
 
 def test_specs_are_frozen_and_validated():

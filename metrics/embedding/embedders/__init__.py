@@ -59,6 +59,9 @@ CLAP_CHECKPOINTS: dict[str, ClapCheckpoint] = {
 }
 
 
+AESTHETICS_AXES = ("CE", "CU", "PC", "PQ")  # Audiobox Aesthetics' heads, in its order: the columns of its output
+
+
 def _clap_weights(o: dict[str, Any]) -> str:
     return CLAP_CHECKPOINTS[o.get("checkpoint", "630k-audioset-fusion")].weights
 
@@ -72,8 +75,10 @@ EMBEDDERS: dict[str, EmbedderEntry] = {
     "openl3": EmbedderEntry("metrics.embedding.embedders.openl3:OpenL3Embedder",
                             lambda o: f"openl3-mel256-{o.get('content_type', 'music')}", "openl3_weights",
                             lambda o: {"embedding": slice(0, 512 * int(o.get("channels", 2)))}),
-    "passt": EmbedderEntry("metrics.embedding.embedders.passt:PasstEmbedder", lambda o: "passt-s-swa-ap476", "passt_weights",
-                           _whole("probabilities", 527)),
+    # the 10 s model, or the 20 s one for pretrained_length=20 (audiocraft's KL); per file [527] or [segments, 527]
+    "passt": EmbedderEntry("metrics.embedding.embedders.passt:PasstEmbedder",
+                           lambda o: "passt-s-swa-ap476" if o.get("pretrained_length", 10) == 10 else
+                           "passt-s-20sec-swa-ap474", "passt_weights", _whole("probabilities", 527)),
     "clap": EmbedderEntry("metrics.embedding.embedders.clap:ClapEmbedder", _clap_weights, "clap_weights",
                           _whole("embedding", 512), extra={"roberta_dir": "roberta-base"}),
     "vggish": EmbedderEntry("metrics.embedding.embedders.vggish:VGGishEmbedder", lambda o: "vggish", "vggish_weights",
@@ -82,6 +87,10 @@ EMBEDDERS: dict[str, EmbedderEntry] = {
     "panns": EmbedderEntry("metrics.embedding.embedders.panns:PannsEmbedder",
                            lambda o: f"panns-cnn14-{int(o.get('sample_rate', 16000)) // 1000}k", "panns_weights",
                            lambda o: {"embedding": slice(0, 2048), "logits": slice(2048, 2048 + 527)}),
+    # one score per axis per file (length-weighted mean over 10 s windows), each axis its own part
+    "aesthetics": EmbedderEntry("metrics.embedding.embedders.aesthetics:AestheticsEmbedder",
+                                lambda o: "audiobox-aesthetics", "aesthetics_weights",
+                                lambda o: {a: slice(i, i + 1) for i, a in enumerate(AESTHETICS_AXES)}),
 }
 
 
