@@ -1,4 +1,5 @@
-"""``python -m metrics {compare,power,agreement}``: questions about results files rather than audio.
+"""``python -m metrics {protocols,compare,power,agreement}``: questions about presets and results files rather than
+audio.
 
 Examples::
 
@@ -19,6 +20,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Callable
 
+from metrics import protocol_listing
 from metrics.comparison import agreement, compare, power, rating_sets
 from metrics.plan import UsageError
 from metrics.run import write_results
@@ -151,6 +153,8 @@ class Tool:
 
 
 TOOLS: dict[str, Tool] = {
+    "protocols": Tool("list the --protocol presets: each metric's settings, reference code and deviations",
+                      protocol_listing.add_arguments, protocol_listing.run),
     "compare": Tool("is B better than A? paired differences with CIs and p-values for every shared metric",
                     add_compare_arguments, run_compare),
     "power": Tool("sample-size guidance: the smallest difference a run's prompts can detect, the n for a target",

@@ -142,3 +142,20 @@ def test_report_sets_a_run_beside_the_published_rows_of_its_protocol():
     tables = metric_table([("a", run("stable-audio")), ("b", run("audioldm"))])
     assert "protocol: stable-audio" in tables and "protocol: audioldm" in tables
     assert "fd (FD_panns)" in tables and "fd (FD_openl3)" in tables
+
+
+def test_protocols_command_lists_every_preset_with_its_metrics(capsys):
+    import json
+
+    from metrics.__main__ import main
+    from metrics.protocols import PROTOCOLS
+
+    assert main(["protocols"]) == 0
+    text = capsys.readouterr().out
+    for name, p in PROTOCOLS.items():
+        assert f"\n{name}" in f"\n{text}" and all(f"  {m.key}: {m.label}" in text for m in p.metrics)
+    assert main(["protocols", "fadtk", "--json"]) == 0
+    listed = json.loads(capsys.readouterr().out)
+    assert list(listed) == ["fadtk"] and listed["fadtk"] == json.loads(json.dumps(PROTOCOLS["fadtk"].settings()))
+    assert main(["protocols", "no-such-preset"]) == 2
+    assert capsys.readouterr().err.count("\n") == 1
