@@ -40,12 +40,14 @@ def options(**values: Any) -> Options:
 
 
 # Metric kinds the runner implements (keys of its metric registry).
-METRIC_KINDS = ("fd", "kad", "fad-inf", "fd-per-song", "kl", "clap", "timing", "is")
+METRIC_KINDS = ("fd", "kad", "fad-inf", "fd-per-song", "kl", "clap", "timing", "is", "pam")
 # Kinds that are a distance between embedding distributions: ``--model`` chooses their embedder.
 EMBEDDING_KINDS = ("fd", "kad", "fad-inf", "fd-per-song")
 # Embedders (keys of the embedder registry). openl3/vggish/panns/clap give embeddings fit for the distances.
-MODELS = ("openl3", "vggish", "panns", "clap", "passt")
-EMBEDDING_MODELS = ("openl3", "vggish", "panns", "clap")
+MODELS = ("openl3", "vggish", "panns", "clap", "passt", "msclap", "clap-laion-audio", "clap-laion-music")
+EMBEDDING_MODELS = ("openl3", "vggish", "panns", "clap", "msclap", "clap-laion-audio", "clap-laion-music")
+# PAM's two opposing prompts (soham97/PAM ``PAM/PAM.py`` PAM_PROMPTS): the score is the first one's probability
+PAM_PROMPTS = ("the sound is clear and clean.", "the sound is noisy and with artifacts.")
 BENCHMARKS = ("musiccaps", "audiocaps", "songdescriber")
 
 # Distance options of each kind when a protocol does not set them (the reference tool's defaults).
@@ -59,6 +61,8 @@ DISTANCE_DEFAULTS: dict[str, Options] = {
     "clap": options(output="embedding", score="mean cosine over ids with a caption"),
     "timing": options(detector="energy threshold (metrics.scores.timing)"),
     "is": options(output="logits", activation="softmax", splits=10, shuffle_seed=2020),
+    "pam": options(output="embedding", prompts=PAM_PROMPTS, repro=False,
+                   score="softmax over the prompts of logit_scale * cosine, first prompt; mean over clips, files"),
 }
 
 # Embedder options used when ``--model`` picks an embedding by hand (the model's usual reference settings).
@@ -67,6 +71,9 @@ EMBEDDING_DEFAULTS: dict[str, Options] = {
     "vggish": options(config="fadtk"),  # fadtk 1.1.0: torchvggish net, no PCA, last ReLU dropped
     "panns": options(sample_rate=16000),  # audioldm_eval default: Cnn14_16k
     "clap": options(checkpoint="630k-audioset-fusion"),  # one audio embedding per file
+    "msclap": options(version="2023", chunks="pam"),  # one embedding per 7 s clip
+    "clap-laion-audio": options(fadtk_model="clap-laion-audio"),  # fadtk 1.1.0: 630k-audioset-best, 10 s windows every 1 s
+    "clap-laion-music": options(fadtk_model="clap-laion-music"),  # fadtk 1.1.0: music_audioset_epoch_15_esc_90.14, 10 s windows every 1 s
 }
 
 
@@ -191,6 +198,10 @@ def generic_metric(kind: str, model: str | None) -> MetricSpec:
             raise ValueError(f"{kind} needs an embedding model from {list(EMBEDDING_MODELS)}, got {model!r}")
         return MetricSpec(kind, kind, model, f"{kind}_{model}", embedder=EMBEDDING_DEFAULTS[model],
                           reference=_KIND_REFERENCE[kind])
+    if kind == "pam":
+        return _PAM
+    if kind == "clap":
+        return _MSCLAP_SCORE if model == "msclap" else _LAION_SCORE
     raise ValueError(f"{kind} is defined by a protocol's classifier settings; use a --protocol that lists it")
 
 
@@ -213,6 +224,24 @@ _KADTK = "YoonjinXD/kadtk 1.1.0"
 _VGGISH_FAD = options(config="frechet-audio-distance")  # torchvggish's own input steps (resampy, no padding)
 _TORCHVGGISH = ("VGGish is the torchvggish port of the TensorFlow checkpoint; FAD numbers in the literature differ "
                 "between the two implementations (gudgud96/frechet-audio-distance#3)")
+
+_PAM_REF = "soham97/PAM ead6e7f (PAM/PAM.py, dataset.py)"
+_MSCLAP = "microsoft/CLAP msclap 1.3.4 (CLAPWrapper)"
+_MSCLAP_2023 = options(version="2023", chunks="pam")
+_PAM = MetricSpec(
+    "pam", "pam", "msclap", "PAM", higher_is_better=True, embedder=_MSCLAP_2023,
+    reference=f"{_PAM_REF}: MS-CLAP 2023, 44.1 kHz, 7 s clips (short audio tiled, the tail clip overlapping the one "
+              "before), softmax(logit_scale * cos) between the two prompts, mean over clips then files")
+_MSCLAP_SCORE = MetricSpec(
+    "clap", "clap", "msclap", "CLAP_score (MS-CLAP 2023)", higher_is_better=True, embedder=_MSCLAP_2023,
+    reference=f"{_MSCLAP} get_audio_embeddings / get_text_embeddings, cosine per item (TTA-Bench-tools "
+              "cal_clap/4_cal_all_clap_score.py)",
+    deviations=("audio longer than 7 s: mean cosine over PAM's 7 s clips (shared with PAM: one forward per file); "
+                "msclap embeds one unseeded random 7 s crop (embedder option chunks='random-crop' does that, "
+                "seeded)",))
+_LAION_SCORE = MetricSpec(
+    "clap", "clap", "clap", "CLAP_score", higher_is_better=True, embedder=options(checkpoint="630k-audioset-fusion"),
+    reference="Stability-AI/stable-audio-metrics src/clap_score.py")
 
 STABLE_AUDIO = Protocol(
     name="stable-audio",
@@ -345,7 +374,22 @@ FADTK = Protocol(
            "Reference statistics may come as fadtk .npz files with '<model>.mu' / '<model>.cov'."),
 )
 
-PROTOCOLS: dict[str, Protocol] = {p.name: p for p in (STABLE_AUDIO, MUSICGEN, AUDIOLDM, AUDIOLDM2, FADTK)}
+PAM = Protocol(
+    name="pam",
+    title="PAM (no-reference quality on MS-CLAP 2023), its repro mode, and the MS-CLAP 2023 CLAP score",
+    source=f"{_PAM_REF}; Deshmukh et al., Interspeech 2024 (arXiv 2402.00282); {_MSCLAP}",
+    metrics=(_PAM,
+             dataclasses.replace(_PAM, key="pam_repro", label="PAM (repro: first 7 s)",
+                                 distance=options(repro=True),
+                                 reference=f"{_PAM_REF} dataset.py repro=True: the first 7 s of each file only"),
+             _MSCLAP_SCORE),
+    default_model="msclap",
+    published=None,
+    notes=("PAM needs no reference audio; the CLAP score needs --captions.",
+           "Both read one MS-CLAP 2023 forward per 7 s clip of each file."),
+)
+
+PROTOCOLS: dict[str, Protocol] = {p.name: p for p in (STABLE_AUDIO, MUSICGEN, AUDIOLDM, AUDIOLDM2, FADTK, PAM)}
 DEFAULT_PROTOCOL = "stable-audio"
 
 

@@ -66,7 +66,7 @@ class ClapCheckpoint:
 
     def options(self, name: str) -> dict[str, Any]:
         """The embedder options that select this checkpoint (``name``: its key in :data:`CLAP_CHECKPOINTS`)."""
-        return {"version": self.version} if self.model == "msclap" else {"checkpoint": name}
+        return {"version": self.version, "chunks": "pam"} if self.model == "msclap" else {"checkpoint": name}
 
 
 CLAP_CHECKPOINTS: dict[str, ClapCheckpoint] = {

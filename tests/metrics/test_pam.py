@@ -1,0 +1,126 @@
+"""PAM beside PAM's own scoring code (soham97/PAM: ``PAM/PAM.py``, ``dataset.py``), on one random-weight MS-CLAP 2023
+checkpoint in the official format, through the whole run (``python -m metrics pam --protocol pam``).
+
+PAM is not a package: the reference is a local copy of the repository named by ``$SA_BENCH_PAM_DIR`` (the test
+skips without it). It runs unmodified except where it would reach the network or a decoder this environment lacks:
+its text model is built from GPT-2's published configuration, its tokenizer read from the local folder (given back
+``encode_plus``, which transformers 5 dropped: in 4.x it is ``__call__`` for one text), and ``torchaudio.load``
+reads with soundfile (the float32 samples torchaudio's soundfile backend returns)."""
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+
+from metrics.embedding.embedders.msclap import MsClapEmbedder, text_model
+from metrics.plan import RunConfig
+from metrics.run import run
+from metrics.scores.pam import pam_clip_scores, pam_file_score
+from sa_fixtures.clips import tone, write_wav
+from sa_fixtures.random_weights import write_named
+
+PAM_DIR = os.environ.get("SA_BENCH_PAM_DIR")
+OBTAIN = ("git clone https://github.com/soham97/PAM <dir> && git -C <dir> checkout ead6e7f "
+          "&& export SA_BENCH_PAM_DIR=<dir>")
+SECONDS = {"short": (2.0, 44100, 1), "stereo48k": (3.0, 48000, 2), "seven": (7.0, 44100, 1),
+           "fourteen": (14.0, 44100, 1), "sixteen": (16.5, 22050, 1)}
+
+
+def test_pam_score_is_the_softmax_of_the_scaled_cosines():
+    rng = np.random.default_rng(0)
+    audio, prompts = rng.normal(size=(3, 8)), rng.normal(size=(2, 8))
+    cos = (audio / np.linalg.norm(audio, axis=1, keepdims=True)) @ (
+        prompts / np.linalg.norm(prompts, axis=1, keepdims=True)).T
+    expected = torch.softmax(torch.from_numpy(20.0 * cos), dim=1)[:, 0].numpy()
+    np.testing.assert_allclose(pam_clip_scores(audio, prompts, 20.0), expected, rtol=1e-12)
+    assert pam_file_score(audio, prompts, 20.0) == pytest.approx(expected.mean())
+    assert pam_file_score(audio, prompts[::-1], 20.0) == pytest.approx(1 - expected.mean())
+
+
+@pytest.fixture(scope="module")
+def pam_reference():
+    if not PAM_DIR or not (Path(PAM_DIR) / "PAM" / "PAM.py").is_file():
+        pytest.skip(f"PAM parity needs a local copy of soham97/PAM: {OBTAIN}")
+    sys.path.insert(0, PAM_DIR)
+    try:
+        import PAM as package  # noqa: N811
+        spec = importlib.util.spec_from_file_location("pam_dataset", Path(PAM_DIR) / "dataset.py")
+        dataset = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(dataset)
+    finally:
+        sys.path.remove(PAM_DIR)
+    return sys.modules["PAM.PAM"], sys.modules["PAM.models.clap"], dataset
+
+
+@contextlib.contextmanager
+def offline_pam(pam_module, clap_module, dataset, tokenizer_dir):
+    from transformers import GPT2Tokenizer
+
+    class AutoModel:
+        @staticmethod
+        def from_pretrained(name, *a, **k):
+            return text_model("gpt2")
+
+    class AutoTokenizer:
+        @staticmethod
+        def from_pretrained(name, *a, **k):
+            tok = GPT2Tokenizer.from_pretrained(str(tokenizer_dir), local_files_only=True)
+            if not hasattr(tok, "encode_plus"):
+                object.__setattr__(tok, "encode_plus", tok.__call__)
+            return tok
+
+    def load(path):
+        data, sr = sf.read(str(path), dtype="float32", always_2d=True)
+        return torch.from_numpy(np.ascontiguousarray(data.T)), sr
+
+    saved = (clap_module.AutoModel, pam_module.AutoTokenizer, dataset.torchaudio.load)
+    clap_module.AutoModel, pam_module.AutoTokenizer, dataset.torchaudio.load = AutoModel, AutoTokenizer, load
+    try:
+        yield
+    finally:
+        clap_module.AutoModel, pam_module.AutoTokenizer, dataset.torchaudio.load = saved
+
+
+def reference_scores(pam_reference, weights, tokenizer_dir, files, repro):
+    """PAM's run.py loop: its dataset and collate, its ``evaluate`` -> per-file averages."""
+    pam_module, clap_module, dataset = pam_reference
+    with offline_pam(pam_module, clap_module, dataset, tokenizer_dir):
+        pam = pam_module.PAM(model_fp=str(weights))
+        data = dataset.ExampleDatasetFiles(src=[str(f) for f in files], repro=repro)
+        names, audios, index = data.collate([data[i] for i in range(len(data))])
+        scores, _ = pam.evaluate(audios, index)
+    return {Path(n).stem: s for n, s in zip(names, scores)}
+
+
+def test_pam_matches_pam_reference_and_embeds_each_file_once(pam_reference, module_tmp, monkeypatch):
+    paths = write_named(module_tmp / "weights", ["msclap-2023", "gpt2"])
+    gen = module_tmp / "gen"
+    files = [write_wav(gen / f"{name}.wav", tone(s, sr, 300 + 100 * i, channels=c, seed=i), sr)
+             for i, (name, (s, sr, c)) in enumerate(SECONDS.items())]
+    captions = module_tmp / "captions.csv"
+    captions.write_text("ytid,caption\n" + "".join(f"{f.stem},a tone number {i}\n" for i, f in enumerate(files)))
+    embedded: list[int] = []
+    original = MsClapEmbedder.embed
+    monkeypatch.setattr(MsClapEmbedder, "embed", lambda self, p: embedded.append(len(p)) or original(self, p))
+    cfg = RunConfig(gen=gen, protocol="pam", captions=captions, msclap_weights=paths["msclap-2023"],
+                    gpt2_dir=paths["gpt2"], cache_dir=None, progress=False, bootstrap=50, batch_size=4)
+    results = run(cfg, strict=True)["metrics"]
+    assert sum(embedded) == len(files)  # PAM, its repro mode and the CLAP score share one forward per file
+    assert results["pam"]["clap_checkpoint"] == "ms-clap-2023" and results["clap"]["clap_checkpoint"] == "ms-clap-2023"
+    for key, repro in (("pam", False), ("pam_repro", True)):
+        theirs = reference_scores(pam_reference, paths["msclap-2023"], paths["gpt2"], files, repro)
+        ours = results[key]["per_item"]
+        assert sorted(ours) == sorted(theirs)
+        worst = max(abs(ours[k] - theirs[k]) for k in ours)
+        assert worst < 1e-5, (key, worst)
+        assert results[key]["value"] == pytest.approx(np.mean(list(theirs.values())), abs=1e-5)
+        assert results[key]["ci95"][0] <= results[key]["value"] <= results[key]["ci95"][1]
+    assert results["pam"]["per_item"]["sixteen"] != results["pam_repro"]["per_item"]["sixteen"]
+    paths["msclap-2023"].unlink()
