@@ -71,7 +71,8 @@ def test_audio_embeddings_match_msclap(tmp_path, pair):
 def test_text_embeddings_and_similarity_match_msclap(tmp_path, pair):
     version, ours, ref, _ = pair
     text = ours.embed_text(TEXTS)
-    theirs = ref.get_text_embeddings(TEXTS).numpy()
+    # msclap stacks its padded texts, so a text longer than the padded length goes alone; ours takes any mix
+    theirs = np.concatenate([ref.get_text_embeddings(TEXTS[:3]).numpy(), ref.get_text_embeddings(TEXTS[3:]).numpy()])
     np.testing.assert_allclose(text, theirs, atol=2e-4, rtol=0)
     print(f"\nMS-CLAP {version} text vs msclap: max abs diff {np.abs(text - theirs).max():.2e}")
     assert np.abs(text[0] - text[1]).max() > 1e-2
