@@ -19,6 +19,7 @@ from metrics.embedding.embedders import CLAP_CHECKPOINTS
 from metrics.embedding.precision import PRECISIONS
 from metrics.embedding.weights import ENV_VAR
 from metrics.protocols import DEFAULT_PROTOCOL, EMBEDDING_MODELS, PROTOCOLS
+from metrics.protocols import describe as describe_protocols
 from metrics.run import METRICS, RunConfig, UsageError, run, write_results
 from metrics.study import TOOLS
 from sa_util.cli import guarded, one_line
@@ -141,6 +142,7 @@ def build_parser() -> argparse.ArgumentParser:
                            "meaningless; shows the pipeline end to end offline)")
     demo.add_argument("--weights-dir", type=Path)
     demo.add_argument("--protocol", choices=list(PROTOCOLS), default=DEFAULT_PROTOCOL)
+    sub.add_parser("protocols", help="list the --protocol presets: their metrics, models and reference code")
     for name, tool in TOOLS.items():  # compare, power, agreement: read results files (metrics.study)
         tool.add_arguments(sub.add_parser(name, help=tool.help))
     return parser
@@ -177,6 +179,9 @@ def main(argv: list[str] | None = None) -> int:
         return int(exc.code or 0)
     if args.command in TOOLS:
         return TOOLS[args.command].run(args)
+    if args.command == "protocols":
+        print(describe_protocols())
+        return 0
     results, out = run_and_write(args, argv)
     print("\n".join(summary_lines(results)))
     print(f"results: {out}")

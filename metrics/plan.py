@@ -67,14 +67,11 @@ def plan(cfg: RunConfig) -> tuple[Protocol, tuple[MetricSpec, ...]]:
         raise UsageError(str(exc)) from None
     if cfg.openl3_content is not None:
         protocol = protocol.with_embedder_options("openl3", content_type=cfg.openl3_content)
-    if cfg.clap_checkpoint is not None:
-        protocol = dataclasses.replace(protocol, metrics=tuple(with_clap(m, cfg.clap_checkpoint)
-                                                               for m in protocol.metrics))
     try:
         specs = protocol.metrics if cfg.metrics is None else protocol.select(cfg.metrics)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
-    if cfg.clap_checkpoint is not None:  # the kinds added by select run the chosen checkpoint too
+    if cfg.clap_checkpoint is not None:  # the protocol's metrics and those select adds alike
         specs = tuple(with_clap(m, cfg.clap_checkpoint) for m in specs)
     if cfg.precision != "fp32":  # a deviation from every protocol, however small the study measured it
         specs = tuple(dataclasses.replace(m, comparable=False, deviations=m.deviations + (

@@ -393,6 +393,19 @@ PROTOCOLS: dict[str, Protocol] = {p.name: p for p in (STABLE_AUDIO, MUSICGEN, AU
 DEFAULT_PROTOCOL = "stable-audio"
 
 
+def describe() -> str:
+    """Every preset with each of its metrics (kind, model, embedder options, reference), for
+    ``python -m metrics protocols``."""
+    lines: list[str] = []
+    for p in PROTOCOLS.values():
+        lines += [f"{p.name}{' (default)' if p.name == DEFAULT_PROTOCOL else ''}: {p.title}", f"  source: {p.source}"]
+        for m in p.metrics:
+            options_text = ", ".join(f"{k}={v}" for k, v in m.embedder)
+            on = f"{m.model} ({options_text})" if options_text else (m.model or "-")
+            lines.append(f"  {m.key}: {m.kind} on {on}; {m.reference}")
+    return "\n".join(lines)
+
+
 def get(name: str) -> Protocol:
     """The preset called ``name``; ValueError listing the choices otherwise."""
     try:

@@ -258,9 +258,9 @@ def write_bert_tokenizer(folder: Path) -> Path:
 
 
 def write_gpt2_tokenizer(folder: Path) -> Path:
-    """A GPT-2-format byte-level BPE tokenizer folder (``vocab.json``, ``merges.txt``): the 256 byte symbols with
-    '!' at id 0 as in GPT-2, a few merges, and ``<|endoftext|>``."""
-    from transformers import GPT2Tokenizer
+    """A GPT-2-format byte-level BPE tokenizer folder as the hub's gpt2 holds it (``vocab.json``, ``merges.txt``):
+    the 256 byte symbols with '!' at id 0 as in GPT-2, a few merges, and ``<|endoftext|>``."""
+    import json
 
     printable = [*range(ord("!"), ord("~") + 1), *range(ord("¡"), ord("¬") + 1), *range(ord("®"), ord("ÿ") + 1)]
     extra = [b for b in range(256) if b not in printable]
@@ -270,7 +270,8 @@ def write_gpt2_tokenizer(folder: Path) -> Path:
         vocab.setdefault(a + b, len(vocab))
     vocab["<|endoftext|>"] = len(vocab)
     folder.mkdir(parents=True, exist_ok=True)
-    GPT2Tokenizer(vocab=vocab, merges=merges).save_pretrained(str(folder))
+    (folder / "vocab.json").write_text(json.dumps(vocab, ensure_ascii=False), encoding="utf-8")
+    (folder / "merges.txt").write_text("#version: 0.2\n" + "".join(f"{a} {b}\n" for a, b in merges), encoding="utf-8")
     return folder
 
 
