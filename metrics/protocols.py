@@ -61,7 +61,7 @@ DISTANCE_DEFAULTS: dict[str, Options] = {
     "clap": options(output="embedding", score="mean cosine over ids with a caption"),
     "timing": options(detector="energy threshold (metrics.scores.timing)"),
     "is": options(output="logits", activation="softmax", splits=10, shuffle_seed=2020),
-    "pam": options(output="embedding", prompts=PAM_PROMPTS, repro=False,
+    "pam": options(output="embedding", prompt_clean=PAM_PROMPTS[0], prompt_noisy=PAM_PROMPTS[1], repro=False,
                    score="softmax over the prompts of logit_scale * cosine, first prompt; mean over clips, files"),
 }
 

@@ -341,11 +341,12 @@ def pam_metric(r: Runner, spec: MetricSpec) -> dict[str, Any]:
     o = spec.distance_options()
     emb = r.embedder(spec)
     audio = r.gen_by_id(spec, spec.key)
-    prompts, scale = emb.embed_text(list(o["prompts"])), emb.logit_scale()
+    texts = [o["prompt_clean"], o["prompt_noisy"]]  # the score is the first one's probability
+    prompts, scale = emb.embed_text(texts), emb.logit_scale()
     per_item = {i: pam_file_score(np.atleast_2d(a)[:1] if o["repro"] else np.atleast_2d(a), prompts, scale)
                 for i, a in audio.items()}
     left_out = {i: "no generated output" for i in r.items.ids if i not in audio}
-    return {**_mean_result(per_item, left_out, r.cfg.bootstrap, r.cfg.seed), "prompts": list(o["prompts"]),
+    return {**_mean_result(per_item, left_out, r.cfg.bootstrap, r.cfg.seed), "prompts": texts,
             "logit_scale": scale, "repro": o["repro"]}
 
 
