@@ -8,7 +8,6 @@ its text model is built from GPT-2's published configuration, its tokenizer read
 reads with soundfile (the float32 samples torchaudio's soundfile backend returns)."""
 from __future__ import annotations
 
-import contextlib
 import importlib.util
 import os
 import sys
@@ -16,10 +15,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import soundfile as sf
 import torch
 
-from metrics.embedding.embedders.msclap import MsClapEmbedder, text_model
+from benchmarks.metric_peers import offline_msclap
+from metrics.embedding.embedders.msclap import MsClapEmbedder
 from metrics.plan import RunConfig
 from metrics.run import run
 from metrics.scores.pam import pam_clip_scores, pam_file_score
@@ -51,7 +50,7 @@ def pam_reference():
         pytest.skip(f"PAM parity needs a local copy of soham97/PAM: {OBTAIN}")
     sys.path.insert(0, PAM_DIR)
     try:
-        import PAM as package  # noqa: N811
+        importlib.import_module("PAM")  # PAM/__init__.py imports PAM/PAM.py and its models
         spec = importlib.util.spec_from_file_location("pam_dataset", Path(PAM_DIR) / "dataset.py")
         dataset = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(dataset)
@@ -60,40 +59,11 @@ def pam_reference():
     return sys.modules["PAM.PAM"], sys.modules["PAM.models.clap"], dataset
 
 
-@contextlib.contextmanager
-def offline_pam(pam_module, clap_module, dataset, tokenizer_dir):
-    from transformers import GPT2Tokenizer
-
-    class AutoModel:
-        @staticmethod
-        def from_pretrained(name, *a, **k):
-            return text_model("gpt2")
-
-    class AutoTokenizer:
-        @staticmethod
-        def from_pretrained(name, *a, **k):
-            tok = GPT2Tokenizer.from_pretrained(str(tokenizer_dir), local_files_only=True)
-            if not hasattr(tok, "encode_plus"):
-                object.__setattr__(tok, "encode_plus", tok.__call__)
-            return tok
-
-    def load(path):
-        data, sr = sf.read(str(path), dtype="float32", always_2d=True)
-        return torch.from_numpy(np.ascontiguousarray(data.T)), sr
-
-    saved = (clap_module.AutoModel, pam_module.AutoTokenizer, dataset.torchaudio.load)
-    clap_module.AutoModel, pam_module.AutoTokenizer, dataset.torchaudio.load = AutoModel, AutoTokenizer, load
-    try:
-        yield
-    finally:
-        clap_module.AutoModel, pam_module.AutoTokenizer, dataset.torchaudio.load = saved
-
-
 def reference_scores(pam_reference, weights, tokenizer_dir, files):
     """PAM's run.py loop, default and repro mode: its dataset and collate, its ``evaluate`` -> per-file averages."""
-    pam_module, clap_module, dataset = pam_reference
+    pam_module, _, dataset = pam_reference
     out = {}
-    with offline_pam(pam_module, clap_module, dataset, tokenizer_dir):
+    with offline_msclap(tokenizer_dir, wrapper="PAM.PAM", models="PAM.models.clap"):
         pam = pam_module.PAM(model_fp=str(weights))
         for repro in (False, True):
             data = dataset.ExampleDatasetFiles(src=[str(f) for f in files], repro=repro)
