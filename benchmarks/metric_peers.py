@@ -16,6 +16,8 @@ output, one file at a time, with the reference package imported (never copied):
   distributions of one file -> ``[n_segments, 527]``; ours runs the PaSST embedder with ``pretrained_length=20,
   segments="audiocraft"``.
 * ``aesthetics``: audiobox-aesthetics 0.0.4 ``AesPredictor.forward`` on one file -> ``[4]`` (CE, CU, PC, PQ).
+* ``msclap``: TTA-Bench's way, msclap 1.3.4 ``CLAPWrapper(version='2023').get_audio_embeddings`` on one file (its
+  random 7 s crop of longer audio seeded as ours) -> ``[1, 1024]``; ours runs ``chunks='random-crop'``.
 * ``openl3``: stable-audio-metrics' ``src/openl3_fd.py``: ``librosa.load(sr=None, mono=False)``, peak -1 dBFS,
   ``soxr`` to 44.1 kHz, L and R each through TensorFlow openl3 0.4.2's ``get_audio_embedding`` (kapre 0.3.7 front-end,
   hop 0.5 s, batch 4), concatenated -> ``[n, 1024]``. It needs TensorFlow <= 2.15 with Keras 2, in a virtualenv of
@@ -57,7 +59,7 @@ from metrics.embedding.pipeline import embed_files
 from sa_fixtures.clips import SR, write_harmonic_clips
 from sa_util.cli import guarded
 
-MODELS = ("passt", "clap", "vggish", "panns", "openl3", "passt20", "aesthetics")
+MODELS = ("passt", "clap", "vggish", "panns", "openl3", "passt20", "aesthetics", "msclap")
 INSTALL = {
     "passt": "pip install hear21passt",
     "clap": "pip install laion_clap",
@@ -65,6 +67,7 @@ INSTALL = {
     "panns": "pip install --no-deps audioldm_eval==0.0.3",
     "passt20": "pip install --no-deps audiocraft==1.3.0 julius torchmetrics lightning-utilities",
     "aesthetics": "pip install --no-deps audiobox-aesthetics==0.0.4",
+    "msclap": "pip install --no-deps msclap==1.3.4",
     # TensorFlow's openl3: its own venv that sees the project's (TensorFlow 2.15 pins numpy<2, as we do, and Keras
     # 2); openl3's setup.py downloads the weights while it builds, so the checkout gets empty files in their place
     "openl3": "python -m venv .venv-tf && python -c 'import site; print(site.getsitepackages()[0])' > "
@@ -81,7 +84,9 @@ INSTALL = {
 TOLERANCE = {"passt": 1e-4, "clap": 1e-4, "vggish": 1e-4, "panns": 1e-4, "passt20": 1e-4, "aesthetics": 1e-4,
              # TensorFlow vs torch convolutions and resamplers, on these 44.1 kHz clips: 2.9e-4 measured (README: 3.2e-4
              # at 44.1 kHz, 9.4e-4 on a 22.05 kHz file)
-             "openl3": 1e-3}
+             "openl3": 1e-3,
+             # MS-CLAP 2023: the same HTS-AT and GPT-2 code on both sides; measured in tests/metrics/test_msclap.py
+             "msclap": 1e-4}
 
 T = TypeVar("T")
 EmbedPaths = Callable[[list[str]], list[np.ndarray]]  # paths -> one output array per path, in order
@@ -109,7 +114,7 @@ def write_weights(model: str, folder: Path, seed: int = 0) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     name = {"passt": "passt-s-swa-ap476", "clap": "clap-630k-audioset-fusion", "vggish": "vggish",
             "panns": "panns-cnn14-16k", "openl3": "openl3-mel256-music", "passt20": "passt-s-20sec-swa-ap474",
-            "aesthetics": "audiobox-aesthetics"}[model]
+            "aesthetics": "audiobox-aesthetics", "msclap": "msclap-2023"}[model]
     path = folder / REGISTRY[name].filename
     if path.exists():
         return path
@@ -123,9 +128,20 @@ def write_weights(model: str, folder: Path, seed: int = 0) -> Path:
         rw.write_vggish_pth(path, seed)
     elif model == "panns":
         rw.write_panns_pth(path, 16000, seed)
+    elif model == "msclap":
+        rw.write_msclap_pth(path, "2023", seed)
     else:
         rw.write_openl3_h5(path, rw.random_openl3(seed))
     return path
+
+
+def gpt2_dir(folder: Path) -> Path:
+    """The GPT-2 tokenizer folder MS-CLAP 2023 needs, next to its weights (written once)."""
+    from sa_fixtures.random_weights import write_gpt2_tokenizer
+    from metrics.embedding.weights import REGISTRY
+
+    path = folder / REGISTRY["gpt2"].filename
+    return path if path.exists() else write_gpt2_tokenizer(path)
 
 
 def roberta_dir(folder: Path) -> Path:
@@ -146,6 +162,7 @@ def our_embedder(model: str, weights: Path) -> Embedder:
     from metrics.embedding.embedders import build
 
     options = {"clap": {"roberta_dir": roberta_dir(weights.parent)},
+               "msclap": {"gpt2_dir": gpt2_dir(weights.parent), "chunks": "random-crop"},
                "vggish": {"config": "frechet-audio-distance"},
                "passt20": {"pretrained_length": 20, "segments": "audiocraft"}}.get(model, {})
     batch = {"passt": 16, "vggish": 64, "panns": 16, "passt20": 8, "aesthetics": 8}.get(model, 32)
@@ -376,6 +393,62 @@ def panns_reference(weights: Path, sample_rate: int = 16000) -> EmbedPaths:
     return lambda paths: [one(p) for p in paths]
 
 
+def msclap_reference_tokenizer(folder: Path | None, kind: str) -> object:
+    """The BERT / GPT-2 tokenizer msclap asks ``AutoTokenizer`` for, from a local folder, given back ``encode_plus``
+    (transformers 5 dropped it; in 4.x it is ``__call__`` for one text)."""
+    from transformers import BertTokenizer, GPT2Tokenizer
+
+    tok = (BertTokenizer if kind == "bert" else GPT2Tokenizer).from_pretrained(str(folder), local_files_only=True)
+    if not hasattr(tok, "encode_plus"):
+        object.__setattr__(tok, "encode_plus", tok.__call__)
+    return tok
+
+
+@contextlib.contextmanager
+def offline_msclap(tokenizer_dir: Path | None, wrapper: str = "msclap.CLAPWrapper",
+                   models: str = "msclap.models.clap") -> Iterator[None]:
+    """Within the block msclap (or PAM's copy of it: ``wrapper``, ``models``) builds its text model from the
+    published BERT / GPT-2 configuration (its weights come from the checkpoint), reads its tokenizer from
+    ``tokenizer_dir`` and decodes with soundfile; nothing reaches the network."""
+    from metrics.embedding.embedders.msclap import text_model
+
+    def kind(name: str) -> str:
+        return "bert" if "bert" in name else "gpt2"
+
+    auto_model = types.SimpleNamespace(from_pretrained=lambda name, *a, **k: text_model(kind(name)))
+    auto_tokenizer = types.SimpleNamespace(
+        from_pretrained=lambda name, *a, **k: msclap_reference_tokenizer(tokenizer_dir, kind(name)))
+    wrapper_module, models_module = importlib.import_module(wrapper), importlib.import_module(models)
+    saved = (models_module.AutoModel, wrapper_module.AutoTokenizer)
+    models_module.AutoModel, wrapper_module.AutoTokenizer = auto_model, auto_tokenizer
+    try:
+        with torchaudio_load_via_soundfile():
+            yield
+    finally:
+        models_module.AutoModel, wrapper_module.AutoTokenizer = saved
+
+
+def msclap_reference(weights: Path, seed: int = 0) -> EmbedPaths:
+    """TTA-Bench's way: msclap 1.3.4 ``CLAPWrapper(version='2023').get_audio_embeddings([path])`` one file at a time
+    -> ``[1, 1024]``; its random 7 s crop of longer audio drawn after ``random.seed`` of our per-file seed."""
+    require("msclap", "msclap")
+    import random
+
+    from msclap.CLAPWrapper import CLAPWrapper
+
+    with offline_msclap(gpt2_dir(weights.parent)):
+        wrapper = CLAPWrapper(model_fp=str(weights), version="2023")
+
+    @torch.no_grad()
+    def one(path: str) -> np.ndarray:
+        with offline_msclap(None):
+            audio, _ = wrapper.read_audio(path, resample=True)
+            random.seed(zlib.crc32(audio.reshape(-1).numpy().tobytes()) ^ seed)
+            return wrapper.get_audio_embeddings([path], resample=True).numpy()
+
+    return lambda paths: [one(p) for p in paths]
+
+
 def openl3_reference(weights: Path) -> EmbedPaths:
     """stable-audio-metrics' batched OpenL3 path with TensorFlow openl3 0.4.2 reading the ``.h5``: per file
     ``librosa.load(sr=None, mono=False)``, peak -1 dBFS, ``soxr.resample`` to 44.1 kHz, L and R (a mono file as both)
@@ -403,7 +476,7 @@ def reference_runner(model: str, weights: Path) -> EmbedPaths:
     """The reference path of ``model``, loaded; :class:`ReferenceMissing` when it cannot run here."""
     runners = {"passt": passt_reference, "clap": clap_reference, "vggish": vggish_reference,
                "panns": panns_reference, "openl3": openl3_reference, "passt20": passt20_reference,
-               "aesthetics": aesthetics_reference}
+               "aesthetics": aesthetics_reference, "msclap": msclap_reference}
     if model not in runners:
         raise ValueError(f"unknown model {model!r}; choose from {MODELS}")
     return runners[model](weights)

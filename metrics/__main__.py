@@ -45,14 +45,19 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
     m.add_argument("--openl3-weights", type=Path)
     m.add_argument("--passt-weights", type=Path)
     m.add_argument("--clap-weights", type=Path)
-    m.add_argument("--roberta-dir", type=Path, help="local roberta-base tokenizer folder (CLAP text)")
+    m.add_argument("--msclap-weights", type=Path, help="CLAP_weights_2022.pth or CLAP_weights_2023.pth (MS-CLAP)")
+    m.add_argument("--roberta-dir", type=Path, help="local roberta-base tokenizer folder (LAION CLAP text)")
+    m.add_argument("--bert-dir", type=Path, help="local bert-base-uncased tokenizer folder (MS-CLAP 2022 text)")
+    m.add_argument("--gpt2-dir", type=Path, help="local gpt2 tokenizer folder (MS-CLAP 2023 text, PAM)")
     m.add_argument("--vggish-weights", type=Path)
     m.add_argument("--panns-weights", type=Path)
     m.add_argument("--aesthetics-weights", type=Path, help="Audiobox Aesthetics checkpoint.pt")
     m.add_argument("--openl3-content", choices=["music", "env"], default=None,
                    help="music for MusicCaps/Song Describer, env for AudioCaps (default: music)")
-    m.add_argument("--clap-checkpoint", choices=list(CLAP_CHECKPOINTS), default=None,
-                   help="default: the protocol's; another one is marked as not comparable to published numbers")
+    m.add_argument("--clap", "--clap-checkpoint", dest="clap_checkpoint", choices=list(CLAP_CHECKPOINTS), default=None,
+                   help="the CLAP checkpoint of the CLAP score, PAM and distances on CLAP embeddings (default: the "
+                        "protocol's; another one is marked as not comparable to published numbers): " + "; ".join(
+                            f"{k}: {v.filename}" for k, v in CLAP_CHECKPOINTS.items()))
     pr = p.add_argument_group("protocol")
     pr.add_argument("--protocol", choices=list(PROTOCOLS), default=DEFAULT_PROTOCOL,
                     help="the evaluators, distances and settings of one paper or tool (metrics.protocols)")
@@ -89,6 +94,7 @@ def config_from_args(args: argparse.Namespace, metrics: tuple[str, ...] | None) 
         exclude_ids=args.exclude_ids, device=args.device, precision=args.precision, compile=args.compile, batch_size=args.batch_size,
         files_per_batch=args.files_per_batch, workers=args.workers, cache_dir=cache, weights_dir=args.weights_dir,
         openl3_weights=args.openl3_weights, passt_weights=args.passt_weights, clap_weights=args.clap_weights,
+        msclap_weights=args.msclap_weights, bert_dir=args.bert_dir, gpt2_dir=args.gpt2_dir,
         vggish_weights=args.vggish_weights, panns_weights=args.panns_weights,
         aesthetics_weights=args.aesthetics_weights, protocol=args.protocol,
         model=args.model, roberta_dir=args.roberta_dir, openl3_content=args.openl3_content,
@@ -103,7 +109,8 @@ def summary_lines(results: dict) -> list[str]:
     for name, res in results["metrics"].items():
         ci = res.get("ci95") or [None, None]
         ci_txt = f"[95% CI {_num(ci[0])}, {_num(ci[1])}]" if None not in ci else "[95% CI n/a]"
-        lines.append(f"{name:10s} {_num(res.get('value'))} {ci_txt}  (n={res.get('n', res.get('n_files'))})")
+        clap = f"  [CLAP checkpoint {res['clap_checkpoint']}]" if res.get("clap_checkpoint") else ""
+        lines.append(f"{name:10s} {_num(res.get('value'))} {ci_txt}  (n={res.get('n', res.get('n_files'))}){clap}")
     lines += [f"{name:10s} skipped: {why}" for name, why in results["skipped_metrics"].items()]
     if results["skipped_files"]:
         lines.append(f"skipped files: {len(results['skipped_files'])} (reasons in the results file)")
@@ -124,8 +131,7 @@ class OneLineParser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     parser = OneLineParser(prog="python -m metrics", description="Text-to-audio metrics as the papers computed them "
-                           "(--protocol stable-audio | musicgen | audiocraft | audioldm | audioldm2 | fadtk | "
-                           "tta-bench), offline and batched.")
+                           f"(--protocol {' | '.join(PROTOCOLS)}), offline and batched.")
     sub = parser.add_subparsers(dest="command", required=True)
     for name in (*METRICS, "all"):
         add_run_arguments(sub.add_parser(name, help=f"compute {name}"))

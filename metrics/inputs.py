@@ -57,7 +57,7 @@ def weight_needs(cfg: RunConfig, spec: MetricSpec) -> list[tuple[str, Path | Non
         return []
     e = entry(spec.model)
     needs = [(e.weights(spec.embedder_options()), getattr(cfg, e.flag, None))]
-    return needs + [(name, getattr(cfg, option, None)) for option, name in e.extra.items()]
+    return needs + [(name, getattr(cfg, option, None)) for option, name in e.extras(spec.embedder_options()).items()]
 
 
 def output_part(spec: MetricSpec) -> slice:
@@ -118,11 +118,11 @@ def _outputs(cfg: RunConfig) -> dict[str, Path | None]:
 def _given_inputs(cfg: RunConfig) -> list[tuple[str, Path | None]]:
     """Every file or folder the run reads that a flag names (weight files found in a folder are added later)."""
     named = [("--gen", cfg.gen), ("--ref", cfg.ref), ("--captions", cfg.captions), ("--exclude-ids", cfg.exclude_ids),
-             ("--roberta-dir", cfg.roberta_dir)]
+             ("--roberta-dir", cfg.roberta_dir), ("--bert-dir", cfg.bert_dir), ("--gpt2-dir", cfg.gpt2_dir)]
     named += [("--ref-stats", p) for p in cfg.ref_stats]
     named += [(f"--{name.replace('_', '-')}", getattr(cfg, name)) for name in
-              ("openl3_weights", "passt_weights", "clap_weights", "vggish_weights", "panns_weights",
-              "aesthetics_weights")]
+              ("openl3_weights", "passt_weights", "clap_weights", "msclap_weights", "vggish_weights", "panns_weights",
+               "aesthetics_weights")]
     return named
 
 
@@ -142,7 +142,7 @@ def check_settings(cfg: RunConfig) -> None:
     if cfg.seconds_total is not None and not (math.isfinite(cfg.seconds_total) and cfg.seconds_total > 0):
         raise UsageError(f"--seconds-total must be a positive number of seconds, got {cfg.seconds_total}")
     if cfg.clap_checkpoint is not None and cfg.clap_checkpoint not in CLAP_CHECKPOINTS:
-        raise UsageError(f"--clap-checkpoint must be one of {list(CLAP_CHECKPOINTS)}, "
+        raise UsageError(f"--clap must be one of {list(CLAP_CHECKPOINTS)}, "
                          f"got {cfg.clap_checkpoint!r}")
     if cfg.openl3_content is not None and cfg.openl3_content not in ("music", "env"):
         raise UsageError(f"--openl3-content must be music or env, got {cfg.openl3_content!r}")
@@ -229,7 +229,7 @@ def _load_reference(cfg: RunConfig, inputs: Inputs, spec: MetricSpec, stats: dic
     if spec.kind == "timing":
         return None if inputs.requested is not None else \
             "timing needs --seconds-total S or --captions CSV with --seconds-col"
-    if spec.kind in ("is", "aesthetics"):  # scores of the generated files alone
+    if spec.kind in ("is", "aesthetics", "pam"):  # scores of the generated files alone
         return None
     npz, pkl = stats.get(".npz"), stats.get(".pkl")
     if spec.kind in ("fd", "fad-inf", "fd-per-song") and npz is not None:
@@ -271,5 +271,6 @@ def _resolve_weights(cfg: RunConfig, inputs: Inputs, spec: MetricSpec) -> str | 
     except MissingWeights as exc:
         return str(exc)
     if paths:
-        inputs.embedder_weights[spec.key] = (paths[0], dict(zip(entry(spec.model).extra, paths[1:])))
+        extras = entry(spec.model).extras(spec.embedder_options())
+        inputs.embedder_weights[spec.key] = (paths[0], dict(zip(extras, paths[1:])))
     return None

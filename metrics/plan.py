@@ -7,7 +7,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from metrics import protocols
-from metrics.protocols import MetricSpec, Protocol
+from metrics.embedding.embedders import CLAP_CHECKPOINTS, CLAP_MODELS, clap_name
+from metrics.protocols import MetricSpec, Protocol, options
 
 
 class UsageError(ValueError):
@@ -39,12 +40,15 @@ class RunConfig:
     openl3_weights: Path | None = None
     passt_weights: Path | None = None
     clap_weights: Path | None = None
+    msclap_weights: Path | None = None
     vggish_weights: Path | None = None
     panns_weights: Path | None = None
     aesthetics_weights: Path | None = None
     roberta_dir: Path | None = None
+    bert_dir: Path | None = None  # MS-CLAP 2022 tokenizer folder
+    gpt2_dir: Path | None = None  # MS-CLAP 2023 tokenizer folder
     openl3_content: str | None = None  # None: the protocol's (music)
-    clap_checkpoint: str | None = None  # None: the protocol's
+    clap_checkpoint: str | None = None  # --clap: a CLAP_CHECKPOINTS name; None: the protocol's
     seed: int = 0
     bootstrap: int = 1000
     fd_bootstrap: int = 50
@@ -64,20 +68,29 @@ def plan(cfg: RunConfig) -> tuple[Protocol, tuple[MetricSpec, ...]]:
         raise UsageError(str(exc)) from None
     if cfg.openl3_content is not None:
         protocol = protocol.with_embedder_options("openl3", content_type=cfg.openl3_content)
-    if cfg.clap_checkpoint is not None:
-        own = protocol.embedder_of("clap")
-        protocol = protocol.with_embedder_options("clap", checkpoint=cfg.clap_checkpoint)
-        if own and dict(own).get("checkpoint") != cfg.clap_checkpoint:
-            protocol = dataclasses.replace(protocol, metrics=tuple(
-                dataclasses.replace(m, comparable=False, deviations=m.deviations + (
-                    f"CLAP checkpoint chosen by hand: {cfg.clap_checkpoint}",)) if m.model == "clap" else m
-                for m in protocol.metrics))
     try:
         specs = protocol.metrics if cfg.metrics is None else protocol.select(cfg.metrics)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
+    if cfg.clap_checkpoint is not None:  # the protocol's metrics and those select adds alike
+        specs = tuple(with_clap(m, cfg.clap_checkpoint) for m in specs)
     if cfg.precision != "fp32":  # a deviation from every protocol, however small the study measured it
         specs = tuple(dataclasses.replace(m, comparable=False, deviations=m.deviations + (
             f"evaluator run under {cfg.precision} autocast (--precision {cfg.precision})",)) if m.model else m
             for m in specs)
     return protocol, specs
+
+
+def with_clap(spec: MetricSpec, name: str) -> MetricSpec:
+    """``spec`` on the CLAP checkpoint ``name`` (``--clap``) where it reads a CLAP (CLAP score, PAM, distances on
+    CLAP embeddings); a checkpoint other than the protocol's is listed as a deviation, and the metric is then set
+    beside no published number."""
+    own = clap_name(spec.model, spec.embedder_options())
+    if own is None or own == name or spec.model not in CLAP_MODELS:
+        return spec
+    chosen = CLAP_CHECKPOINTS[name]
+    kept = {k: v for k, v in spec.embedder_options().items() if k not in ("checkpoint", "version")} \
+        if spec.model == chosen.model else {}
+    return dataclasses.replace(spec, model=chosen.model, embedder=options(**{**chosen.options(name), **kept}),
+                               comparable=False, deviations=spec.deviations + (
+                                   f"CLAP checkpoint chosen by hand: {name} instead of the protocol's {own}",))

@@ -44,12 +44,15 @@ def options(**values: Any) -> Options:
 
 
 # Metric kinds the runner implements (keys of its metric registry).
-METRIC_KINDS = ("fd", "kad", "fad-inf", "fd-per-song", "kl", "kl-segments", "clap", "timing", "is", "aesthetics")
+METRIC_KINDS = ("fd", "kad", "fad-inf", "fd-per-song", "kl", "kl-segments", "clap", "timing", "is", "aesthetics",
+                "pam")
 # Kinds that are a distance between embedding distributions: ``--model`` chooses their embedder.
 EMBEDDING_KINDS = ("fd", "kad", "fad-inf", "fd-per-song")
 # Embedders (keys of the embedder registry). openl3/vggish/panns/clap give embeddings fit for the distances.
-MODELS = ("openl3", "vggish", "panns", "clap", "passt", "aesthetics")
-EMBEDDING_MODELS = ("openl3", "vggish", "panns", "clap")
+MODELS = ("openl3", "vggish", "panns", "clap", "passt", "aesthetics", "msclap", "clap-laion-audio", "clap-laion-music")
+EMBEDDING_MODELS = ("openl3", "vggish", "panns", "clap", "msclap", "clap-laion-audio", "clap-laion-music")
+# PAM's two opposing prompts (soham97/PAM ``PAM/PAM.py`` PAM_PROMPTS): the score is the first one's probability
+PAM_PROMPTS = ("the sound is clear and clean.", "the sound is noisy and with artifacts.")
 BENCHMARKS = ("musiccaps", "audiocaps", "songdescriber")
 
 # Distance options of each kind when a protocol does not set them (the reference tool's defaults).
@@ -66,6 +69,8 @@ DISTANCE_DEFAULTS: dict[str, Options] = {
     "timing": options(detector="energy threshold (metrics.scores.timing)"),
     "is": options(output="logits", activation="softmax", splits=10, shuffle_seed=2020),
     "aesthetics": options(output="PQ", score="mean over files of each file's length-weighted window mean"),
+    "pam": options(output="embedding", prompt_clean=PAM_PROMPTS[0], prompt_noisy=PAM_PROMPTS[1], repro=False,
+                   score="softmax over the prompts of logit_scale * cosine, first prompt; mean over clips, files"),
 }
 
 # Embedder options used when ``--model`` picks an embedding by hand (the model's usual reference settings).
@@ -74,6 +79,9 @@ EMBEDDING_DEFAULTS: dict[str, Options] = {
     "vggish": options(config="fadtk"),  # fadtk 1.1.0: torchvggish net, no PCA, last ReLU dropped
     "panns": options(sample_rate=16000),  # audioldm_eval default: Cnn14_16k
     "clap": options(checkpoint="630k-audioset-fusion"),  # one audio embedding per file
+    "msclap": options(version="2023", chunks="pam"),  # one embedding per 7 s clip
+    "clap-laion-audio": options(fadtk_model="clap-laion-audio"),  # fadtk 1.1.0: 630k-audioset-best, 10 s windows every 1 s
+    "clap-laion-music": options(fadtk_model="clap-laion-music"),  # fadtk 1.1.0: music_audioset_epoch_15_esc_90.14, 10 s windows every 1 s
 }
 
 
@@ -198,6 +206,10 @@ def generic_metric(kind: str, model: str | None) -> MetricSpec:
             raise ValueError(f"{kind} needs an embedding model from {list(EMBEDDING_MODELS)}, got {model!r}")
         return MetricSpec(kind, kind, model, f"{kind}_{model}", embedder=EMBEDDING_DEFAULTS[model],
                           reference=_KIND_REFERENCE[kind])
+    if kind == "pam":
+        return _PAM
+    if kind == "clap":
+        return _MSCLAP_SCORE if model == "msclap" else _LAION_SCORE
     raise ValueError(f"{kind} is defined by a protocol's classifier settings; use a --protocol that lists it")
 
 
@@ -220,6 +232,24 @@ _KADTK = "YoonjinXD/kadtk 1.1.0"
 _VGGISH_FAD = options(config="frechet-audio-distance")  # torchvggish's own input steps (resampy, no padding)
 _TORCHVGGISH = ("VGGish is the torchvggish port of the TensorFlow checkpoint; FAD numbers in the literature differ "
                 "between the two implementations (gudgud96/frechet-audio-distance#3)")
+
+_PAM_REF = "soham97/PAM ead6e7f (PAM/PAM.py, dataset.py)"
+_MSCLAP = "microsoft/CLAP msclap 1.3.4 (CLAPWrapper)"
+_MSCLAP_2023 = options(version="2023", chunks="pam")
+_PAM = MetricSpec(
+    "pam", "pam", "msclap", "PAM", higher_is_better=True, embedder=_MSCLAP_2023,
+    reference=f"{_PAM_REF}: MS-CLAP 2023, 44.1 kHz, 7 s clips (short audio tiled, the tail clip overlapping the one "
+              "before), softmax(logit_scale * cos) between the two prompts, mean over clips then files")
+_MSCLAP_SCORE = MetricSpec(
+    "clap", "clap", "msclap", "CLAP_score (MS-CLAP 2023)", higher_is_better=True, embedder=_MSCLAP_2023,
+    reference=f"{_MSCLAP} get_audio_embeddings / get_text_embeddings, cosine per item (TTA-Bench-tools "
+              "cal_clap/4_cal_all_clap_score.py)",
+    deviations=("audio longer than 7 s: mean cosine over PAM's 7 s clips (shared with PAM: one forward per file); "
+                "msclap embeds one unseeded random 7 s crop (embedder option chunks='random-crop' does that, "
+                "seeded)",))
+_LAION_SCORE = MetricSpec(
+    "clap", "clap", "clap", "CLAP_score", higher_is_better=True, embedder=options(checkpoint="630k-audioset-fusion"),
+    reference="Stability-AI/stable-audio-metrics src/clap_score.py")
 
 STABLE_AUDIO = Protocol(
     name="stable-audio",
@@ -374,6 +404,21 @@ FADTK = Protocol(
            "Reference statistics may come as fadtk .npz files with '<model>.mu' / '<model>.cov'."),
 )
 
+PAM = Protocol(
+    name="pam",
+    title="PAM (no-reference quality on MS-CLAP 2023), its repro mode, and the MS-CLAP 2023 CLAP score",
+    source=f"{_PAM_REF}; Deshmukh et al., Interspeech 2024 (arXiv 2402.00282); {_MSCLAP}",
+    metrics=(_PAM,
+             dataclasses.replace(_PAM, key="pam_repro", label="PAM (repro: first 7 s)",
+                                 distance=options(repro=True),
+                                 reference=f"{_PAM_REF} dataset.py repro=True: the first 7 s of each file only"),
+             _MSCLAP_SCORE),
+    default_model="msclap",
+    published=None,
+    notes=("PAM needs no reference audio; the CLAP score needs --captions.",
+           "Both read one MS-CLAP 2023 forward per 7 s clip of each file."),
+)
+
 _AES = "facebookresearch/audiobox-aesthetics 0.0.4 infer.py AesPredictor"
 _AES_AXES = (("pq", "PQ", "production quality"), ("pc", "PC", "production complexity"),
              ("ce", "CE", "content enjoyment"), ("cu", "CU", "content usefulness"))
@@ -388,21 +433,27 @@ AESTHETICS_METRICS = tuple(
 
 TTA_BENCH = Protocol(
     name="tta-bench",
-    title="TTA-Bench (TTA-Bench-tools): Audiobox Aesthetics PQ/PC/CE/CU",
+    title="TTA-Bench (TTA-Bench-tools): Audiobox Aesthetics PQ/PC/CE/CU and the MS-CLAP 2023 CLAP score",
     source=f"NKU-HLT/TTA-Bench-tools (cal_aes/2_cal_all_aes_score.py, 3_cal_mean_aes_score.py); {_AES}; "
            "Wang et al. 2025 (TTA-Bench, arXiv 2509.02398)",
-    metrics=AESTHETICS_METRICS,  # the MS-CLAP text-audio score of cal_clap/ joins here as its own metric
+    metrics=(*AESTHETICS_METRICS, MetricSpec(
+        "clap", "clap", "msclap", "CLAP_score (MS-CLAP 2023)", higher_is_better=True,
+        embedder=options(version="2023", chunks="random-crop"),
+        reference="NKU-HLT/TTA-Bench-tools cal_clap/4_cal_all_clap_score.py: msclap 1.3.4 CLAP(version='2023') "
+                  "get_audio_embeddings([path]) (7 s at 44.1 kHz, a random 7 s crop of longer audio), "
+                  "get_text_embeddings([prompt]), torch cosine_similarity per item",
+        deviations=("the 7 s crop of longer audio is seeded per file (msclap draws it from Python's unseeded "
+                    "global random)",))),
     default_model="vggish",  # TTA-Bench computes no embedding distance: one asked for by hand runs on VGGish
     published=None,
-    notes=("No reference audio: Audiobox Aesthetics scores each generated file on its own.",
-           "TTA-Bench also reports an MS-CLAP text-audio score (cal_clap/4_cal_all_clap_score.py); it is not in this "
-           "preset yet.",
+    notes=("No reference audio: Audiobox Aesthetics scores each generated file on its own; the CLAP score needs "
+           "--captions.",
            "TTA-Bench-tools runs `audio-aes` without --ckpt, which loads the same model from the hub's "
            "model.safetensors; here the released checkpoint.pt (--aesthetics-weights)."),
 )
 
 PROTOCOLS: dict[str, Protocol] = {p.name: p for p in (STABLE_AUDIO, MUSICGEN, AUDIOCRAFT, AUDIOLDM, AUDIOLDM2,
-                                                      FADTK, TTA_BENCH)}
+                                                      FADTK, TTA_BENCH, PAM)}
 DEFAULT_PROTOCOL = "stable-audio"
 
 

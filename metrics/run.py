@@ -25,7 +25,7 @@ from metrics.embedding.compiled import COMPILE_MEASURED
 from metrics.scores.distances import (fad_inf, inception_score, kernel_audio_distance, kl_audioldm, kl_divergence,
                                       median_pairwise_distance, per_item_fd)
 from metrics.embedding.embedder import Embedder
-from metrics.embedding.embedders import build
+from metrics.embedding.embedders import CLAP_MODELS, build, clap_name
 from metrics.embedding.pipeline import EmbedResult, embed_files
 from metrics.files.refstats import write_fd_stats, write_kl_probs
 from metrics.inputs import METRICS, Inputs, check_inputs, output_part
@@ -33,6 +33,7 @@ from metrics.plan import RunConfig, UsageError
 from metrics.protocols import MetricSpec
 from metrics.scores.evaluate import (_mean_result, clap_result, fd_result, gaussian_stats, kl_result,
                                      segment_kl_result, timing_result)
+from metrics.scores.pam import pam_file_score
 from metrics.scores.stats import set_bootstrap
 from metrics.scores.timing import detect_end
 from sa_util import strict_json
@@ -115,7 +116,7 @@ class Runner:
         if key not in self._embedders:
             main, files = self.inputs.embedder_weights[spec.key]
             extra: dict[str, Any] = dict(files)
-            if spec.model == "clap":
+            if spec.model in CLAP_MODELS:  # the seed of their crops of long audio
                 extra["seed"] = self.cfg.seed
             emb = build(spec.model, main, self.cfg.device, self.cfg.batch_size, **spec.embedder_options(), **extra)
             emb.precision = self.cfg.precision
@@ -191,6 +192,8 @@ class Runner:
             emb = self.embedder(spec)
             extra.update(model=emb.name, settings=emb.settings(), compiled=emb.compiled, output=spec.output,
                          dim=self.dims.get(spec.key))
+            if (checkpoint := clap_name(spec.model, spec.embedder_options())) is not None:
+                extra["clap_checkpoint"] = checkpoint  # a CLAP figure means nothing without its checkpoint
         if spec.kind in embedding_record.SET_KINDS:
             extra["embeddings"] = self.embedding_record(spec)
         return {**result, **extra}
@@ -342,6 +345,20 @@ def clap_metric(r: Runner, spec: MetricSpec) -> dict[str, Any]:
     return clap_result(audio, text_emb, ids, n_boot=r.cfg.bootstrap, seed=r.cfg.seed)
 
 
+def pam_metric(r: Runner, spec: MetricSpec) -> dict[str, Any]:
+    """PAM per generated file (mean over its clips, or its first clip in ``repro`` mode), mean over files, CI."""
+    o = spec.distance_options()
+    emb = r.embedder(spec)
+    audio = r.gen_by_id(spec, spec.key)
+    texts = [o["prompt_clean"], o["prompt_noisy"]]  # the score is the first one's probability
+    prompts, scale = emb.embed_text(texts), emb.logit_scale()
+    per_item = {i: pam_file_score(np.atleast_2d(a)[:1] if o["repro"] else np.atleast_2d(a), prompts, scale)
+                for i, a in audio.items()}
+    left_out = {i: "no generated output" for i in r.items.ids if i not in audio}
+    return {**_mean_result(per_item, left_out, r.cfg.bootstrap, r.cfg.seed), "prompts": texts,
+            "logit_scale": scale, "repro": o["repro"]}
+
+
 def timing_metric(r: Runner, spec: MetricSpec) -> dict[str, Any]:
     detected = {}
     for i, path in r.items.gen.items():
@@ -365,7 +382,8 @@ def aesthetics_metric(r: Runner, spec: MetricSpec) -> dict[str, Any]:
 
 METRIC_FNS: dict[str, Callable[[Runner, MetricSpec], dict[str, Any]]] = {
     "fd": fd_metric, "kad": kad_metric, "fad-inf": fad_inf_metric, "fd-per-song": fd_per_song_metric,
-    "kl": kl_metric, "kl-segments": segment_kl_metric, "is": is_metric, "clap": clap_metric, "timing": timing_metric, "aesthetics": aesthetics_metric}
+    "kl": kl_metric, "kl-segments": segment_kl_metric, "is": is_metric, "clap": clap_metric, "timing": timing_metric,
+    "aesthetics": aesthetics_metric, "pam": pam_metric}
 
 
 class NoResult(ValueError):

@@ -194,6 +194,11 @@ WRITERS: dict[str, Callable[[Path, int], object]] = {
     "clap-630k-audioset-fusion": _clap_writer(True, "HTSAT-tiny"),
     "clap-music-audioset": _clap_writer(False, "HTSAT-base"),  # the musicgen / audioldm2 protocols' (large)
     "clap-music-speech-audioset": _clap_writer(False, "HTSAT-base"),
+    "clap-630k-audioset": _clap_writer(False, "HTSAT-tiny"),
+    "msclap-2022": lambda path, seed: write_msclap_pth(path, "2022", seed),
+    "msclap-2023": lambda path, seed: write_msclap_pth(path, "2023", seed),
+    "bert-base-uncased": lambda path, seed: write_bert_tokenizer(path),
+    "gpt2": lambda path, seed: write_gpt2_tokenizer(path),
     "vggish": lambda path, seed: write_vggish_pth(path, seed),
     "vggish-pca": lambda path, seed: write_vggish_pca_pth(path, seed),
     "panns-cnn14-16k": lambda path, seed: write_panns_pth(path, 16000, seed),
@@ -269,11 +274,23 @@ def write_panns_pth(path: Path, sample_rate: int = 16000, seed: int = 0) -> Path
     torch.manual_seed(seed)
     net = Cnn14(cfg)
     rng = np.random.default_rng(seed)
-    sr, n = cfg.sample_rate, 3 * cfg.sample_rate // 2
-    t = np.arange(n) / sr
+    calibrate_batchnorm(net, synthetic_clips(cfg.sample_rate, rng), rng)
+    torch.save({"iteration": 0, "model": net.eval().state_dict()}, path)
+    return path
+
+
+def synthetic_clips(sample_rate: int, rng: np.random.Generator, n: int = 4) -> torch.Tensor:
+    """``[n, 1.5 s]`` random chirps with noise drawn from ``rng``, for calibrating random networks."""
+    t = np.arange(3 * sample_rate // 2) / sample_rate
     clips = [0.3 * np.sin(2 * np.pi * rng.uniform(100, 4000) * t * (1 + rng.uniform(0, 0.2) * t))
-             + rng.uniform(0.001, 0.1) * rng.standard_normal(n) for _ in range(4)]
-    x = torch.from_numpy(np.stack(clips).astype(np.float32))  # [4, 1.5 s]
+             + rng.uniform(0.001, 0.1) * rng.standard_normal(len(t)) for _ in range(n)]
+    return torch.from_numpy(np.stack(clips).astype(np.float32))
+
+
+def calibrate_batchnorm(net: nn.Module, x: torch.Tensor, rng: np.random.Generator) -> None:
+    """BN running statistics of ``net`` set to those of one train-mode pass over ``x``, then random gammas/betas:
+    each layer sees O(1) activations and the outputs depend on the input (plain random BN statistics shrink the
+    signal layer after layer until every input gives the same output, which would make parity tests blind)."""
     with torch.no_grad():
         for m in net.modules():
             if isinstance(m, nn.BatchNorm2d):
@@ -286,5 +303,64 @@ def write_panns_pth(path: Path, sample_rate: int = 16000, seed: int = 0) -> Path
                 c = m.num_features
                 m.weight.copy_(torch.from_numpy(rng.uniform(0.5, 1.5, c).astype(np.float32)))
                 m.bias.copy_(torch.from_numpy(rng.normal(0, 0.1, c).astype(np.float32)))
-    torch.save({"iteration": 0, "model": net.eval().state_dict()}, path)
+    net.eval()
+
+
+def write_bert_tokenizer(folder: Path) -> Path:
+    """A bert-base-uncased-format WordPiece tokenizer folder (``vocab.txt``, ``tokenizer_config.json``): the
+    special tokens, the letters and digits, a few words and '##' pieces."""
+    import json
+
+    words = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *"abcdefghijklmnopqrstuvwxyz0123456789.,!?'-",
+             *(f"##{c}" for c in "abcdefghijklmnopqrstuvwxyz0123456789"), "dog", "rain", "the", "a", "sound", "is"]
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "vocab.txt").write_text("\n".join(dict.fromkeys(words)) + "\n", encoding="utf-8")
+    (folder / "tokenizer_config.json").write_text(json.dumps({"do_lower_case": True}), encoding="utf-8")
+    return folder
+
+
+def write_gpt2_tokenizer(folder: Path) -> Path:
+    """A GPT-2-format byte-level BPE tokenizer folder as the hub's gpt2 holds it (``vocab.json``, ``merges.txt``):
+    the 256 byte symbols with '!' at id 0 as in GPT-2, a few merges, and ``<|endoftext|>``."""
+    import json
+
+    printable = [*range(ord("!"), ord("~") + 1), *range(ord("¡"), ord("¬") + 1), *range(ord("®"), ord("ÿ") + 1)]
+    extra = [b for b in range(256) if b not in printable]
+    vocab = {s: i for i, s in enumerate([chr(c) for c in printable] + [chr(256 + i) for i in range(len(extra))])}
+    merges = [("Ġ", "a"), ("Ġ", "d"), ("o", "g"), ("e", "r"), ("Ġ", "s")]
+    for a, b in merges:
+        vocab.setdefault(a + b, len(vocab))
+    vocab["<|endoftext|>"] = len(vocab)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "vocab.json").write_text(json.dumps(vocab, ensure_ascii=False), encoding="utf-8")
+    (folder / "merges.txt").write_text("#version: 0.2\n" + "".join(f"{a} {b}\n" for a, b in merges), encoding="utf-8")
+    return folder
+
+
+def write_msclap_pth(path: Path, version: str, seed: int = 0) -> Path:
+    """A random MS-CLAP network saved like the official ``CLAP_weights_{2022,2023}.pth``: ``{'model': state dict}``
+    of msclap's ``CLAP`` module (the BERT release with the ``embeddings.position_ids`` entry older transformers
+    saved). CNN14's BN statistics are calibrated (:func:`calibrate_batchnorm`), HTSAT's ``bn0`` is set to the
+    statistics of the log-mels of a few clips."""
+    from metrics.embedding.embedders.msclap import SR, MsClapNet, release
+
+    torch.manual_seed(seed)
+    net = MsClapNet(release(version))
+    rng = np.random.default_rng(seed)
+    clips = synthetic_clips(SR, rng)
+    base = net.audio_encoder.base
+    if version == "2022":
+        calibrate_batchnorm(base, clips, rng)
+    else:
+        h = base.htsat
+        with torch.no_grad():
+            mel = h.logmel_extractor(h.spectrogram_extractor(clips))  # [n, 1, frames, 64]
+            h.bn0.running_mean.copy_(mel.mean((0, 1, 2)))
+            h.bn0.running_var.copy_(mel.var((0, 1, 2)))
+    with torch.no_grad():
+        net.logit_scale.fill_(float(np.log(1 / 0.07)))
+    state = net.state_dict()
+    if version == "2022":
+        state["caption_encoder.base.embeddings.position_ids"] = torch.arange(512)[None]
+    torch.save({"model": state}, path)
     return path

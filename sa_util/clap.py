@@ -58,6 +58,13 @@ def offline_transformers(tokenizer: Any, roberta_config: dict[str, Any]) -> Iter
                 cls.from_pretrained = original
 
 
+def htsat_factory() -> Any:
+    """laion_clap's ``create_htsat_model(audio_cfg)`` (the HTS-AT audio tower), imported offline."""
+    with offline_transformers(None, ROBERTA_BASE):
+        from laion_clap.clap_module.htsat import create_htsat_model
+    return create_htsat_model
+
+
 def load_clap_state_dict(path: Path, expected: str = "a laion_clap checkpoint") -> dict[str, torch.Tensor]:
     """Official laion_clap checkpoint -> model state dict (``weights_only``; 'module.' and position_ids dropped)."""
     ckpt = read_weights(path, expected)

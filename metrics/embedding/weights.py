@@ -31,6 +31,9 @@ DEFAULT_DIR = Path("~/.cache/sa-bench/weights")
 _OPENL3 = "https://github.com/marl/openl3/raw/models/{}-v0_4_0.h5.gz"
 _CLAP = "https://huggingface.co/lukewys/laion_clap/resolve/main/{}"
 _ROBERTA = "https://huggingface.co/FacebookAI/roberta-base/resolve/main/{}"
+_MSCLAP = "https://huggingface.co/microsoft/msclap/resolve/main/{}"
+_BERT = "https://huggingface.co/google-bert/bert-base-uncased/resolve/main/{}"
+_GPT2 = "https://huggingface.co/openai-community/gpt2/resolve/main/{}"
 
 
 @dataclass(frozen=True)
@@ -57,6 +60,8 @@ REGISTRY: dict[str, WeightFile] = {w.name: w for w in [
                ("https://github.com/kkoutini/PaSST/releases/download/v0.0.5/"
                 "passt-s-f128-20sec-p16-s10-ap.474-swa.pt",), "KL_passt (audiocraft: pretrained_length 20)",
                "--passt-weights"),
+    WeightFile("clap-630k-audioset", "630k-audioset-best.pt", (_CLAP.format("630k-audioset-best.pt"),),
+               "CLAP (HTSAT-tiny, no fusion; fadtk clap-laion-audio)", "--clap-weights"),
     WeightFile("clap-630k-audioset-fusion", "630k-audioset-fusion-best.pt",
                (_CLAP.format("630k-audioset-fusion-best.pt"),), "CLAP score (protocol default)", "--clap-weights"),
     WeightFile("clap-music-audioset", "music_audioset_epoch_15_esc_90.14.pt",
@@ -69,6 +74,14 @@ REGISTRY: dict[str, WeightFile] = {w.name: w for w in [
                tuple(_ROBERTA.format(f) for f in ("tokenizer.json", "config.json", "vocab.json", "merges.txt")),
                "CLAP text tokenizer", "--roberta-dir",
                members=("tokenizer.json", "config.json", "vocab.json", "merges.txt")),
+    WeightFile("msclap-2022", "CLAP_weights_2022.pth", (_MSCLAP.format("CLAP_weights_2022.pth"),),
+               "MS-CLAP 2022 (CNN14 + BERT): CLAP score, FAD", "--msclap-weights"),
+    WeightFile("msclap-2023", "CLAP_weights_2023.pth", (_MSCLAP.format("CLAP_weights_2023.pth"),),
+               "MS-CLAP 2023 (HTSAT + GPT-2): CLAP score, PAM, FAD", "--msclap-weights"),
+    WeightFile("bert-base-uncased", "bert-base-uncased", (_BERT.format("vocab.txt"), _BERT.format("tokenizer_config.json")),
+               "MS-CLAP 2022 text tokenizer", "--bert-dir", members=("vocab.txt", "tokenizer_config.json")),
+    WeightFile("gpt2", "gpt2", (_GPT2.format("vocab.json"), _GPT2.format("merges.txt")),
+               "MS-CLAP 2023 text tokenizer", "--gpt2-dir", members=("vocab.json", "merges.txt")),
     WeightFile("vggish", "vggish-10086976.pth",
                ("https://github.com/harritaylor/torchvggish/releases/download/v0.1/vggish-10086976.pth",),
                "FAD_vggish (fadtk / frechet-audio-distance protocols)", "--vggish-weights"),

@@ -162,7 +162,8 @@ def clap_result(audio_emb: dict[str, np.ndarray], text_emb: dict[str, np.ndarray
         if i not in audio_emb:
             left_out[i] = "no generated output"
         else:
-            per_item[i] = float(cosine_similarity(audio_emb[i][None], text_emb[i][None])[0])
+            clips = np.atleast_2d(audio_emb[i])  # [k, D]: one row per clip (MS-CLAP), one for LAION CLAP
+            per_item[i] = float(cosine_similarity(clips, np.broadcast_to(text_emb[i], clips.shape)).mean())
     return _mean_result(per_item, left_out, n_boot, seed)
 
 

@@ -147,3 +147,31 @@ def test_every_metric_accounts_for_every_file(fuzz_base, weights_dir, entries, p
             assert all(g in scored for g in good), f"{name}: good files not scored: " \
                                                    f"{[g for g in good if g not in scored]}\n{res['skipped_files']}"
         assert "fd" in res["metrics"], res["skipped_metrics"]
+
+
+@given(entries=folder_entries(min_good=1, max_entries=4, max_frames=12 * 48000, good_seconds=(2.0, 9.0),
+                              max_seconds=12.0))
+@budget(1, 10, shrink=False)
+def test_pam_and_msclap_score_account_for_every_file(fuzz_base, weights_dir, entries):
+    """``metrics all --protocol pam`` (PAM, its repro mode, the MS-CLAP 2023 CLAP score) with a random-weight MS-CLAP
+    over a random folder with at least one good file: exit 0, every good file scored by every metric, every other
+    file scored or named, strict JSON."""
+    from sa_fixtures.random_weights import write_named
+
+    write_named(weights_dir, ["msclap-2023", "gpt2"])
+    with Sandbox.temporary(fuzz_base) as sb:
+        gen = sb.inp / "gen"
+        made = materialise(gen, entries, sb.victim)
+        ids = _ids_of(entries)
+        csv_path = hostile.write_csv(sb.inp / "c.csv", ["id", "caption"], [[i, f"caption of {i}"] for i in ids])
+        o = sb.run("metrics", ["all", "--protocol", "pam", "--gen", gen, "--captions", csv_path, "--id-col", "id",
+                               "--text-col", "caption", "--weights-dir", weights_dir, "--out", sb.out / "r.json",
+                               *QUICK], limit=900)
+        assert o.code == 0, o.describe()
+        res = sb.results(sb.out / "r.json")
+        check_accounted(res, gen, SUFFIXES, caption_ids=ids)
+        good = [Path(e.name).stem for e in made.values() if e.good]
+        for name in ("pam", "pam_repro", "clap"):
+            scored = res["metrics"][name]["per_item"]
+            assert all(g in scored for g in good), f"{name}: {[g for g in good if g not in scored]}"
+            assert res["metrics"][name]["clap_checkpoint"] == "ms-clap-2023"

@@ -42,9 +42,21 @@ def args(dataset: Path, weights: Path, out: Path, *extra: str) -> list[str]:
             *extra]
 
 
+@pytest.fixture(scope="module")
+def clap_family(weights_dir):
+    """The session's weights folder with the random-weight MS-CLAP 2023, its GPT-2 tokenizer and fadtk's
+    630k-audioset-best.pt added (written on first use: 0.6 GB and 0.7 GB)."""
+    from sa_fixtures.random_weights import write_named
+
+    write_named(weights_dir, ["msclap-2023", "gpt2", "clap-630k-audioset"])
+    return weights_dir
+
+
 @pytest.mark.parametrize("name", list(protocols.PROTOCOLS))
 def test_preset_runs_offline_and_names_every_setting(name, dataset, weights_dir, tmp_path, capsys, request):
     protocol = protocols.get(name)
+    if any(m.model == "msclap" for m in protocol.metrics):
+        request.getfixturevalue("clap_family")
     # the HTSAT-base CLAP checkpoints of musicgen/audioldm2 are not among the random-weight files: the run takes the
     # default one by hand, which the results must then mark as not comparable to the published numbers
     swapped = protocol.embedder_of("clap") not in ((), protocols.options(checkpoint="630k-audioset-fusion"))
@@ -130,7 +142,9 @@ def test_model_by_hand_and_a_kind_outside_the_protocol(dataset, weights_dir, tmp
 # What each metric must read, written here independently of the registry: (model, output part) -> width.
 EXPECTED_DIM = {("openl3", "embedding"): 1024, ("vggish", "embedding"): 128, ("panns", "embedding"): 2048,
                 ("panns", "logits"): 527, ("clap", "embedding"): 512, ("passt", "probabilities"): 527,
-                **{("aesthetics", axis): 1 for axis in ("PQ", "PC", "CE", "CU")}}
+                **{("aesthetics", axis): 1 for axis in ("PQ", "PC", "CE", "CU")},
+                ("msclap", "embedding"): 1024, ("clap-laion-audio", "embedding"): 512,
+                ("clap-laion-music", "embedding"): 512}
 
 
 def every_plan():
@@ -165,8 +179,8 @@ def test_every_planned_metric_reads_the_part_its_protocol_names():
             assert output_dim(spec) == EXPECTED_DIM[(spec.model, spec.output)], (where, spec.key)
             seen.add((spec.kind, spec.model))
     embedding_kinds = {(k, m) for k in protocols.EMBEDDING_KINDS for m in protocols.EMBEDDING_MODELS}
-    assert embedding_kinds | {("kl", "passt"), ("kl", "panns"), ("is", "panns"), ("clap", "clap"),
-                                ("kl-segments", "passt"), ("aesthetics", "aesthetics")} == seen
+    assert embedding_kinds | {("kl", "passt"), ("kl", "panns"), ("is", "panns"), ("clap", "clap"), ("clap", "msclap"),
+                              ("pam", "msclap"), ("kl-segments", "passt"), ("aesthetics", "aesthetics")} == seen
 
 
 @pytest.fixture(scope="module")
@@ -174,8 +188,10 @@ def shared_cache(tmp_path_factory):
     return tmp_path_factory.mktemp("shared-cache")
 
 
-@pytest.mark.parametrize("model", protocols.EMBEDDING_MODELS)
-def test_embedding_metrics_by_hand_read_the_models_embedding(model, dataset, weights_dir, shared_cache, tmp_path):
+# clap-laion-music is clap-laion-audio's pipeline on the HTSAT-base music checkpoint (the musicgen protocol's CLAP
+# file): a 0.9 GB random file and HTSAT-base on 30 ten-second windows would cost minutes here for no other path
+@pytest.mark.parametrize("model", [m for m in protocols.EMBEDDING_MODELS if m != "clap-laion-music"])
+def test_embedding_metrics_by_hand_read_the_models_embedding(model, dataset, clap_family, shared_cache, tmp_path):
     """``all --protocol fadtk --model M``: FD, FAD-inf, per-song FD and KAD each on M's embedding (its width in the
     result, measured on the arrays the metric read). Set-metric intervals around their value are checked on
     VGGish (on 1024-2048 dimensions each replicate costs seconds; the interval itself is tested in
@@ -183,9 +199,10 @@ def test_embedding_metrics_by_hand_read_the_models_embedding(model, dataset, wei
     out = tmp_path / "r.json"
     boot = "5" if model == "vggish" else "0"
     assert main(["all", "--protocol", "fadtk", "--model", model,
-                 *args(dataset, weights_dir, out, "--cache-dir", str(shared_cache), "--fd-bootstrap", boot)]) == 0
+                 *args(dataset, clap_family, out, "--cache-dir", str(shared_cache), "--fd-bootstrap", boot)]) == 0
     results = json.loads(out.read_text())
-    if model in ("panns", "clap"):  # one vector per file: no file has the 2 frames a per-song FD needs
+    if model in ("panns", "clap", "msclap"):  # one vector per file (per 7 s clip for MS-CLAP): no file has the 2
+        # frames a per-song FD needs
         assert set(results["skipped_metrics"]) == {"fad-indiv"}
         assert "fewer than 2 frames" in results["skipped_metrics"]["fad-indiv"]
     else:

@@ -144,6 +144,24 @@ def test_report_sets_a_run_beside_the_published_rows_of_its_protocol():
     assert "fd (FD_panns)" in tables and "fd (FD_openl3)" in tables
 
 
+def test_clap_choice_moves_every_clap_reader_and_marks_it():
+    from metrics.embedding.embedders import CLAP_CHECKPOINTS, clap_name
+    from metrics.plan import RunConfig, plan
+
+    _, specs = plan(RunConfig(gen=Path("."), metrics=("clap", "pam", "fd"), clap_checkpoint="ms-clap-2022"))
+    by_key = {s.key: s for s in specs}
+    for key in ("clap", "pam"):
+        assert by_key[key].model == "msclap" and by_key[key].embedder_options()["version"] == "2022"
+        assert not by_key[key].comparable and "ms-clap-2022" in by_key[key].deviations[-1]
+    assert by_key["fd"].model == "openl3" and by_key["fd"].comparable  # not a CLAP: untouched
+    _, same = plan(RunConfig(gen=Path("."), protocol="musicgen", clap_checkpoint="music-audioset"))
+    assert same == P.MUSICGEN.metrics  # the protocol's own checkpoint: nothing changes
+    _, pam = plan(RunConfig(gen=Path("."), protocol="pam", clap_checkpoint="ms-clap-2023"))
+    assert pam == P.PAM.metrics and len({s.embedder for s in pam}) == 1  # one embedder: one forward per file
+    for name, checkpoint in CLAP_CHECKPOINTS.items():  # every name maps back to itself
+        assert clap_name(checkpoint.model, checkpoint.options(name)) == name
+
+
 def test_protocols_command_lists_every_preset_with_its_metrics(capsys):
     import json
 

@@ -32,6 +32,12 @@ class EmbedderEntry:
     # before any model is built
     parts: Callable[[dict[str, Any]], dict[str, slice]]
     extra: dict[str, str] = field(default_factory=dict)  # option name -> weights registry name of a further file
+    # options -> further files that depend on the options (e.g. MS-CLAP's tokenizer: BERT or GPT-2)
+    extra_for: Callable[[dict[str, Any]], dict[str, str]] | None = None
+
+    def extras(self, options: dict[str, Any]) -> dict[str, str]:
+        """Option name -> weights registry name of every further file this embedder needs with ``options``."""
+        return {**self.extra, **(self.extra_for(options) if self.extra_for else {})}
 
     def part(self, options: dict[str, Any], name: str) -> slice:
         """The slice of output part ``name``; ValueError naming the parts there are."""
@@ -43,20 +49,61 @@ class EmbedderEntry:
 
 @dataclass(frozen=True)
 class ClapCheckpoint:
+    """One CLAP checkpoint that ``--clap NAME`` can pick: the embedder family that runs it, its weight file, and
+    the papers and tools whose CLAP figures were computed with it (a CLAP score depends on the checkpoint: the same
+    set scores 0.13 with one and 0.31 with another, facebookresearch/audiocraft#512)."""
+
     weights: str  # metrics.embedding.weights registry name
     fusion: bool  # HTSAT with feature fusion (crops plus a shrunk whole-clip mel beyond 10 s)
-    amodel: str  # laion_clap's audio model name
+    amodel: str  # the audio tower: laion_clap's audio model name, or MS-CLAP's (Cnn14, HTSAT)
+    model: str = "clap"  # the embedder family (an EMBEDDERS key): clap (LAION) or msclap (Microsoft)
+    version: str = ""  # MS-CLAP's release year
+    used_by: str = ""  # the papers and tools that report CLAP figures with this checkpoint
 
     @property
     def filename(self) -> str:
         return WEIGHT_FILES[self.weights].filename
 
+    def options(self, name: str) -> dict[str, Any]:
+        """The embedder options that select this checkpoint (``name``: its key in :data:`CLAP_CHECKPOINTS`)."""
+        return {"version": self.version, "chunks": "pam"} if self.model == "msclap" else {"checkpoint": name}
+
 
 CLAP_CHECKPOINTS: dict[str, ClapCheckpoint] = {
-    "630k-audioset-fusion": ClapCheckpoint("clap-630k-audioset-fusion", True, "HTSAT-tiny"),  # protocol default
-    "music-audioset": ClapCheckpoint("clap-music-audioset", False, "HTSAT-base"),
-    "music-speech-audioset": ClapCheckpoint("clap-music-speech-audioset", False, "HTSAT-base"),
+    "630k-audioset": ClapCheckpoint(
+        "clap-630k-audioset", False, "HTSAT-tiny",
+        used_by="fadtk clap-laion-audio (Gui et al. 2024); laion_clap's default non-fusion model"),
+    "630k-audioset-fusion": ClapCheckpoint(
+        "clap-630k-audioset-fusion", True, "HTSAT-tiny",
+        used_by="stable-audio-metrics CLAP score (Evans et al. 2024, Stable Audio Open 2024)"),
+    "music-audioset": ClapCheckpoint(
+        "clap-music-audioset", False, "HTSAT-base",
+        used_by="audiocraft MusicGen text consistency (Copet et al. 2023); fadtk clap-laion-music"),
+    "music-speech-audioset": ClapCheckpoint(
+        "clap-music-speech-audioset", False, "HTSAT-base",
+        used_by="audioldm_eval passt_replace_panns CLAP (AudioLDM 2, Liu et al. 2024)"),
+    "ms-clap-2022": ClapCheckpoint(
+        "msclap-2022", False, "Cnn14", model="msclap", version="2022",
+        used_by="Microsoft CLAP (Elizalde et al., ICASSP 2023): CNN14 audio, BERT text, 5 s at 44.1 kHz"),
+    "ms-clap-2023": ClapCheckpoint(
+        "msclap-2023", False, "HTSAT", model="msclap", version="2023",
+        used_by="Microsoft CLAP 2023 (Elizalde et al., ICASSP 2024): HTSAT audio, GPT-2 text, 7 s at 44.1 kHz; "
+                "TTA-Bench CLAP (NKU-HLT TTA-Bench-tools), PAM (Deshmukh et al., Interspeech 2024)"),
 }
+LAION_CHECKPOINTS = tuple(k for k, v in CLAP_CHECKPOINTS.items() if v.model == "clap")
+MSCLAP_VERSIONS = {v.version: k for k, v in CLAP_CHECKPOINTS.items() if v.model == "msclap"}  # "2023" -> name
+CLAP_MODELS = ("clap", "msclap")  # embedder families that give audio and text embeddings (CLAP score, PAM)
+
+
+def clap_name(model: str | None, options: dict[str, Any]) -> str | None:
+    """The :data:`CLAP_CHECKPOINTS` name that embedder ``model`` with ``options`` runs (None: not a CLAP)."""
+    if model == "clap":
+        return options.get("checkpoint", "630k-audioset-fusion")
+    if model == "msclap":
+        return MSCLAP_VERSIONS[str(options.get("version", "2023"))]
+    if model in FADTK_CLAP:
+        return FADTK_CLAP[model]
+    return None
 
 
 AESTHETICS_AXES = ("CE", "CU", "PC", "PQ")  # Audiobox Aesthetics' heads, in its order: the columns of its output
@@ -64,6 +111,19 @@ AESTHETICS_AXES = ("CE", "CU", "PC", "PQ")  # Audiobox Aesthetics' heads, in its
 
 def _clap_weights(o: dict[str, Any]) -> str:
     return CLAP_CHECKPOINTS[o.get("checkpoint", "630k-audioset-fusion")].weights
+
+
+def _msclap_weights(o: dict[str, Any]) -> str:
+    return CLAP_CHECKPOINTS[MSCLAP_VERSIONS[str(o.get("version", "2023"))]].weights
+
+
+def _msclap_tokenizer(o: dict[str, Any]) -> dict[str, str]:
+    """MS-CLAP's text tokenizer folder: BERT (2022) or GPT-2 (2023)."""
+    return {"bert_dir": "bert-base-uncased"} if str(o.get("version", "2023")) == "2022" else {"gpt2_dir": "gpt2"}
+
+
+# fadtk's LAION CLAP embeddings (model name -> checkpoint): 10 s windows every 1 s, frames pooled
+FADTK_CLAP = {"clap-laion-audio": "630k-audioset", "clap-laion-music": "music-audioset"}
 
 
 def _whole(name: str, width: int) -> Callable[[dict[str, Any]], dict[str, slice]]:
@@ -81,6 +141,14 @@ EMBEDDERS: dict[str, EmbedderEntry] = {
                            "passt-s-20sec-swa-ap474", "passt_weights", _whole("probabilities", 527)),
     "clap": EmbedderEntry("metrics.embedding.embedders.clap:ClapEmbedder", _clap_weights, "clap_weights",
                           _whole("embedding", 512), extra={"roberta_dir": "roberta-base"}),
+    # MS-CLAP: one 1024-d projected audio embedding per 5 s (2022) or 7 s (2023) chunk
+    "msclap": EmbedderEntry("metrics.embedding.embedders.msclap:MsClapEmbedder", _msclap_weights, "msclap_weights",
+                            _whole("embedding", 1024), extra_for=_msclap_tokenizer),
+    # fadtk's CLAP: one 512-d embedding per 10 s window, windows every 1 s
+    **{name: EmbedderEntry("metrics.embedding.embedders.clap_fadtk:ClapFadtkEmbedder",
+                           lambda o, c=checkpoint: CLAP_CHECKPOINTS[c].weights, "clap_weights",
+                           _whole("embedding", 512), extra={"roberta_dir": "roberta-base"})
+       for name, checkpoint in FADTK_CLAP.items()},
     "vggish": EmbedderEntry("metrics.embedding.embedders.vggish:VGGishEmbedder", lambda o: "vggish", "vggish_weights",
                             _whole("embedding", 128)),
     # one vector per file: Cnn14's "2048" embedding, then its 527 AudioSet logits

@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 from metrics.embedding.embedder import Embedder
-from metrics.embedding.embedders import CLAP_CHECKPOINTS
+from metrics.embedding.embedders import CLAP_CHECKPOINTS, LAION_CHECKPOINTS
 from metrics.files.audio import int16_roundtrip, load_mono
 from sa_util.audio import AUDIO_RULES
 from sa_util.clap import build_clap
@@ -68,8 +68,8 @@ class ClapEmbedder(Embedder):
                  checkpoint: str = "630k-audioset-fusion", roberta_dir: Path | None = None, seed: int = 0,
                  module: Any = None):
         super().__init__(weights_path, device, batch_size)
-        if checkpoint not in CLAP_CHECKPOINTS:
-            raise ValueError(f"unknown CLAP checkpoint {checkpoint!r}; choose from {list(CLAP_CHECKPOINTS)}")
+        if checkpoint not in LAION_CHECKPOINTS:
+            raise ValueError(f"unknown LAION CLAP checkpoint {checkpoint!r}; choose from {list(LAION_CHECKPOINTS)}")
         self.checkpoint, self.roberta_dir, self.seed = CLAP_CHECKPOINTS[checkpoint], roberta_dir, seed
         self.name = f"clap-{checkpoint}"
         self._model = module
@@ -115,3 +115,7 @@ class ClapEmbedder(Embedder):
         out = [module.get_text_embedding(texts[i:i + TEXT_BATCH], use_tensor=True)
                for i in range(0, len(texts), TEXT_BATCH)]
         return torch.cat(out).float().cpu().numpy()
+
+    def logit_scale(self) -> float:
+        """exp(logit_scale_a): laion_clap's audio-text temperature (PAM on a LAION checkpoint)."""
+        return float(self.load().model.logit_scale_a.exp())
