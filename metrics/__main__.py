@@ -48,6 +48,9 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
     m.add_argument("--roberta-dir", type=Path, help="local roberta-base tokenizer folder (CLAP text)")
     m.add_argument("--vggish-weights", type=Path)
     m.add_argument("--panns-weights", type=Path)
+    m.add_argument("--encodec-weights", type=Path, help="encodec_24khz-d7cc33bc.th / encodec_48khz-7e698e3e.th")
+    m.add_argument("--mert-dir", type=Path, help="local MERT hub folder (config.json, preprocessor_config.json, "
+                   "pytorch_model.bin)")
     m.add_argument("--openl3-content", choices=["music", "env"], default=None,
                    help="music for MusicCaps/Song Describer, env for AudioCaps (default: music)")
     m.add_argument("--clap-checkpoint", choices=list(CLAP_CHECKPOINTS), default=None,
@@ -88,7 +91,8 @@ def config_from_args(args: argparse.Namespace, metrics: tuple[str, ...] | None) 
         exclude_ids=args.exclude_ids, device=args.device, precision=args.precision, compile=args.compile, batch_size=args.batch_size,
         files_per_batch=args.files_per_batch, workers=args.workers, cache_dir=cache, weights_dir=args.weights_dir,
         openl3_weights=args.openl3_weights, passt_weights=args.passt_weights, clap_weights=args.clap_weights,
-        vggish_weights=args.vggish_weights, panns_weights=args.panns_weights, protocol=args.protocol,
+        vggish_weights=args.vggish_weights, panns_weights=args.panns_weights, encodec_weights=args.encodec_weights,
+        mert_dir=args.mert_dir, protocol=args.protocol,
         model=args.model, roberta_dir=args.roberta_dir, openl3_content=args.openl3_content,
         clap_checkpoint=args.clap_checkpoint,
         seed=args.seed, bootstrap=args.bootstrap, fd_bootstrap=args.fd_bootstrap,

@@ -121,7 +121,8 @@ def _given_inputs(cfg: RunConfig) -> list[tuple[str, Path | None]]:
              ("--roberta-dir", cfg.roberta_dir)]
     named += [("--ref-stats", p) for p in cfg.ref_stats]
     named += [(f"--{name.replace('_', '-')}", getattr(cfg, name)) for name in
-              ("openl3_weights", "passt_weights", "clap_weights", "vggish_weights", "panns_weights")]
+              ("openl3_weights", "passt_weights", "clap_weights", "vggish_weights", "panns_weights",
+               "encodec_weights", "mert_dir")]
     return named
 
 
@@ -243,7 +244,7 @@ def _load_reference(cfg: RunConfig, inputs: Inputs, spec: MetricSpec, stats: dic
         return None
     if inputs.ref is None:
         kind = ".pkl" if spec.kind == "kl" else ".npz"
-        alt = "" if spec.kind == "kad" else f" or --ref-stats FILE{kind}"
+        alt = "" if spec.kind in ("kad", "mad") else f" or --ref-stats FILE{kind}"
         named = " named <id>.<ext>" if spec.kind == "kl" else ""
         return f"{spec.key.upper()} needs --ref DIR (reference audio{named}){alt} ({spec.label})"
     if not inputs.ref.files:

@@ -42,6 +42,8 @@ class RunConfig:
     vggish_weights: Path | None = None
     panns_weights: Path | None = None
     roberta_dir: Path | None = None
+    encodec_weights: Path | None = None  # encodec_24khz-d7cc33bc.th or encodec_48khz-7e698e3e.th
+    mert_dir: Path | None = None  # a MERT hub folder (config.json, preprocessor_config.json, weights)
     openl3_content: str | None = None  # None: the protocol's (music)
     clap_checkpoint: str | None = None  # None: the protocol's
     seed: int = 0

@@ -23,7 +23,9 @@ Sources (the reference code each recipe was read from, at the versions named):
 * audioldm2: the audioldm_eval branch ``passt_replace_panns`` (PaSST on the first 10 s, CLAP
   ``music_speech_audioset_epoch_15_esc_89.98.pt`` HTSAT-base), which the AudioLDM 2 author names as the one behind
   the paper's numbers (haoheliu/AudioLDM2#76).
-* fadtk: microsoft/fadtk 1.1.0 (FAD with a chosen model, ``--inf``, ``--indiv``); kadtk 1.1.0 (KAD).
+* fadtk: microsoft/fadtk 1.1.0 (FAD with a chosen model, ``--inf``, ``--indiv``; ``model_loader.py`` for the
+  encodec-emb / MERT embeddings); kadtk 1.1.0 (KAD).
+* mad: i-need-sleep/mad, PyPI mad-metric 0.0.6 (``compute_mad.py``, ``embedding_models.py``), over mauve-text 0.4.0.
 """
 from __future__ import annotations
 
@@ -40,12 +42,15 @@ def options(**values: Any) -> Options:
 
 
 # Metric kinds the runner implements (keys of its metric registry).
-METRIC_KINDS = ("fd", "kad", "fad-inf", "fd-per-song", "kl", "clap", "timing", "is")
+METRIC_KINDS = ("fd", "kad", "fad-inf", "fd-per-song", "kl", "clap", "timing", "is", "mad")
 # Kinds that are a distance between embedding distributions: ``--model`` chooses their embedder.
 EMBEDDING_KINDS = ("fd", "kad", "fad-inf", "fd-per-song")
 # Embedders (keys of the embedder registry). openl3/vggish/panns/clap give embeddings fit for the distances.
-MODELS = ("openl3", "vggish", "panns", "clap", "passt")
-EMBEDDING_MODELS = ("openl3", "vggish", "panns", "clap")
+# fadtk's codec and MERT embeddings under fadtk's names (MERT-v1-95M-<L>: hidden state L; MERT-v1-330M: MAD's)
+FADTK_MODELS = ("encodec-emb", "encodec-emb-48k", "MERT-v1-95M", *(f"MERT-v1-95M-{layer}" for layer in range(1, 12)),
+                "MERT-v1-330M")
+MODELS = ("openl3", "vggish", "panns", "clap", "passt", *FADTK_MODELS)
+EMBEDDING_MODELS = ("openl3", "vggish", "panns", "clap", *FADTK_MODELS)
 BENCHMARKS = ("musiccaps", "audiocaps", "songdescriber")
 
 # Distance options of each kind when a protocol does not set them (the reference tool's defaults).
@@ -59,6 +64,9 @@ DISTANCE_DEFAULTS: dict[str, Options] = {
     "clap": options(output="embedding", score="mean cosine over ids with a caption"),
     "timing": options(detector="energy threshold (metrics.scores.timing)"),
     "is": options(output="logits", activation="softmax", splits=10, shuffle_seed=2020),
+    # mad-metric 0.0.6 compute_mad -> mauve-text 0.4.0 compute_mauve defaults (metrics.scores.mauve)
+    "mad": options(output="embedding", pool="max over frames", score="-log MAUVE(gen, ref)", num_buckets="auto",
+                   explained_variance=0.9, num_redo=5, max_iter=500, discretization=25, scaling=5.0, seed=25),
 }
 
 # Embedder options used when ``--model`` picks an embedding by hand (the model's usual reference settings).
@@ -67,6 +75,12 @@ EMBEDDING_DEFAULTS: dict[str, Options] = {
     "vggish": options(config="fadtk"),  # fadtk 1.1.0: torchvggish net, no PCA, last ReLU dropped
     "panns": options(sample_rate=16000),  # audioldm_eval default: Cnn14_16k
     "clap": options(checkpoint="630k-audioset-fusion"),  # one audio embedding per file
+    "encodec-emb": options(variant="24k"),  # fadtk 1.1.0 EncodecEmbModel('24k')
+    "encodec-emb-48k": options(variant="48k"),  # fadtk 1.1.0 EncodecEmbModel('48k')
+    # fadtk 1.1.0 MERTModel(size='v1-95M', layer=L): layer 12 unless named
+    **{name: options(size="v1-95M", layer=int(name.rsplit("-", 1)[1]) if name.count("-") == 3 else 12,
+                     config="fadtk") for name in FADTK_MODELS if name.startswith("MERT-v1-95M")},
+    "MERT-v1-330M": options(size="v1-330M", layer=24, config="mad"),  # mad-metric's embedding
 }
 
 
@@ -199,6 +213,7 @@ _KIND_REFERENCE = {
     "kad": "kadtk 1.1.0 calc_kernel_audio_distance",
     "fad-inf": "fadtk 1.1.0 FrechetAudioDistance.score_inf",
     "fd-per-song": "fadtk 1.1.0 FrechetAudioDistance.score_individual",
+    "mad": "mad-metric 0.0.6 compute_mad (-log MAUVE, mauve-text 0.4.0)",
 }
 
 # --- the presets --------------------------------------------------------------------------------------------------
@@ -345,7 +360,26 @@ FADTK = Protocol(
            "Reference statistics may come as fadtk .npz files with '<model>.mu' / '<model>.cov'."),
 )
 
-PROTOCOLS: dict[str, Protocol] = {p.name: p for p in (STABLE_AUDIO, MUSICGEN, AUDIOLDM, AUDIOLDM2, FADTK)}
+_MAD = "i-need-sleep/mad (mad-metric 0.0.6)"
+MAD = Protocol(
+    name="mad",
+    title="MAD: MAUVE Audio Divergence on MERT-v1-330M (layer 24, max-pooled over time)",
+    source=f"{_MAD} compute_mad.py, embedding_models.py; mauve-text 0.4.0 compute_mauve",
+    metrics=(
+        MetricSpec("mad", "mad", "MERT-v1-330M", "MAD", embedder=EMBEDDING_DEFAULTS["MERT-v1-330M"],
+                   reference=f"{_MAD} compute_mad: librosa.load(sr=24000), Wav2Vec2FeatureExtractor, MERT-v1-330M "
+                             "hidden_states[24].max over time, -log mauve.compute_mauve(p=eval, q=ref)",
+                   deviations=("each file is embedded alone (mad-metric pads batches of 3 files in directory order, "
+                               "so a shorter file's max-pool also sees frames computed over its zero padding; equal "
+                               "for sets of equal-length files, measured in tests/metrics/test_mad.py)",)),
+    ),
+    default_model="MERT-v1-330M",
+    published=None,
+    notes=("MAD needs --ref audio (the reference set); lower is better, 0 for indistinguishable sets.",
+           "python -m metrics fd --protocol mad reuses the MERT-v1-330M embeddings of the same files."),
+)
+
+PROTOCOLS: dict[str, Protocol] = {p.name: p for p in (STABLE_AUDIO, MUSICGEN, AUDIOLDM, AUDIOLDM2, FADTK, MAD)}
 DEFAULT_PROTOCOL = "stable-audio"
 
 
