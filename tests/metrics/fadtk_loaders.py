@@ -87,9 +87,27 @@ def fadtk_online_stats(embeddings: list[np.ndarray], folder: Path) -> tuple[np.n
     return calculate_embd_statistics_online(files)
 
 
+class LastStateAfterNorm(torch.nn.Module):
+    """A ``HubertModel`` whose last hidden state is its ``last_hidden_state``. transformers >= 5 returns, for the
+    pre-norm ("stable layer norm") encoder, the last block's output before the final LayerNorm as
+    ``hidden_states[-1]``; transformers 4.x, which MERT's own code (``modeling_MERT.py``) was written against and
+    imports its encoder from, returned it after that LayerNorm. For the post-norm encoder both are the same tensor."""
+
+    def __init__(self, model: torch.nn.Module):
+        super().__init__()
+        self.model, self.config = model, model.config
+
+    def forward(self, *args: Any, **kwargs: Any) -> Any:
+        out = self.model(*args, **kwargs)
+        if out.hidden_states is not None:
+            out.hidden_states = (*out.hidden_states[:-1], out.last_hidden_state)
+        return out
+
+
 def hubert_from_mert_folder(folder: Path) -> torch.nn.Module:
     """transformers' ``HubertModel`` (an implementation independent of ours) with a MERT folder's config and weights
-    (the positional conv's weight norm renamed to transformers' parametrization)."""
+    (the positional conv's weight norm renamed to transformers' parametrization), last hidden state as MERT's code
+    returns it (:class:`LastStateAfterNorm`)."""
     from transformers import HubertConfig, HubertModel
 
     raw = json.loads((folder / "config.json").read_text())
@@ -100,7 +118,7 @@ def hubert_from_mert_folder(folder: Path) -> torch.nn.Module:
     state = {k.replace("weight_g", "parametrizations.weight.original0")
              .replace("weight_v", "parametrizations.weight.original1"): v for k, v in state.items()}
     model.load_state_dict(state, strict=True)
-    return model
+    return LastStateAfterNorm(model).eval()
 
 
 def max_rel(a: np.ndarray, b: np.ndarray) -> float:

@@ -8,7 +8,8 @@ the inference path that code runs for the released configurations, which are HuB
   positional conv (kernel 128, 16 groups, last frame dropped, GELU) -> post-norm layers (``do_stable_layer_norm``
   false: LayerNorm after the sum, then 12 post-norm blocks) or pre-norm layers (true: blocks, then a final LayerNorm).
 ``hidden_states`` are HuBERT's: index 0 the encoder input (after its LayerNorm in the post-norm case), index i the
-output of block i (the last one after the final LayerNorm in the pre-norm case).
+output of block i (the last one after the final LayerNorm in the pre-norm case, as the transformers 4.x encoder MERT's
+code imports returned it; transformers >= 5's ``HubertModel`` returns it before that LayerNorm).
 
 What MERT's code would run differently, and is refused here: ``feature_extractor_cqt`` (a CQT branch, off in the
 released v1 configs) and ``deepnorm`` (scaled residuals). ``attention_relax`` only acts in the deepnorm encoder, so it
