@@ -150,3 +150,14 @@ def side_by_side_distances(ours: dict[str, list[np.ndarray]], theirs: dict[str, 
     kad_theirs = float(kadtk["calc_kernel_audio_distance"](ref, ev, (None, None), "cpu"))
     kad_ours = kernel_audio_distance(np.concatenate(ours["reference"]), np.concatenate(ours["evaluated"]))
     return fad_ours, fad_theirs, kad_ours, kad_theirs
+
+
+def write_clip_sets(folder: Path, clips: list[tuple[float, int, int]], base_hz: float,
+                    shifts: dict[str, int]) -> dict[str, list[str]]:
+    """Per set name, tones of the (seconds, rate, channels) ``clips`` in ``folder / name``, pitches varying with the
+    clip index shifted by ``shifts[name]``."""
+    from sa_fixtures.clips import tone, write_wav
+
+    return {name: [str(write_wav(folder / name / f"{i}.wav", tone(s, sr, base_hz * (1 + ((i + shift) % 5) / 4), ch,
+                                                                  seed=i + shift), sr))
+                   for i, (s, sr, ch) in enumerate(clips)] for name, shift in shifts.items()}

@@ -18,8 +18,9 @@ import torch
 from metrics.embedding.embedders.encodec import EncodecEmbedder
 from metrics.embedding.embedders.encodec_net import VARIANTS, load_encodec_encoder
 from metrics.embedding.pipeline import embed_files
-from sa_fixtures.clips import tone, write_wav
-from tests.metrics.fadtk_loaders import fadtk_embeddings, fadtk_io, max_rel, need, side_by_side_distances  # noqa: F401
+from sa_fixtures.clips import write_wav
+from tests.metrics.fadtk_loaders import (fadtk_embeddings, fadtk_io, max_rel, need,  # noqa: F401
+                                         side_by_side_distances, write_clip_sets)
 
 CLIPS = [(2.3, 44100, 2), (1.0, 48000, 1), (0.4, 24000, 1), (1.6, 22050, 2), (2.1, 16000, 1), (0.05, 32000, 2)]
 
@@ -34,12 +35,8 @@ def codec_files(module_tmp: Path) -> dict[str, Path]:
 
 @pytest.fixture(scope="module")
 def clips(module_tmp: Path) -> dict[str, list[str]]:
-    sets = {}
-    for name, shift in (("evaluated", 0), ("reference", 5)):
-        sets[name] = [str(write_wav(module_tmp / name / f"{i}.wav",
-                                    tone(s, sr, 180.0 * (1 + ((i + shift) % 4) / 3), ch, seed=i + shift), sr))
-                      for i, (s, sr, ch) in enumerate(CLIPS)]
-    return sets
+    """Two small sets of files (evaluated, reference) at the rates and channel counts of CLIPS."""
+    return write_clip_sets(module_tmp, CLIPS, 180.0, {"evaluated": 0, "reference": 5})
 
 
 def package_model(path: Path, variant: str):

@@ -19,7 +19,8 @@ from metrics.embedding.embedders.mert_net import load_mert
 from metrics.embedding.pipeline import embed_files
 from sa_fixtures.clips import tone, write_wav
 from tests.metrics.fadtk_loaders import (fadtk_embeddings, fadtk_io, hubert_from_mert_folder,  # noqa: F401
-                                         max_rel, need, side_by_side_distances)
+                                         max_rel, need, side_by_side_distances,
+                                         write_clip_sets)
 
 # (seconds, rate, channels): awkward lengths and rates, mono and stereo
 CLIPS = [(2.0, 44100, 2), (1.3, 24000, 1), (0.7, 48000, 1), (1.7, 22050, 2), (2.2, 16000, 1), (0.9, 32000, 2)]
@@ -28,12 +29,7 @@ CLIPS = [(2.0, 44100, 2), (1.3, 24000, 1), (0.7, 48000, 1), (1.7, 22050, 2), (2.
 @pytest.fixture(scope="module")
 def clips(module_tmp: Path) -> dict[str, list[str]]:
     """Two small sets of files (evaluated, reference) at the rates and channel counts of CLIPS."""
-    sets = {}
-    for name, shift in (("evaluated", 0), ("reference", 7)):
-        sets[name] = [str(write_wav(module_tmp / name / f"{i}.wav",
-                                    tone(s, sr, 220.0 * (1 + ((i + shift) % 5) / 4), ch, seed=i + shift), sr))
-                      for i, (s, sr, ch) in enumerate(CLIPS)]
-    return sets
+    return write_clip_sets(module_tmp, CLIPS, 220.0, {"evaluated": 0, "reference": 7})
 
 
 def test_port_matches_transformers_hubert_every_layer(mert_95m):

@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from metrics.embedding.embedder import Embedder
+from metrics.embedding.embedder import Embedder, equal_length_batches
 from metrics.embedding.embedders.fadtk_audio import fadtk_mono
 from metrics.embedding.embedders.mert_net import MertNet, load_mert, weight_file
 from metrics.files.audio import resample_librosa, to_mono
@@ -130,14 +130,9 @@ class MertEmbedder(Embedder):
     def embed(self, prepared: list[np.ndarray]) -> list[np.ndarray]:
         model = self.load()
         out: list[np.ndarray | None] = [None] * len(prepared)
-        by_length: dict[int, list[int]] = {}
-        for i, x in enumerate(prepared):
-            by_length.setdefault(len(x), []).append(i)
-        for members in by_length.values():  # equal lengths only: nothing is padded
-            for start in range(0, len(members), self.batch_size):
-                chunk = members[start:start + self.batch_size]
-                x = torch.from_numpy(np.stack([prepared[i] for i in chunk])).to(self.device)
-                hidden = model(x, last=self.layer)[self.layer].float().cpu().numpy()
-                for i, h in zip(chunk, hidden):
-                    out[i] = h.astype(np.float16).astype(np.float32) if self.settings_.float16 else h
+        for chunk in equal_length_batches(prepared, self.batch_size):  # nothing is padded
+            x = torch.from_numpy(np.stack([prepared[i] for i in chunk])).to(self.device)
+            hidden = model(x, last=self.layer)[self.layer].float().cpu().numpy()
+            for i, h in zip(chunk, hidden):
+                out[i] = h.astype(np.float16).astype(np.float32) if self.settings_.float16 else h
         return out  # type: ignore[return-value]
