@@ -69,7 +69,8 @@ def write_mert_folder(folder: Path, size: str = "v1-95M", seed: int = 0) -> Path
 def write_encodec_th(path: Path, variant: str = "24k", seed: int = 0) -> Path:
     """A random EnCodec model (``encodec_model_24khz`` / ``encodec_model_48khz`` architecture) saved as the released
     ``encodec_24khz-d7cc33bc.th`` / ``encodec_48khz-7e698e3e.th``: the whole model's state dict. Norm gains get noise
-    so a port that skips the time-group norm is caught."""
+    so a port that skips the time-group norm is caught; the 24 kHz model's last conv gain is raised so its latents are
+    O(1) like the 48 kHz model's (default initialisation leaves them near 0.05, where float16 storage dominates FAD)."""
     from encodec import EncodecModel
 
     torch.manual_seed(seed)
@@ -80,5 +81,7 @@ def write_encodec_th(path: Path, variant: str = "24k", seed: int = 0) -> Path:
             if isinstance(m, nn.GroupNorm):
                 m.weight.add_(0.2 * torch.randn_like(m.weight))
                 m.bias.add_(0.1 * torch.randn_like(m.bias))
+        if variant == "24k":
+            model.encoder.model[15].conv.conv.weight_g.mul_(30.0)
     torch.save(model.state_dict(), path)
     return path
