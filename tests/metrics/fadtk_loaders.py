@@ -153,11 +153,11 @@ def side_by_side_distances(ours: dict[str, list[np.ndarray]], theirs: dict[str, 
 
 
 def write_clip_sets(folder: Path, clips: list[tuple[float, int, int]], base_hz: float,
-                    shifts: dict[str, int]) -> dict[str, list[str]]:
-    """Per set name, tones of the (seconds, rate, channels) ``clips`` in ``folder / name``, pitches varying with the
-    clip index shifted by ``shifts[name]``."""
+                    pitch: dict[str, float]) -> dict[str, list[str]]:
+    """Per set name, tones of the (seconds, rate, channels) ``clips`` in ``folder / name``: clip i at
+    ``base_hz * pitch[name] * (1 + (i % 5) / 4)``, so the sets differ by their pitch factor."""
     from sa_fixtures.clips import tone, write_wav
 
-    return {name: [str(write_wav(folder / name / f"{i}.wav", tone(s, sr, base_hz * (1 + ((i + shift) % 5) / 4), ch,
-                                                                  seed=i + shift), sr))
-                   for i, (s, sr, ch) in enumerate(clips)] for name, shift in shifts.items()}
+    return {name: [str(write_wav(folder / name / f"{i}.wav", tone(s, sr, base_hz * factor * (1 + (i % 5) / 4), ch,
+                                                                  seed=i + int(10 * factor)), sr))
+                   for i, (s, sr, ch) in enumerate(clips)] for name, factor in pitch.items()}
