@@ -161,3 +161,22 @@ def write_clip_sets(folder: Path, clips: list[tuple[float, int, int]], base_hz: 
     return {name: [str(write_wav(folder / name / f"{i}.wav", tone(s, sr, base_hz * factor * (1 + (i % 5) / 4), ch,
                                                                   seed=i + int(10 * factor)), sr))
                    for i, (s, sr, ch) in enumerate(clips)] for name, factor in pitch.items()}
+
+
+def embed_side_by_side(ours: Any, ml: Any, clips: dict[str, list[str]], workdir: Path
+                       ) -> tuple[dict[str, list[np.ndarray]], dict[str, list[np.ndarray]]]:
+    """Per set, our embedder's frames (``embed_files``, files batched) and fadtk's loader's, file by file; asserts
+    every file agrees within 2e-3 of its largest value (both are float16-rounded: one rounding step may flip)."""
+    from metrics.embedding.pipeline import embed_files
+
+    assert ours.name == ml.name  # fadtk's names: the keys of its statistics files
+    mine, theirs = {}, {}
+    for name, paths in clips.items():
+        result = embed_files(ours, paths, workers=0, files_per_batch=4)
+        assert not result.skipped
+        mine[name] = [result.outputs[p] for p in paths]
+        fadtk_out = fadtk_embeddings(ml, paths, workdir / name)
+        theirs[name] = [fadtk_out[p] for p in paths]
+        for u, v in zip(mine[name], theirs[name]):
+            assert u.shape == v.shape and max_rel(u, v) < 2e-3
+    return mine, theirs

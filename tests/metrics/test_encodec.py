@@ -17,10 +17,9 @@ import torch
 
 from metrics.embedding.embedders.encodec import EncodecEmbedder
 from metrics.embedding.embedders.encodec_net import VARIANTS, load_encodec_encoder
-from metrics.embedding.pipeline import embed_files
 from sa_fixtures.clips import write_wav
-from tests.metrics.fadtk_loaders import (fadtk_embeddings, fadtk_io, max_rel, need,  # noqa: F401
-                                         side_by_side_distances, write_clip_sets)
+from tests.metrics.fadtk_loaders import (embed_side_by_side, fadtk_io, max_rel, need, side_by_side_distances,
+                                         write_clip_sets)  # noqa: F401  (the fadtk_io fixture)
 
 CLIPS = [(2.3, 44100, 2), (1.0, 48000, 1), (0.4, 24000, 1), (1.6, 22050, 2), (2.1, 16000, 1), (0.05, 32000, 2)]
 
@@ -69,17 +68,7 @@ def test_embeddings_and_distances_match_fadtk(codec_files, clips, fadtk_io, tmp_
     path = codec_files[VARIANTS[variant].weights]
     ml = EncodecEmbModel(variant)
     ml.model, ml.device = package_model(path, variant), torch.device("cpu")
-    emb = EncodecEmbedder(path, variant=variant, batch_size=3)
-    assert emb.name == ml.name
-    ours, theirs = {}, {}
-    for name, paths in clips.items():
-        result = embed_files(emb, paths, workers=0, files_per_batch=4)
-        assert not result.skipped
-        ours[name] = [result.outputs[p] for p in paths]
-        fadtk_out = fadtk_embeddings(ml, paths, tmp_path / name)
-        theirs[name] = [fadtk_out[p] for p in paths]
-        for u, v in zip(ours[name], theirs[name]):  # float16 both: one rounding step may flip
-            assert u.shape == v.shape and max_rel(u, v) < 2e-3
+    ours, theirs = embed_side_by_side(EncodecEmbedder(path, variant=variant, batch_size=3), ml, clips, tmp_path)
     fad_ours, fad_theirs, kad_ours, kad_theirs = side_by_side_distances(ours, theirs, tmp_path)
     assert fad_theirs > 0 and abs(fad_ours - fad_theirs) / fad_theirs < 2e-3, (fad_ours, fad_theirs)
     assert abs(kad_ours - kad_theirs) / abs(kad_theirs) < 2e-3, (kad_ours, kad_theirs)

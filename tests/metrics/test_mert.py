@@ -16,11 +16,9 @@ import torch
 
 from metrics.embedding.embedders.mert import MIN_SAMPLES, MertEmbedder
 from metrics.embedding.embedders.mert_net import load_mert
-from metrics.embedding.pipeline import embed_files
 from sa_fixtures.clips import tone, write_wav
-from tests.metrics.fadtk_loaders import (fadtk_embeddings, fadtk_io, hubert_from_mert_folder,  # noqa: F401
-                                         max_rel, need, side_by_side_distances,
-                                         write_clip_sets)
+from tests.metrics.fadtk_loaders import (embed_side_by_side, fadtk_io, hubert_from_mert_folder, max_rel, need,
+                                         side_by_side_distances, write_clip_sets)  # noqa: F401  (the fadtk_io fixture)
 
 # (seconds, rate, channels): awkward lengths and rates, mono and stereo
 CLIPS = [(2.0, 44100, 2), (1.3, 24000, 1), (0.7, 48000, 1), (1.7, 22050, 2), (2.2, 16000, 1), (0.9, 32000, 2)]
@@ -63,17 +61,7 @@ def fadtk_mert(layer: int, folder: Path):
 @pytest.mark.parametrize("layer", [12, 5])
 def test_embeddings_and_distances_match_fadtk(mert_95m, clips, fadtk_io, tmp_path, layer):  # noqa: F811
     ml = fadtk_mert(layer, mert_95m)
-    ours_emb = MertEmbedder(mert_95m, layer=layer)
-    assert ours_emb.name == ml.name  # MERT-v1-95M, MERT-v1-95M-5: fadtk's names (its stats files' keys)
-    ours, theirs = {}, {}
-    for name, paths in clips.items():
-        result = embed_files(ours_emb, paths, workers=0, files_per_batch=4)
-        assert not result.skipped
-        ours[name] = [result.outputs[p] for p in paths]
-        fadtk_out = fadtk_embeddings(ml, paths, tmp_path / name)
-        theirs[name] = [fadtk_out[p] for p in paths]
-        for u, v in zip(ours[name], theirs[name]):  # both float16-rounded: a last-bit difference may flip one step
-            assert u.shape == v.shape and max_rel(u, v) < 2e-3
+    ours, theirs = embed_side_by_side(MertEmbedder(mert_95m, layer=layer), ml, clips, tmp_path)
     fad_ours, fad_theirs, kad_ours, kad_theirs = side_by_side_distances(ours, theirs, tmp_path)
     assert fad_theirs > 0.1 and abs(fad_ours - fad_theirs) / fad_theirs < 2e-3, (fad_ours, fad_theirs)
     assert abs(kad_ours - kad_theirs) / abs(kad_theirs) < 2e-3, (kad_ours, kad_theirs)

@@ -12,8 +12,8 @@ from sa_util.audio import AUDIO_RULES, InputRules, check_length, read_audio
 
 
 def fadtk_mono(path: str, sample_rate: int, rules: InputRules = AUDIO_RULES) -> np.ndarray:
-    """``[T]`` float32 at ``sample_rate``: the samples fadtk's converted ``convert/<sr>/<name>.wav`` holds (int16 / 32768).
-    ``rules`` are checked on the header and on the resampled length."""
+    """``[T]`` float32 at ``sample_rate``: the samples fadtk's converted ``convert/<sr>/<name>.wav`` holds (int16 /
+    32768). ``rules`` are checked on the header and on the resampled length."""
     audio = read_audio(path, rules)
     x = quantise_pcm16(resample_torchaudio_kaiser_best(to_mono(audio.samples), audio.sample_rate, sample_rate))
     check_length(x.shape[-1], sample_rate, rules)
