@@ -52,6 +52,9 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
     m.add_argument("--vggish-weights", type=Path)
     m.add_argument("--panns-weights", type=Path)
     m.add_argument("--aesthetics-weights", type=Path, help="Audiobox Aesthetics checkpoint.pt")
+    m.add_argument("--encodec-weights", type=Path, help="encodec_24khz-d7cc33bc.th / encodec_48khz-7e698e3e.th")
+    m.add_argument("--mert-dir", type=Path, help="local MERT hub folder (config.json, preprocessor_config.json, "
+                   "pytorch_model.bin)")
     m.add_argument("--openl3-content", choices=["music", "env"], default=None,
                    help="music for MusicCaps/Song Describer, env for AudioCaps (default: music)")
     m.add_argument("--clap", "--clap-checkpoint", dest="clap_checkpoint", choices=list(CLAP_CHECKPOINTS), default=None,
@@ -96,7 +99,8 @@ def config_from_args(args: argparse.Namespace, metrics: tuple[str, ...] | None) 
         openl3_weights=args.openl3_weights, passt_weights=args.passt_weights, clap_weights=args.clap_weights,
         msclap_weights=args.msclap_weights, bert_dir=args.bert_dir, gpt2_dir=args.gpt2_dir,
         vggish_weights=args.vggish_weights, panns_weights=args.panns_weights,
-        aesthetics_weights=args.aesthetics_weights, protocol=args.protocol,
+        aesthetics_weights=args.aesthetics_weights, encodec_weights=args.encodec_weights, mert_dir=args.mert_dir,
+        protocol=args.protocol,
         model=args.model, roberta_dir=args.roberta_dir, openl3_content=args.openl3_content,
         clap_checkpoint=args.clap_checkpoint,
         seed=args.seed, bootstrap=args.bootstrap, fd_bootstrap=args.fd_bootstrap,

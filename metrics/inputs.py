@@ -122,7 +122,7 @@ def _given_inputs(cfg: RunConfig) -> list[tuple[str, Path | None]]:
     named += [("--ref-stats", p) for p in cfg.ref_stats]
     named += [(f"--{name.replace('_', '-')}", getattr(cfg, name)) for name in
               ("openl3_weights", "passt_weights", "clap_weights", "msclap_weights", "vggish_weights", "panns_weights",
-               "aesthetics_weights")]
+               "aesthetics_weights", "encodec_weights", "mert_dir")]
     return named
 
 
@@ -244,7 +244,7 @@ def _load_reference(cfg: RunConfig, inputs: Inputs, spec: MetricSpec, stats: dic
         return None
     if inputs.ref is None:
         kind = ".pkl" if spec.kind == "kl" else ".npz"
-        alt = "" if spec.kind in ("kad", "kl-segments") else f" or --ref-stats FILE{kind}"
+        alt = "" if spec.kind in ("kad", "kl-segments", "mad") else f" or --ref-stats FILE{kind}"
         named = " named <id>.<ext>" if spec.kind.startswith("kl") else ""
         return f"{spec.key.upper()} needs --ref DIR (reference audio{named}){alt} ({spec.label})"
     if not inputs.ref.files:

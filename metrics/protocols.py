@@ -27,7 +27,9 @@ Sources (the reference code each recipe was read from, at the versions named):
 * tta-bench: NKU-HLT/TTA-Bench-tools ``cal_aes/2_cal_all_aes_score.py`` (``audio-aes`` CLI of audiobox-aesthetics,
   batch size 32, per file CE/CU/PC/PQ) and ``cal_aes/3_cal_mean_aes_score.py`` (plain mean per axis over the files of
   a system); facebookresearch/audiobox-aesthetics 0.0.4 ``infer.py``, ``model/aes.py``.
-* fadtk: microsoft/fadtk 1.1.0 (FAD with a chosen model, ``--inf``, ``--indiv``); kadtk 1.1.0 (KAD).
+* fadtk: microsoft/fadtk 1.1.0 (FAD with a chosen model, ``--inf``, ``--indiv``; ``model_loader.py`` for the
+  encodec-emb / MERT embeddings); kadtk 1.1.0 (KAD).
+* mad: i-need-sleep/mad, PyPI mad-metric 0.0.6 (``compute_mad.py``, ``embedding_models.py``), over mauve-text 0.4.0.
 """
 from __future__ import annotations
 
@@ -45,12 +47,16 @@ def options(**values: Any) -> Options:
 
 # Metric kinds the runner implements (keys of its metric registry).
 METRIC_KINDS = ("fd", "kad", "fad-inf", "fd-per-song", "kl", "kl-segments", "clap", "timing", "is", "aesthetics",
-                "pam")
+                "pam", "mad")
 # Kinds that are a distance between embedding distributions: ``--model`` chooses their embedder.
 EMBEDDING_KINDS = ("fd", "kad", "fad-inf", "fd-per-song")
 # Embedders (keys of the embedder registry). openl3/vggish/panns/clap give embeddings fit for the distances.
-MODELS = ("openl3", "vggish", "panns", "clap", "passt", "aesthetics", "msclap", "clap-laion-audio", "clap-laion-music")
-EMBEDDING_MODELS = ("openl3", "vggish", "panns", "clap", "msclap", "clap-laion-audio", "clap-laion-music")
+# fadtk's codec and MERT embeddings under fadtk's names (MERT-v1-95M-<L>: hidden state L; MERT-v1-330M: MAD's)
+FADTK_MODELS = ("encodec-emb", "encodec-emb-48k", "MERT-v1-95M", *(f"MERT-v1-95M-{layer}" for layer in range(1, 12)),
+                "MERT-v1-330M")
+MODELS = ("openl3", "vggish", "panns", "clap", "passt", "aesthetics", "msclap", "clap-laion-audio", "clap-laion-music",
+          *FADTK_MODELS)
+EMBEDDING_MODELS = ("openl3", "vggish", "panns", "clap", "msclap", "clap-laion-audio", "clap-laion-music", *FADTK_MODELS)
 # PAM's two opposing prompts (soham97/PAM ``PAM/PAM.py`` PAM_PROMPTS): the score is the first one's probability
 PAM_PROMPTS = ("the sound is clear and clean.", "the sound is noisy and with artifacts.")
 BENCHMARKS = ("musiccaps", "audiocaps", "songdescriber")
@@ -71,6 +77,9 @@ DISTANCE_DEFAULTS: dict[str, Options] = {
     "aesthetics": options(output="PQ", score="mean over files of each file's length-weighted window mean"),
     "pam": options(output="embedding", prompt_clean=PAM_PROMPTS[0], prompt_noisy=PAM_PROMPTS[1], repro=False,
                    score="softmax over the prompts of logit_scale * cosine, first prompt; mean over clips, files"),
+    # mad-metric 0.0.6 compute_mad -> mauve-text 0.4.0 compute_mauve defaults (metrics.scores.mauve)
+    "mad": options(output="embedding", pool="max over frames", score="-log MAUVE(gen, ref)", num_buckets="auto",
+                   explained_variance=0.9, num_redo=5, max_iter=500, discretization=25, scaling=5.0, seed=25),
 }
 
 # Embedder options used when ``--model`` picks an embedding by hand (the model's usual reference settings).
@@ -82,6 +91,12 @@ EMBEDDING_DEFAULTS: dict[str, Options] = {
     "msclap": options(version="2023", chunks="pam"),  # one embedding per 7 s clip
     "clap-laion-audio": options(fadtk_model="clap-laion-audio"),  # fadtk 1.1.0: 630k-audioset-best, 10 s windows every 1 s
     "clap-laion-music": options(fadtk_model="clap-laion-music"),  # fadtk 1.1.0: music_audioset_epoch_15_esc_90.14, 10 s windows every 1 s
+    "encodec-emb": options(variant="24k"),  # fadtk 1.1.0 EncodecEmbModel('24k')
+    "encodec-emb-48k": options(variant="48k"),  # fadtk 1.1.0 EncodecEmbModel('48k')
+    # fadtk 1.1.0 MERTModel(size='v1-95M', layer=L): layer 12 unless named
+    **{name: options(size="v1-95M", layer=int(name.rsplit("-", 1)[1]) if name.count("-") == 3 else 12,
+                     config="fadtk") for name in FADTK_MODELS if name.startswith("MERT-v1-95M")},
+    "MERT-v1-330M": options(size="v1-330M", layer=24, config="mad"),  # mad-metric's embedding
 }
 
 
@@ -218,6 +233,7 @@ _KIND_REFERENCE = {
     "kad": "kadtk 1.1.0 calc_kernel_audio_distance",
     "fad-inf": "fadtk 1.1.0 FrechetAudioDistance.score_inf",
     "fd-per-song": "fadtk 1.1.0 FrechetAudioDistance.score_individual",
+    "mad": "mad-metric 0.0.6 compute_mad (-log MAUVE, mauve-text 0.4.0)",
 }
 
 # --- the presets --------------------------------------------------------------------------------------------------
@@ -452,8 +468,27 @@ TTA_BENCH = Protocol(
            "model.safetensors; here the released checkpoint.pt (--aesthetics-weights)."),
 )
 
+_MAD = "i-need-sleep/mad (mad-metric 0.0.6)"
+MAD = Protocol(
+    name="mad",
+    title="MAD: MAUVE Audio Divergence on MERT-v1-330M (layer 24, max-pooled over time)",
+    source=f"{_MAD} compute_mad.py, embedding_models.py; mauve-text 0.4.0 compute_mauve",
+    metrics=(
+        MetricSpec("mad", "mad", "MERT-v1-330M", "MAD", embedder=EMBEDDING_DEFAULTS["MERT-v1-330M"],
+                   reference=f"{_MAD} compute_mad: librosa.load(sr=24000), Wav2Vec2FeatureExtractor, MERT-v1-330M "
+                             "hidden_states[24].max over time, -log mauve.compute_mauve(p=eval, q=ref)",
+                   deviations=("each file is embedded alone (mad-metric pads batches of 3 files in directory order, "
+                               "so a shorter file's max-pool also sees frames computed over its zero padding; equal "
+                               "for sets of equal-length files, measured in tests/metrics/test_mad.py)",)),
+    ),
+    default_model="MERT-v1-330M",
+    published=None,
+    notes=("MAD needs --ref audio (the reference set); lower is better, 0 for indistinguishable sets.",
+           "python -m metrics fd --protocol mad reuses the MERT-v1-330M embeddings of the same files."),
+)
+
 PROTOCOLS: dict[str, Protocol] = {p.name: p for p in (STABLE_AUDIO, MUSICGEN, AUDIOCRAFT, AUDIOLDM, AUDIOLDM2,
-                                                      FADTK, TTA_BENCH, PAM)}
+                                                      FADTK, TTA_BENCH, PAM, MAD)}
 DEFAULT_PROTOCOL = "stable-audio"
 
 

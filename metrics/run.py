@@ -34,6 +34,7 @@ from metrics.protocols import MetricSpec
 from metrics.scores.evaluate import (_mean_result, clap_result, fd_result, gaussian_stats, kl_result,
                                      segment_kl_result, timing_result)
 from metrics.scores.pam import pam_file_score
+from metrics.scores.mauve import MauveSettings, mad, max_pool, num_buckets
 from metrics.scores.stats import set_bootstrap
 from metrics.scores.timing import detect_end
 from sa_util import strict_json
@@ -338,6 +339,21 @@ def is_metric(r: Runner, spec: MetricSpec) -> dict[str, Any]:
             "left_out": {i: "no generated output" for i in r.items.ids if i not in logits}}
 
 
+def mad_metric(r: Runner, spec: MetricSpec) -> dict[str, Any]:
+    """MAD (mad-metric): -log MAUVE between the generated and the reference files, each file one max-pooled vector;
+    the CI resamples the generated files (MAUVE's clustering is redone per replicate)."""
+    o = spec.distance_options()
+    settings = MauveSettings(**{k: o[k] for k in ("num_buckets", "explained_variance", "num_redo", "max_iter",
+                                                   "discretization", "scaling", "seed")})
+    gen = np.stack([max_pool(b) for b in _file_frames(r, spec)])
+    ref = np.stack([max_pool(b) for b in r.ref_frames(spec)])
+    value = mad(gen, ref, settings)
+    ci = set_bootstrap(len(gen), lambda idx: mad(gen[idx], ref, settings), value, n_boot=r.cfg.fd_bootstrap,
+                       seed=r.cfg.seed)
+    return {"value": value, **ci, "n_files": len(gen), "n_ref_files": len(ref),
+            "num_buckets": num_buckets(len(gen), len(ref), settings.num_buckets)}
+
+
 def clap_metric(r: Runner, spec: MetricSpec) -> dict[str, Any]:
     audio = r.gen_by_id(spec, spec.key)
     ids = [i for i in r.items.ids if i in r.inputs.captions]
@@ -383,7 +399,7 @@ def aesthetics_metric(r: Runner, spec: MetricSpec) -> dict[str, Any]:
 METRIC_FNS: dict[str, Callable[[Runner, MetricSpec], dict[str, Any]]] = {
     "fd": fd_metric, "kad": kad_metric, "fad-inf": fad_inf_metric, "fd-per-song": fd_per_song_metric,
     "kl": kl_metric, "kl-segments": segment_kl_metric, "is": is_metric, "clap": clap_metric, "timing": timing_metric,
-    "aesthetics": aesthetics_metric, "pam": pam_metric}
+    "aesthetics": aesthetics_metric, "pam": pam_metric, "mad": mad_metric}
 
 
 class NoResult(ValueError):

@@ -16,6 +16,7 @@ from torch import nn
 
 from metrics.embedding.embedders.openl3 import OpenL3Net
 from metrics.embedding.weights import REGISTRY
+from sa_fixtures.random_codecs import write_encodec_th, write_mert_folder
 
 _SPECIALS = {"<s>": 0, "<pad>": 1, "</s>": 2, "<unk>": 3}
 
@@ -204,6 +205,10 @@ WRITERS: dict[str, Callable[[Path, int], object]] = {
     "panns-cnn14-16k": lambda path, seed: write_panns_pth(path, 16000, seed),
     "panns-cnn14-32k": lambda path, seed: write_panns_pth(path, 32000, seed),
     "audiobox-aesthetics": lambda path, seed: write_aesthetics_pt(path, seed),
+    "encodec-24khz": lambda path, seed: write_encodec_th(path, "24k", seed),  # needs the encodec package
+    "encodec-48khz": lambda path, seed: write_encodec_th(path, "48k", seed),
+    "mert-v1-95m": lambda path, seed: write_mert_folder(path, "v1-95M", seed),
+    "mert-v1-330m": lambda path, seed: write_mert_folder(path, "v1-330M", seed),  # 1.3 GB
 }
 DEFAULT_FILES = ("openl3-mel256-music", "openl3-mel256-env", "passt-s-swa-ap476", "clap-630k-audioset-fusion",
                  "roberta-base", "vggish", "panns-cnn14-16k")

@@ -112,6 +112,24 @@ def passt20_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+@pytest.fixture(scope="session")
+def mert_95m(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A random-weight MERT-v1-95M hub folder (``config.json``, ``preprocessor_config.json``, ``pytorch_model.bin``)."""
+    from sa_fixtures.random_weights import write_named
+
+    return write_named(tmp_path_factory.mktemp("mert-95m"), ["mert-v1-95m"])["mert-v1-95m"]
+
+
+@pytest.fixture(scope="session")
+def mert_330m(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A random-weight MERT-v1-330M hub folder (1.3 GB), written once per session and removed after it."""
+    from sa_fixtures.random_weights import write_named
+
+    folder = tmp_path_factory.mktemp("mert-330m")
+    yield write_named(folder, ["mert-v1-330m"])["mert-v1-330m"]
+    shutil.rmtree(folder, ignore_errors=True)
+
+
 @pytest.fixture(scope="module")
 def module_tmp(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Iterator[Path]:
     """A folder for one test module's shared files, removed once the module is done (with

@@ -17,7 +17,7 @@ import hashlib
 import json
 from abc import ABC, abstractmethod
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 import numpy as np
 
@@ -95,6 +95,17 @@ class Embedder(ABC):
         state = self.__dict__.copy()
         state["_model"] = None  # workers only run ``prepare``; never ship the model to them
         return state
+
+
+def equal_length_batches(prepared: list[np.ndarray], batch_size: int) -> Iterator[list[int]]:
+    """Indices of ``prepared`` in device batches of at most ``batch_size`` files of exactly equal length (for models
+    whose output a zero-padded batch-mate would change: pooling over time, attention over every frame)."""
+    by_length: dict[int, list[int]] = {}
+    for i, p in enumerate(prepared):
+        by_length.setdefault(len(p), []).append(i)
+    for members in by_length.values():
+        for start in range(0, len(members), batch_size):
+            yield members[start:start + batch_size]
 
 
 def embed_windows(model: Callable[[torch.Tensor], torch.Tensor], segments: list[torch.Tensor], batch_size: int,

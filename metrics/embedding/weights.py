@@ -34,6 +34,9 @@ _ROBERTA = "https://huggingface.co/FacebookAI/roberta-base/resolve/main/{}"
 _MSCLAP = "https://huggingface.co/microsoft/msclap/resolve/main/{}"
 _BERT = "https://huggingface.co/google-bert/bert-base-uncased/resolve/main/{}"
 _GPT2 = "https://huggingface.co/openai-community/gpt2/resolve/main/{}"
+_ENCODEC = "https://dl.fbaipublicfiles.com/encodec/v0/{}"
+_MERT = "https://huggingface.co/m-a-p/{}/resolve/main/{}"
+_MERT_FILES = ("config.json", "preprocessor_config.json", "pytorch_model.bin")
 
 
 @dataclass(frozen=True)
@@ -99,6 +102,16 @@ REGISTRY: dict[str, WeightFile] = {w.name: w for w in [
     WeightFile("audiobox-aesthetics", "checkpoint.pt",
                ("https://huggingface.co/facebook/audiobox-aesthetics/resolve/main/checkpoint.pt",),
                "Audiobox Aesthetics PQ/PC/CE/CU (tta-bench protocol)", "--aesthetics-weights"),
+    # EnCodec (Defossez et al.): the checkpoints EncodecModel.encodec_model_{24,48}khz fetch (whole model state dicts)
+    WeightFile("encodec-24khz", "encodec_24khz-d7cc33bc.th", (_ENCODEC.format("encodec_24khz-d7cc33bc.th"),),
+               "FAD/KAD on encodec-emb (fadtk protocol)", "--encodec-weights"),
+    WeightFile("encodec-48khz", "encodec_48khz-7e698e3e.th", (_ENCODEC.format("encodec_48khz-7e698e3e.th"),),
+               "FAD/KAD on encodec-emb-48k (fadtk protocol)", "--encodec-weights"),
+    # MERT-v1 (Li et al., m-a-p): the hub folders (their model code is not needed, metrics.embedding.embedders.mert_net)
+    WeightFile("mert-v1-95m", "MERT-v1-95M", tuple(_MERT.format("MERT-v1-95M", f) for f in _MERT_FILES),
+               "FAD/KAD on MERT-v1-95M (fadtk protocol)", "--mert-dir", members=_MERT_FILES),
+    WeightFile("mert-v1-330m", "MERT-v1-330M", tuple(_MERT.format("MERT-v1-330M", f) for f in _MERT_FILES),
+               "MAD (mad protocol)", "--mert-dir", members=_MERT_FILES),
 ]}
 
 
@@ -138,7 +151,7 @@ def load_problem(path: Path) -> str | None:
 
             with h5py.File(path, "r") as f:
                 list(f.keys())
-        elif path.suffix in (".pt", ".pth", ".ckpt"):
+        elif path.suffix in (".pt", ".pth", ".ckpt", ".th"):
             import torch
 
             try:

@@ -319,7 +319,9 @@ def check_accounted(results: dict[str, Any], gen: Path, suffixes: Iterable[str],
     per_item = per_item_metrics(results)
     without = results.get("ids", {}).get("without_audio", {}) or {}
     caption_ids = None if caption_ids is None else list(caption_ids)
-    fd = results.get("metrics", {}).get("fd")
+    # a whole-folder metric (FD, MAD) scores every file it does not name
+    fd_key, fd = next(((k, results["metrics"][k]) for k in ("fd", "mad") if k in results.get("metrics", {})),
+                      (None, None))
     unaccounted = []
     for entry in entries:
         stem = entry.stem
@@ -341,9 +343,9 @@ def check_accounted(results: dict[str, Any], gen: Path, suffixes: Iterable[str],
             unnamed = [e.name for e in group if not named_in_skipped(results, e)]
             assert len(unnamed) <= 1, f"several files for id {stem!r} and more than one used silently: {unnamed}"
     if fd is not None:  # FD pools the whole folder: its count is every file not named as left out of FD
-        counted = [e for e in entries if not named_in_skipped(results, e, ("fd", "input"))]
+        counted = [e for e in entries if not named_in_skipped(results, e, (fd_key, "input"))]
         assert fd.get("n_files") == len(counted), (
-            f"FD counted {fd.get('n_files')} files; the folder holds {len(counted)} not named as skipped by FD: "
+            f"{fd_key} counted {fd.get('n_files')} files; the folder holds {len(counted)} not named as skipped by FD: "
             f"{[e.name for e in counted]}\nskipped_files: {results.get('skipped_files')}")
     if caption_ids is not None:
         for name, res in per_item.items():

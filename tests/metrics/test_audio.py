@@ -145,7 +145,8 @@ def test_limits_are_stated_in_one_place():
     text = describe_limits()
     assert "PaSST: 8-384 kHz, 1-2 channels, from 0.150 s (4801 samples at 32 kHz) to 20 min" in text
     assert "Audiobox Aesthetics: 8-384 kHz, 1-2 channels, from 0.0625 ms (1 sample at 16 kHz) to 20 min" in text
-    assert text.count("\n") == 4  # the shared limits and one line per evaluator with its own
+    assert "MERT: 8-384 kHz, 1-2 channels, from 0.017 s (400 samples at 24 kHz) to 20 min" in text
+    assert text.count("\n") == 5  # the shared limits and one line per evaluator with its own
 
 
 def huge(x: np.ndarray, peak: float) -> np.ndarray:

@@ -52,7 +52,8 @@ def clap_family(weights_dir):
     return weights_dir
 
 
-@pytest.mark.parametrize("name", list(protocols.PROTOCOLS))
+# mad runs MERT-v1-330M (1.3 GB): its own test below, on shorter clips
+@pytest.mark.parametrize("name", [p for p in protocols.PROTOCOLS if p != "mad"])
 def test_preset_runs_offline_and_names_every_setting(name, dataset, weights_dir, tmp_path, capsys, request):
     protocol = protocols.get(name)
     if any(m.model == "msclap" for m in protocol.metrics):
@@ -144,7 +145,10 @@ EXPECTED_DIM = {("openl3", "embedding"): 1024, ("vggish", "embedding"): 128, ("p
                 ("panns", "logits"): 527, ("clap", "embedding"): 512, ("passt", "probabilities"): 527,
                 **{("aesthetics", axis): 1 for axis in ("PQ", "PC", "CE", "CU")},
                 ("msclap", "embedding"): 1024, ("clap-laion-audio", "embedding"): 512,
-                ("clap-laion-music", "embedding"): 512}
+                ("clap-laion-music", "embedding"): 512,
+                ("encodec-emb", "embedding"): 128, ("encodec-emb-48k", "embedding"): 128,
+                ("MERT-v1-330M", "embedding"): 1024,
+                **{(f"MERT-v1-95M{layer}", "embedding"): 768 for layer in ("", *(f"-{i}" for i in range(1, 12)))}}
 
 
 def every_plan():
@@ -180,7 +184,8 @@ def test_every_planned_metric_reads_the_part_its_protocol_names():
             seen.add((spec.kind, spec.model))
     embedding_kinds = {(k, m) for k in protocols.EMBEDDING_KINDS for m in protocols.EMBEDDING_MODELS}
     assert embedding_kinds | {("kl", "passt"), ("kl", "panns"), ("is", "panns"), ("clap", "clap"), ("clap", "msclap"),
-                              ("pam", "msclap"), ("kl-segments", "passt"), ("aesthetics", "aesthetics")} == seen
+                              ("pam", "msclap"), ("kl-segments", "passt"), ("aesthetics", "aesthetics"),
+                              ("mad", "MERT-v1-330M")} == seen
 
 
 @pytest.fixture(scope="module")
@@ -189,13 +194,27 @@ def shared_cache(tmp_path_factory):
 
 
 # clap-laion-music is clap-laion-audio's pipeline on the HTSAT-base music checkpoint (the musicgen protocol's CLAP
-# file): a 0.9 GB random file and HTSAT-base on 30 ten-second windows would cost minutes here for no other path
-@pytest.mark.parametrize("model", [m for m in protocols.EMBEDDING_MODELS if m != "clap-laion-music"])
+# file): a 0.9 GB random file and HTSAT-base on 30 ten-second windows would cost minutes here for no other path;
+# MERT-v1-95M-<L> differ from MERT-v1-95M by the layer only (every width: the planning test above); MERT-v1-330M runs
+# in the mad test
+BY_HAND = ("openl3", "vggish", "panns", "clap", "msclap", "clap-laion-audio", "encodec-emb", "encodec-emb-48k",
+           "MERT-v1-95M", "MERT-v1-95M-5")
+FILES_BY_HAND = {"encodec-emb": "encodec-24khz", "encodec-emb-48k": "encodec-48khz", "MERT-v1-95M": "mert-v1-95m",
+                 "MERT-v1-95M-5": "mert-v1-95m"}
+
+
+@pytest.mark.parametrize("model", BY_HAND)
 def test_embedding_metrics_by_hand_read_the_models_embedding(model, dataset, clap_family, shared_cache, tmp_path):
     """``all --protocol fadtk --model M``: FD, FAD-inf, per-song FD and KAD each on M's embedding (its width in the
     result, measured on the arrays the metric read). Set-metric intervals around their value are checked on
     VGGish (on 1024-2048 dimensions each replicate costs seconds; the interval itself is tested in
     test_set_intervals.py)."""
+    if model in FILES_BY_HAND:  # written into the session's weights folder on first use
+        from sa_fixtures.random_weights import write_named
+
+        if model.startswith("encodec"):
+            pytest.importorskip("encodec", reason="pip install --no-deps encodec==0.1.1 (writes the .th files)")
+        write_named(clap_family, [FILES_BY_HAND[model]])
     out = tmp_path / "r.json"
     boot = "5" if model == "vggish" else "0"
     assert main(["all", "--protocol", "fadtk", "--model", model,
@@ -227,3 +246,34 @@ def test_fd_by_hand_equals_the_preset_that_uses_that_model(dataset, weights_dir,
         by_hand, own = fd("--model", model, key="fd"), fd("--protocol", preset, key=key)
         assert by_hand["value"] == own["value"] and by_hand["dim"] == own["dim"] == EXPECTED_DIM[(model, "embedding")]
         assert by_hand["protocol_metric"]["comparable_to_published"] is False
+
+
+def test_mad_preset_runs_and_shares_mert_with_fd(mert_330m, tmp_path, monkeypatch):
+    """``--protocol mad``: MAD on MERT-v1-330M against the reference folder; FD asked for beside it reads the same
+    embeddings (one forward pass per file for both metrics)."""
+    pytest.importorskip("faiss", reason="pip install faiss-cpu (MAUVE's k-means)")
+    from metrics.embedding.embedders.mert import MertEmbedder
+
+    for side, shift in (("gen", 0), ("ref", 11)):
+        for i in range(5):
+            write_wav(tmp_path / side / f"id{i}.wav", tone(0.6, 44100, 200 + 60 * i + shift, seed=i))
+    embedded: list[int] = []
+    original = MertEmbedder.embed
+    monkeypatch.setattr(MertEmbedder, "embed", lambda self, prepared: embedded.append(len(prepared)) or
+                        original(self, prepared))
+    from metrics.run import RunConfig, run
+
+    cfg = RunConfig(gen=tmp_path / "gen", ref=tmp_path / "ref", protocol="mad", metrics=("mad", "fd"),
+                    mert_dir=mert_330m, cache_dir=None, fd_bootstrap=2, progress=False)
+    results = run(cfg, strict=True)
+    assert set(results["metrics"]) == {"mad", "fd"}
+    assert sum(embedded) == 10, "MAD and FD on MERT-v1-330M: one forward pass per generated and reference file"
+    out = tmp_path / "r.json"  # and the preset alone from the command line
+    assert main(["all", "--protocol", "mad", "--gen", str(tmp_path / "gen"), "--ref", str(tmp_path / "ref"),
+                 "--mert-dir", str(mert_330m), "--cache-dir", "none", "--fd-bootstrap", "0", "--no-progress",
+                 "--out", str(out)]) == 0
+    assert list(json.loads(out.read_text())["metrics"]) == ["mad"]
+    res = results["metrics"]["mad"]
+    assert np.isfinite(res["value"]) and res["dim"] == 1024 and res["n_files"] == 5 and res["n_ref_files"] == 5
+    assert results["metrics"]["fd"]["protocol_metric"]["embedder"] == res["protocol_metric"]["embedder"]
+    assert res["protocol_metric"]["reference"].startswith("i-need-sleep/mad")

@@ -130,6 +130,10 @@ def _whole(name: str, width: int) -> Callable[[dict[str, Any]], dict[str, slice]
     return lambda o: {name: slice(0, width)}
 
 
+MERT_WIDTHS = {"v1-95M": 768, "v1-330M": 1024}
+# fadtk's names: MERT-v1-95M is layer 12, MERT-v1-95M-<L> layer L; MERT-v1-330M (MAD) reads layer 24
+MERT_MODELS = ("MERT-v1-95M", *(f"MERT-v1-95M-{layer}" for layer in range(1, 12)), "MERT-v1-330M")
+
 EMBEDDERS: dict[str, EmbedderEntry] = {
     # stereo by default: L and R frames of 512 concatenated (stable-audio-metrics' channels=2)
     "openl3": EmbedderEntry("metrics.embedding.embedders.openl3:OpenL3Embedder",
@@ -159,7 +163,16 @@ EMBEDDERS: dict[str, EmbedderEntry] = {
     "aesthetics": EmbedderEntry("metrics.embedding.embedders.aesthetics:AestheticsEmbedder",
                                 lambda o: "audiobox-aesthetics", "aesthetics_weights",
                                 lambda o: {a: slice(i, i + 1) for i, a in enumerate(AESTHETICS_AXES)}),
+    # fadtk's codec and MERT embeddings: frames of the continuous EnCodec latent, MERT hidden states of one layer
+    "encodec-emb": EmbedderEntry("metrics.embedding.embedders.encodec:EncodecEmbedder",
+                                 lambda o: f"encodec-{o.get('variant', '24k')}hz", "encodec_weights",
+                                 _whole("embedding", 128)),
+    **{name: EmbedderEntry("metrics.embedding.embedders.mert:MertEmbedder",
+                           lambda o: f"mert-{o.get('size', 'v1-95M').lower()}", "mert_dir",
+                           lambda o: {"embedding": slice(0, MERT_WIDTHS[o.get("size", "v1-95M")])})
+       for name in MERT_MODELS},
 }
+EMBEDDERS["encodec-emb-48k"] = EMBEDDERS["encodec-emb"]  # the same family; the protocol options pick the 48 kHz model
 
 
 def entry(name: str) -> EmbedderEntry:

@@ -39,7 +39,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from metrics.embedding.embedder import Embedder
+from metrics.embedding.embedder import Embedder, equal_length_batches
 from metrics.embedding.embedders.openl3 import slaney_mel_filterbank
 from sa_util.audio import read_audio
 from sa_util.state_dict import load_state_strict, read_weights
@@ -318,17 +318,13 @@ class PannsEmbedder(Embedder):
     def embed(self, prepared: list[np.ndarray]) -> list[np.ndarray]:
         model = self.load()
         results: list[np.ndarray | None] = [None] * len(prepared)
-        by_length: dict[int, list[int]] = {}
-        for i, p in enumerate(prepared):
-            by_length.setdefault(len(p), []).append(i)
-        for members in by_length.values():  # equal lengths only: padding would change the time pooling
-            for j in range(0, len(members), self.batch_size):
-                chunk = members[j:j + self.batch_size]
-                x = torch.from_numpy(np.stack([prepared[i] for i in chunk])).to(self.device)  # [b, T]
-                emb, logits = model(x)
-                out = torch.cat([emb, logits], dim=1).float().cpu().numpy()  # [b, 2575]
-                for i, row in zip(chunk, out):
-                    results[i] = row
+        # equal lengths only: padding would change the time pooling
+        for chunk in equal_length_batches(prepared, self.batch_size):
+            x = torch.from_numpy(np.stack([prepared[i] for i in chunk])).to(self.device)  # [b, T]
+            emb, logits = model(x)
+            out = torch.cat([emb, logits], dim=1).float().cpu().numpy()  # [b, 2575]
+            for i, row in zip(chunk, out):
+                results[i] = row
         return results  # type: ignore[return-value]
 
 

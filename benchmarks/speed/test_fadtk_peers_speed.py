@@ -1,0 +1,130 @@
+"""Throughput of fadtk's codec / MERT embeddings and of MAD's embedding beside the reference packages' own paths:
+ours (``embed_files``, no cache, no workers) vs fadtk 1.1.0's loader (``load_audio`` + ``get_embedding``, its network
+built from the same random-weight file: the ``encodec`` package's model, transformers' ``HubertModel`` for MERT's
+remote code) and mad-metric 0.0.6's ``featurize`` (batches of 3, ``HubertModel`` injected). One thread, same clips.
+
+``OMP_NUM_THREADS=1 pytest --benchmark-only benchmarks/speed/test_fadtk_peers_speed.py``; ``SA_BENCH_CLIPS`` (default
+8) clips of ``SA_BENCH_SECONDS`` (default 10) s; the MERT-v1-330M case (1.3 GB of random weights) runs with
+``SA_BENCH_HEAVY=1``. A reference that is not installed skips with its install command.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+import torch
+
+from metrics.embedding.embedders.encodec import EncodecEmbedder
+from metrics.embedding.embedders.mert import MertEmbedder
+from metrics.embedding.pipeline import embed_files
+from sa_fixtures.clips import write_harmonic_clips
+from sa_fixtures.random_weights import write_named
+from tests.metrics.fadtk_loaders import fadtk_embeddings, fadtk_io, hubert_from_mert_folder, need  # noqa: F401
+
+CLIPS = int(os.environ.get("SA_BENCH_CLIPS", "8"))
+SECONDS = float(os.environ.get("SA_BENCH_SECONDS", "10"))
+FILES = {"encodec-emb": "encodec-24khz", "encodec-emb-48k": "encodec-48khz", "MERT-v1-95M": "mert-v1-95m"}
+
+
+@pytest.fixture(scope="module")
+def clips(tmp_path_factory: pytest.TempPathFactory) -> list[str]:
+    return write_harmonic_clips(tmp_path_factory.mktemp("clips"), CLIPS, SECONDS)
+
+
+@pytest.fixture(scope="module")
+def weights(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("weights")
+
+
+def ours(model: str, path: Path):
+    emb = (EncodecEmbedder(path, variant="48k" if model.endswith("48k") else "24k") if model.startswith("encodec")
+           else MertEmbedder(path))
+    emb.load()
+    return lambda paths: [embed_files(emb, paths, workers=0).outputs[p] for p in paths]
+
+
+def fadtk_loader(model: str, path: Path, workdir: Path):
+    need("fadtk", "1.1.0")
+    if model.startswith("encodec"):
+        need("encodec", "0.1.1")
+        from encodec import EncodecModel
+        from fadtk.model_loader import EncodecEmbModel
+
+        ml = EncodecEmbModel("48k" if model.endswith("48k") else "24k")
+        ml.model = (EncodecModel.encodec_model_48khz if model.endswith("48k") else EncodecModel.encodec_model_24khz)(
+            pretrained=False)
+        ml.model.load_state_dict(torch.load(path, weights_only=True))
+        ml.model.eval()
+    else:
+        from fadtk.model_loader import MERTModel
+        from transformers import Wav2Vec2FeatureExtractor
+
+        ml = MERTModel()
+        ml.model, ml.processor = hubert_from_mert_folder(path), Wav2Vec2FeatureExtractor.from_pretrained(str(path))
+    ml.device = torch.device("cpu")
+    runs = iter(range(10**6))
+    return lambda paths: list(fadtk_embeddings(ml, paths, workdir / str(next(runs))).values())
+
+
+@pytest.mark.parametrize("side", ["ours", "fadtk"])
+@pytest.mark.parametrize("model", list(FILES))
+def test_fadtk_embedding_speed(benchmark, clips, weights, fadtk_io, tmp_path, model, side):  # noqa: F811
+    if model.startswith("encodec"):
+        need("encodec", "0.1.1")  # writes the .th files
+    path = write_named(weights, [FILES[model]])[FILES[model]]
+    runner = ours(model, path) if side == "ours" else fadtk_loader(model, path, tmp_path)
+    runner(clips[:1])  # warm-up
+    benchmark.group = f"{model} x {CLIPS} clips of {SECONDS:g} s (cpu): ours vs fadtk"
+    benchmark.extra_info.update({"clips": CLIPS, "seconds_of_audio": SECONDS * CLIPS, "side": side})
+    out = benchmark.pedantic(lambda: runner(clips), rounds=1, iterations=1, warmup_rounds=0)
+    assert len(out) == CLIPS
+
+
+@pytest.mark.skipif(not os.environ.get("SA_BENCH_HEAVY"), reason="MERT-v1-330M: set SA_BENCH_HEAVY=1")
+@pytest.mark.parametrize("side", ["ours", "mad-metric"])
+def test_mad_embedding_speed(benchmark, clips, weights, side):
+    path = write_named(weights, ["mert-v1-330m"])["mert-v1-330m"]
+    if side == "ours":
+        runner = ours_mad(path)
+    else:
+        runner = mad_metric_featurize(path)
+    runner(clips[:1])
+    benchmark.group = f"MAD embedding (MERT-v1-330M) x {CLIPS} clips of {SECONDS:g} s (cpu): ours vs mad-metric"
+    benchmark.extra_info.update({"clips": CLIPS, "seconds_of_audio": SECONDS * CLIPS, "side": side})
+    out = benchmark.pedantic(lambda: runner(clips), rounds=1, iterations=1, warmup_rounds=0)
+    assert len(out) == CLIPS
+
+
+def ours_mad(path: Path):
+    emb = MertEmbedder(path, size="v1-330M", layer=24, config="mad")
+    emb.load()
+    return lambda paths: [embed_files(emb, paths, workers=0).outputs[p].max(0) for p in paths]
+
+
+def mad_metric_featurize(path: Path):
+    need("mad-metric", "0.0.6")
+    import importlib
+    import shutil
+    import tempfile
+
+    from mad_metric.embedding_models import MERT330M
+    from transformers import Wav2Vec2FeatureExtractor
+
+    cm = importlib.import_module("mad_metric.compute_mad")
+
+    class Injected(MERT330M):
+        def __init__(self, device):  # noqa: ANN001
+            self.sr, self.device = 24000, device
+            self.model = hubert_from_mert_folder(path)
+            self.processor = Wav2Vec2FeatureExtractor.from_pretrained(str(path))
+
+    cm.MERT330M = Injected
+
+    def run(paths: list[str]) -> list:
+        with tempfile.TemporaryDirectory() as folder:  # featurize reads a folder
+            for p in paths:
+                shutil.copy(p, folder)
+            return list(cm.featurize(folder, None, batch_size=3))
+
+    return run
