@@ -36,7 +36,8 @@ class Scale:
     kad_dim: int = 512
     precision_clips: int = 16
     precision_models: tuple[str, ...] = ("openl3", "passt", "clap", "vggish", "panns")
-    protocols: tuple[str, ...] = ("stable-audio", "musicgen", "audioldm", "audioldm2", "fadtk")  # most important first
+    protocols: tuple[str, ...] = ("stable-audio", "musicgen", "audioldm", "audioldm2", "fadtk", "audiocraft", "tta-bench",
+                                  "pam", "mad")  # most important first
     box_s: float | None = None  # one box for every case (None: each case's own, sized for a GPU)
 
 

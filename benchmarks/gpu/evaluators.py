@@ -34,7 +34,8 @@ def _weights(work: Path, protocol: str) -> Path:
     from sa_fixtures.random_weights import write_named
 
     folder = work / "weights"
-    needs = [[entry(m).weights(dict(o)), *entry(m).extra.values()] for m, o in shared_embedders(get(protocol)).items()]
+    needs = [[entry(m).weights(dict(o)), *entry(m).extras(dict(o)).values()]
+             for m, o in shared_embedders(get(protocol)).items()]
     write_named(folder, [name for names in needs for name in names])
     return folder
 

@@ -42,6 +42,8 @@ NEEDED: dict[str, str] = {
     "charset-normalizer": "requests",
     "ftfy": "laion_clap", "wcwidth": "ftfy", "braceexpand": "laion_clap", "webdataset": "laion_clap",
     "wget": "laion_clap",
+    "faiss-cpu": "MAD (MAUVE's k-means)", "scikit-learn": "MAD (MAUVE's PCA)", "joblib": "scikit-learn",
+    "threadpoolctl": "scikit-learn",
 }
 BUILT = ("wget",)  # source-only on PyPI, pure Python
 
