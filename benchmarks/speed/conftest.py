@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import fnmatch
 import os
+from pathlib import Path
 
 import pytest
 
@@ -40,3 +41,18 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         why = heavy_reason(item.nodeid)
         if why:
             item.add_marker(pytest.mark.skip(reason=f"heavy ({why}): run with {HEAVY_ENV}=1"))
+
+
+@pytest.fixture(scope="module")
+def clips(tmp_path_factory: pytest.TempPathFactory) -> list[str]:
+    """The timed clips (:mod:`benchmarks.speed.clip_set`), written once per module."""
+    from benchmarks.speed.clip_set import CLIPS, SECONDS
+    from sa_fixtures.clips import write_harmonic_clips
+
+    return write_harmonic_clips(tmp_path_factory.mktemp("clips"), CLIPS, SECONDS)
+
+
+@pytest.fixture(scope="module")
+def weights_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder for the module's random-weight files, each written on first use."""
+    return tmp_path_factory.mktemp("weights")

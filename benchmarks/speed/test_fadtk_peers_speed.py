@@ -15,26 +15,16 @@ from pathlib import Path
 import pytest
 import torch
 
+from benchmarks.speed.clip_set import CLIPS, SECONDS
 from metrics.embedding.embedders.encodec import EncodecEmbedder
 from metrics.embedding.embedders.mert import MertEmbedder
 from metrics.embedding.pipeline import embed_files
-from sa_fixtures.clips import write_harmonic_clips
 from sa_fixtures.random_weights import write_named
 from tests.metrics.fadtk_loaders import fadtk_embeddings, fadtk_io, hubert_from_mert_folder, need  # noqa: F401
 
-CLIPS = int(os.environ.get("SA_BENCH_CLIPS", "8"))
-SECONDS = float(os.environ.get("SA_BENCH_SECONDS", "10"))
 FILES = {"encodec-emb": "encodec-24khz", "encodec-emb-48k": "encodec-48khz", "MERT-v1-95M": "mert-v1-95m"}
 
 
-@pytest.fixture(scope="module")
-def clips(tmp_path_factory: pytest.TempPathFactory) -> list[str]:
-    return write_harmonic_clips(tmp_path_factory.mktemp("clips"), CLIPS, SECONDS)
-
-
-@pytest.fixture(scope="module")
-def weights(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("weights")
 
 
 def ours(model: str, path: Path):
@@ -69,10 +59,10 @@ def fadtk_loader(model: str, path: Path, workdir: Path):
 
 @pytest.mark.parametrize("side", ["ours", "fadtk"])
 @pytest.mark.parametrize("model", list(FILES))
-def test_fadtk_embedding_speed(benchmark, clips, weights, fadtk_io, tmp_path, model, side):  # noqa: F811
+def test_fadtk_embedding_speed(benchmark, clips, weights_folder, fadtk_io, tmp_path, model, side):  # noqa: F811
     if model.startswith("encodec"):
         need("encodec", "0.1.1")  # writes the .th files
-    path = write_named(weights, [FILES[model]])[FILES[model]]
+    path = write_named(weights_folder, [FILES[model]])[FILES[model]]
     runner = ours(model, path) if side == "ours" else fadtk_loader(model, path, tmp_path)
     runner(clips[:1])  # warm-up
     benchmark.group = f"{model} x {CLIPS} clips of {SECONDS:g} s (cpu): ours vs fadtk"
@@ -83,8 +73,8 @@ def test_fadtk_embedding_speed(benchmark, clips, weights, fadtk_io, tmp_path, mo
 
 @pytest.mark.skipif(not os.environ.get("SA_BENCH_HEAVY"), reason="MERT-v1-330M: set SA_BENCH_HEAVY=1")
 @pytest.mark.parametrize("side", ["ours", "mad-metric"])
-def test_mad_embedding_speed(benchmark, clips, weights, side):
-    path = write_named(weights, ["mert-v1-330m"])["mert-v1-330m"]
+def test_mad_embedding_speed(benchmark, clips, weights_folder, side):
+    path = write_named(weights_folder, ["mert-v1-330m"])["mert-v1-330m"]
     if side == "ours":
         runner = ours_mad(path)
     else:

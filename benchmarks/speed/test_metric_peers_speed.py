@@ -10,28 +10,17 @@ second records their agreement (``max_rel_diff``) in ``extra_info`` and fails be
 """
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from benchmarks import metric_peers as mp
-from sa_fixtures.clips import write_harmonic_clips
+from benchmarks.speed.clip_set import CLIPS, SECONDS
 
-CLIPS = int(os.environ.get("SA_BENCH_CLIPS", "8"))
-SECONDS = float(os.environ.get("SA_BENCH_SECONDS", "10"))
 OUTPUTS: dict[tuple[str, str], list[np.ndarray]] = {}  # (model, side) -> outputs of its last round
 
 
-@pytest.fixture(scope="module")
-def clips(tmp_path_factory: pytest.TempPathFactory) -> list[str]:
-    return write_harmonic_clips(tmp_path_factory.mktemp("clips"), CLIPS, SECONDS)
-
-
-@pytest.fixture(scope="module")
-def weights_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("weights")
 
 
 def load(model: str, side: str, weights_folder: Path) -> mp.EmbedPaths:
