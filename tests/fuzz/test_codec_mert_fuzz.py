@@ -37,7 +37,7 @@ def folder(tmp_path_factory):
     return sb, gen, ref
 
 
-@pytest.mark.parametrize("run", list(RUNS))
+@pytest.mark.parametrize("run", [pytest.param(r, marks=pytest.mark.slow) if r == "mad" else r for r in RUNS])  # mad: 1.3 GB
 def test_hostile_folder_is_scored_or_listed(run, folder, weights_dir, request):
     sb, gen, ref = folder
     if run.startswith("encodec"):

@@ -177,6 +177,7 @@ def mixed_aesthetics(tmp_path_factory, aesthetics_checkpoint):
     return sb, gen, (sb.results(out) if o.code == 0 else None), o, ids
 
 
+@pytest.mark.slow  # a 380 MB random checkpoint over the whole folder: the locked suite only
 def test_aesthetics_scores_every_good_file_and_names_every_other(mixed_aesthetics):
     _, gen, results, o, _ = mixed_aesthetics
     assert o.code == 0, o.describe()

@@ -60,6 +60,7 @@ def kld_module():
 ITEMS = {"a": (21.0, 44100, 2), "b": (0.5, 48000, 1)}
 
 
+@pytest.mark.slow  # a 345 MB random PaSST and audiocraft's own code: the locked suite only
 def test_kld_both_directions_match_audiocraft(kld_module, passt20_checkpoint, tmp_path, monkeypatch):
     passt20 = passt20_checkpoint
     import hear21passt.base20sec

@@ -73,6 +73,7 @@ def write_set(folder: Path, seconds: list[float], seed: int) -> list[str]:
                                                         seed=seed + i), 44100)) for i, s in enumerate(seconds)]
 
 
+@pytest.mark.slow  # GB-size random weights: the locked suite only (.ci/run-image: -m "not slow")
 def test_330m_port_matches_transformers_hubert(mert_330m):
     ours, theirs = load_mert(mert_330m), hubert_from_mert_folder(mert_330m)
     x = 0.3 * torch.randn(1, 12000, generator=torch.Generator().manual_seed(0))
@@ -106,6 +107,7 @@ def ours_and_theirs(cm, mert_330m: Path, gen: list[str], ref: list[str]) -> tupl
     return value, float(reference), ours, theirs
 
 
+@pytest.mark.slow  # GB-size random weights: the locked suite only (.ci/run-image: -m "not slow")
 def test_mad_matches_mad_metric_on_equal_lengths(reference_mad, mert_330m, tmp_path):
     gen = write_set(tmp_path / "gen", [1.0] * 6, 0)
     ref = write_set(tmp_path / "ref", [1.0] * 7, 3)
@@ -116,6 +118,7 @@ def test_mad_matches_mad_metric_on_equal_lengths(reference_mad, mert_330m, tmp_p
     print(f"\nMAD equal lengths: ours {value:.6g}, mad-metric {reference:.6g}; pooled vectors max rel {worst:.1e}")
 
 
+@pytest.mark.slow  # GB-size random weights: the locked suite only (.ci/run-image: -m "not slow")
 def test_mad_padding_of_the_reference_batches(reference_mad, mert_330m, tmp_path):
     """Mixed lengths: mad-metric pads each batch of 3 to its longest file, and a padded file's max-pool then sees
     frames over its zero padding. Files that were the longest of their batch agree; padded ones differ."""

@@ -248,6 +248,7 @@ def test_fd_by_hand_equals_the_preset_that_uses_that_model(dataset, weights_dir,
         assert by_hand["protocol_metric"]["comparable_to_published"] is False
 
 
+@pytest.mark.slow  # GB-size random weights: the locked suite only (.ci/run-image: -m "not slow")
 def test_mad_preset_runs_and_shares_mert_with_fd(mert_330m, tmp_path, monkeypatch):
     """``--protocol mad``: MAD on MERT-v1-330M against the reference folder; FD asked for beside it reads the same
     embeddings (one forward pass per file for both metrics)."""
