@@ -27,7 +27,13 @@ DEFAULT_CACHE = Path("~/.cache/sa-bench/embeddings")
 
 
 def add_run_arguments(p: argparse.ArgumentParser) -> None:
-    io = p.add_argument_group("inputs")
+    _input_arguments(p.add_argument_group("inputs"))
+    _model_arguments(p.add_argument_group("models and weights"))
+    _run_arguments(p.add_argument_group("protocol"), p.add_argument_group("running"))
+    p.add_argument("--out", type=Path, default=Path("results.json"))
+
+
+def _input_arguments(io: argparse._ArgumentGroup) -> None:
     io.add_argument("--gen", type=Path, help="folder of generated audio, one <id>.<ext> per prompt (wav, flac, ogg, opus, mp3, ...; links out of the folder and duplicate stems are reported and left out)")
     io.add_argument("--ref", type=Path, help="folder of reference audio (FD: every file; KL: <id>.<ext>)")
     io.add_argument("--ref-stats", type=Path, action="append", default=[],
@@ -40,7 +46,9 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
     io.add_argument("--seconds-total", type=float, help="one requested length for every prompt (timing)")
     io.add_argument("--exclude-ids", type=Path, help="ids left out of KL (the protocol's unavailable ids)")
     io.add_argument("--save-ref-stats", type=Path, help="write reference statistics computed from --ref here")
-    m = p.add_argument_group("models and weights")
+
+
+def _model_arguments(m: argparse._ArgumentGroup) -> None:
     m.add_argument("--weights-dir", type=Path, help=f"folder of official weight files (default ${ENV_VAR})")
     m.add_argument("--openl3-weights", type=Path)
     m.add_argument("--passt-weights", type=Path)
@@ -61,12 +69,13 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
                    help="the CLAP checkpoint of the CLAP score, PAM and distances on CLAP embeddings (default: the "
                         "protocol's; another one is marked as not comparable to published numbers): " + "; ".join(
                             f"{k}: {v.filename}" for k, v in CLAP_CHECKPOINTS.items()))
-    pr = p.add_argument_group("protocol")
+
+
+def _run_arguments(pr: argparse._ArgumentGroup, r: argparse._ArgumentGroup) -> None:
     pr.add_argument("--protocol", choices=list(PROTOCOLS), default=DEFAULT_PROTOCOL,
                     help="the evaluators, distances and settings of one paper or tool (metrics.protocols)")
     pr.add_argument("--model", choices=list(EMBEDDING_MODELS), default=None,
                     help="embedding of fd/kad/fad-inf/fd-per-song chosen by hand (default: the protocol's)")
-    r = p.add_argument_group("running")
     r.add_argument("--device", default="cpu")
     r.add_argument("--precision", choices=list(PRECISIONS), default="fp32",
                    help="evaluator forward passes in fp32 (every protocol's) or bf16 autocast, offered only for "
@@ -84,7 +93,6 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
     r.add_argument("--bootstrap", type=int, default=1000, help="bootstrap replicates for KL/CLAP/timing CIs")
     r.add_argument("--fd-bootstrap", type=int, default=50, help="bootstrap replicates for the FD CI (0: none)")
     r.add_argument("--no-progress", action="store_true")
-    p.add_argument("--out", type=Path, default=Path("results.json"))
 
 
 def config_from_args(args: argparse.Namespace, metrics: tuple[str, ...] | None) -> RunConfig:
