@@ -61,6 +61,9 @@ def guarded(main: Main) -> Main:
             return main(*args, **kwargs)
         try:
             return main(*args, **kwargs)
+        except BrokenPipeError:  # the reader closed our stdout (`| head`): it has what it wanted
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at the exit flush
+            return 0
         except (ValueError, OSError) as exc:  # ConfigError, AudioError, IdError, UsageError, missing files...
             print(f"error: {one_line(exc, ERROR_CHARS)}", file=sys.stderr)
             return 2
