@@ -370,9 +370,7 @@ def pam_metric(r: Runner, spec: MetricSpec) -> dict[str, Any]:
     prompts, scale = emb.embed_text(texts), emb.logit_scale()
     per_item = {i: pam_file_score(np.atleast_2d(a)[:1] if o["repro"] else np.atleast_2d(a), prompts, scale)
                 for i, a in audio.items()}
-    left_out = {i: "no generated output" for i in r.items.ids if i not in audio}
-    return {**_mean_result(per_item, left_out, r.cfg.bootstrap, r.cfg.seed), "prompts": texts,
-            "logit_scale": scale, "repro": o["repro"]}
+    return {**_per_file_mean(r, per_item), "prompts": texts, "logit_scale": scale, "repro": o["repro"]}
 
 
 def timing_metric(r: Runner, spec: MetricSpec) -> dict[str, Any]:
@@ -390,10 +388,15 @@ def timing_metric(r: Runner, spec: MetricSpec) -> dict[str, Any]:
 def aesthetics_metric(r: Runner, spec: MetricSpec) -> dict[str, Any]:
     """One Audiobox Aesthetics axis (the spec's ``output`` part): per file its score, and their mean with a
     bootstrap CI (TTA-Bench-tools averages the files' scores per axis)."""
-    scores = r.gen_by_id(spec, spec.key)
-    per_item = {i: float(scores[i][0]) for i in r.items.ids if i in scores}
-    left_out = {i: "no generated output" for i in r.items.ids if i not in scores}
-    return _mean_result(per_item, left_out, r.cfg.bootstrap, r.cfg.seed)
+    return _per_file_mean(r, {i: float(s[0]) for i, s in r.gen_by_id(spec, spec.key).items()})
+
+
+def _per_file_mean(r: Runner, per_item: dict[str, float]) -> dict[str, Any]:
+    """A score per generated file -> their mean with a bootstrap CI; every id without a score is left out as
+    "no generated output"."""
+    left_out = {i: "no generated output" for i in r.items.ids if i not in per_item}
+    return _mean_result({i: per_item[i] for i in r.items.ids if i in per_item}, left_out, r.cfg.bootstrap,
+                        r.cfg.seed)
 
 
 METRIC_FNS: dict[str, Callable[[Runner, MetricSpec], dict[str, Any]]] = {
@@ -497,5 +500,5 @@ def write_results(path: Path, results: dict[str, Any], **fields: Any) -> dict[st
     null, numpy values plain Python. Summaries print from the returned dict."""
     results.update(fields)
     written = strict_json.ready(results)
-    atomic_write_bytes(path, strict_json.dumps(written))
+    atomic_write_bytes(path, strict_json.encode(written))
     return written

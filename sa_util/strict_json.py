@@ -24,6 +24,11 @@ def ready(obj: Any) -> Any:
     return obj
 
 
+def encode(prepared: Any) -> bytes:
+    """Indented strict JSON of an object :func:`ready` already returned."""
+    return json.dumps(prepared, indent=2, allow_nan=False).encode()
+
+
 def dumps(obj: Any) -> bytes:
     """Indented strict JSON of ``ready(obj)``."""
-    return json.dumps(ready(obj), indent=2, allow_nan=False).encode()
+    return encode(ready(obj))
