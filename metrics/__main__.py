@@ -75,7 +75,7 @@ def _run_arguments(pr: argparse._ArgumentGroup, r: argparse._ArgumentGroup) -> N
     pr.add_argument("--protocol", choices=list(PROTOCOLS), default=DEFAULT_PROTOCOL,
                     help="the evaluators, distances and settings of one paper or tool (metrics.protocols)")
     pr.add_argument("--model", choices=list(EMBEDDING_MODELS), default=None,
-                    help="embedding of fd/kad/fad-inf/fd-per-song chosen by hand (default: the protocol's)")
+                    help="embedding of fd/kad/fad-inf/fd-per-song/mad chosen by hand (default: the protocol's)")
     r.add_argument("--device", default="cpu")
     r.add_argument("--precision", choices=list(PRECISIONS), default="fp32",
                    help="evaluator forward passes in fp32 (every protocol's) or bf16 autocast, offered only for "

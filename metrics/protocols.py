@@ -49,7 +49,7 @@ def options(**values: Any) -> Options:
 METRIC_KINDS = ("fd", "kad", "fad-inf", "fd-per-song", "kl", "kl-segments", "clap", "timing", "is", "aesthetics",
                 "pam", "mad")
 # Kinds that are a distance between embedding distributions: ``--model`` chooses their embedder.
-EMBEDDING_KINDS = ("fd", "kad", "fad-inf", "fd-per-song")
+EMBEDDING_KINDS = ("fd", "kad", "fad-inf", "fd-per-song", "mad")
 # Embedders (keys of the embedder registry). openl3/vggish/panns/clap give embeddings fit for the distances.
 # fadtk's codec and MERT embeddings under fadtk's names (MERT-v1-95M-<L>: hidden state L; MERT-v1-330M: MAD's)
 FADTK_MODELS = ("encodec-emb", "encodec-emb-48k", "MERT-v1-95M", *(f"MERT-v1-95M-{layer}" for layer in range(1, 12)),

@@ -7,7 +7,7 @@ For every metric two runs both have, the difference B - A, its 95% CI and a two-
   over ids, the p-value a sign-flip permutation test (under "A and B are exchangeable on every prompt" each d_i is
   as likely negated; exact up to Monte Carlo error, no normality assumed). Timing gives three numbers: its value
   (mean |error|) and the fractions within 0.5 s and 1 s.
-* **Set metrics** (FD, KAD, FAD-inf, IS: one number for a whole set of files): recomputed from the runs' cached
+* **Set metrics** (FD, KAD, FAD-inf, IS, MAD: one number for a whole set of files): recomputed from the runs' cached
   embeddings (:mod:`metrics.embedding.embedding_record`) against the same fixed reference. CI: resample the shared ids jointly
   (the same resample for both systems) and take B - A on each replicate. p-value: permutation test that swaps the
   two systems' files of a prompt at random, which keeps the pairing and is exact under the same null.
@@ -33,6 +33,7 @@ import numpy as np
 from metrics.embedding import embedding_record
 from metrics.scores.distances import ReferenceGaussian, fad_inf, inception_score, kernel_audio_distance
 from metrics.scores.evaluate import WeightedFD
+from metrics.scores.mauve import MAUVE_FIELDS, MauveSettings, mad, max_pool
 from metrics.scores.stats import (bootstrap_indices, holm, minimum_detectable, percentile_interval, permutation_pvalue,
                                   sign_flips)
 
@@ -165,8 +166,21 @@ def _is(inputs: embedding_record.SetInputs, options: dict[str, Any]) -> SetStati
                                               seed=options.get("shuffle_seed", 2020)).mean)
 
 
+def _mad(inputs: embedding_record.SetInputs, options: dict[str, Any]) -> SetStatistic:
+    """MAD over weighted files: each file max-pooled to one vector first (a file counted k times is k rows)."""
+    if inputs.ref_files is None:
+        raise embedding_record.EmbeddingsGone("MAD needs the reference files, which the results file does not name")
+    ref = np.stack([max_pool(b) for b in inputs.ref_files])  # [N_ref, D]
+    settings = MauveSettings(**{k: options[k] for k in MAUVE_FIELDS if k in options})
+
+    def stat(files: list[np.ndarray], weights: np.ndarray) -> np.ndarray:
+        pooled = [max_pool(f)[None] for f in files]  # [1, D] each
+        return np.array([mad(_repeated(pooled, row), ref, settings) for row in weights])
+    return stat
+
+
 SET_STATISTICS: dict[str, Callable[[embedding_record.SetInputs, dict[str, Any]], SetStatistic]] = {
-    "fd": _fd, "kad": _kad, "fad-inf": _fad_inf, "is": _is}
+    "fd": _fd, "kad": _kad, "fad-inf": _fad_inf, "is": _is, "mad": _mad}
 assert set(SET_STATISTICS) == set(embedding_record.SET_KINDS)
 
 

@@ -9,7 +9,7 @@ difference, the n that detects it: n = (2.80 x SE_1 / target)^2 with SE_1 the SE
   as sqrt(2) x the run's per-item SD (a second system as variable as this one and independent of it per prompt).
   Prompts that are hard for both systems make real differences less variable, so this errs on the large side;
   every comparison (:mod:`metrics.comparison.compare`) reports the MDD from the differences it measured instead.
-* Set metrics (FD, KAD, FAD-inf, IS): SE at n prompts = the SD of the metric over bootstrap resamples of the
+* Set metrics (FD, KAD, FAD-inf, IS, MAD): SE at n prompts = the SD of the metric over bootstrap resamples of the
   prompts, recomputed from the cached embeddings; two independent systems' difference has sqrt(2) x that, and the
   SE scales as 1/sqrt(n). The bias of FD-like metrics at small n moves both systems alike and cancels to first
   order in a difference.

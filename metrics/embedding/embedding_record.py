@@ -1,6 +1,6 @@
 """Where a run's embeddings are: the record a results file keeps for each set metric, and reading it back.
 
-Set metrics (FD, KAD, FAD-inf, IS) are functions of a whole set of files, so comparing two runs on resampled prompt
+Set metrics (FD, KAD, FAD-inf, IS, MAD) are functions of a whole set of files, so comparing two runs on resampled prompt
 sets (:mod:`metrics.comparison.compare`) or sizing a study (:mod:`metrics.comparison.power`) means recomputing them from the per-file
 model outputs. Those are already in the embedding cache (:mod:`metrics.embedding.cache`); the record says how to find them
 again without the audio or the model::
@@ -28,7 +28,7 @@ import numpy as np
 from metrics.embedding.cache import entry_path
 from sa_util.files import atomic_write_bytes
 
-SET_KINDS = ("fd", "kad", "fad-inf", "is")  # metric kinds whose value is a function of the whole set of files
+SET_KINDS = ("fd", "kad", "fad-inf", "is", "mad")  # metric kinds whose value is a function of the whole set of files
 
 
 class EmbeddingsGone(ValueError):
@@ -60,7 +60,8 @@ class SetInputs:
     """What a set metric is recomputed from: per-id outputs and the fixed reference."""
 
     gen: dict[str, np.ndarray]  # id -> [frames, D] (one row for one-vector-per-file models)
-    ref_frames: np.ndarray | None = None  # [N_ref, D] (reference audio)
+    ref_frames: np.ndarray | None = None  # [N_ref, D] (reference audio, every file's frames)
+    ref_files: list[np.ndarray] | None = None  # the same frames file by file, [n_j, D] each (MAD pools per file)
     mu_ref: np.ndarray | None = None  # [D]
     sigma_ref: np.ndarray | None = None  # [D, D]
 
@@ -100,7 +101,9 @@ def load(rec: dict[str, Any] | None, what: str) -> SetInputs:
     inputs = SetInputs({i: v for i, v in gen.items() if v is not None})
     if "files" in ref:
         blocks = [frames(d) for d in ref["files"]]
-        inputs.ref_frames = np.concatenate([b for b in blocks if b is not None]) if not missing else None
+        if not missing:
+            inputs.ref_files = blocks
+            inputs.ref_frames = np.concatenate(blocks)
     elif "gaussian" in ref:
         stacked = read(ref["gaussian"])
         if stacked is not None:

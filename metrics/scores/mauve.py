@@ -15,7 +15,7 @@ same clusters and the same number; scikit-learn's PCA likewise.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
 
@@ -29,6 +29,9 @@ class MauveSettings:
     discretization: int = 25
     scaling: float = 5.0
     seed: int = 25
+
+
+MAUVE_FIELDS = tuple(f.name for f in fields(MauveSettings))  # the settings a metric spec's options may carry
 
 
 def max_pool(frames: np.ndarray) -> np.ndarray:

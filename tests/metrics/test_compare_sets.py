@@ -60,3 +60,21 @@ def test_gone_embeddings_are_named(fd_runs, tmp_path, capsys):
     assert main(["compare", str(moved), str(fd_runs / "b.json")]) == 2
     out = capsys.readouterr().out
     assert f"20 of 20 cached embeddings are gone from {tmp_path / 'cleared'}" in out
+
+
+def test_mad_compared_from_the_cached_embeddings(fd_runs, weights_dir):
+    """MAD (here on VGGish frames, each file max-pooled) recomputed from the cache: a run against itself is no
+    difference; the far run's MAD is the run's own value and is the worse one."""
+    for run in ("a", "b"):
+        assert main(["mad", "--protocol", "mad", "--model", "vggish", "--gen", str(fd_runs / run), "--ref",
+                     str(fd_runs / "ref"), "--weights-dir", str(weights_dir), "--cache-dir", str(fd_runs / "cache"),
+                     "--fd-bootstrap", "0", "--no-progress", "--out", str(fd_runs / f"mad-{run}.json")]) == 0
+    runs = [str(fd_runs / f"mad-{r}.json") for r in ("a", "a", "b")]
+    assert main(["compare", *runs[:2], "--set-replicates", "20", "--out", str(fd_runs / "mad-aa.json")]) == 0
+    d = json.loads((fd_runs / "mad-aa.json").read_text())["differences"][0]
+    assert d["metric"] == "mad" and d["difference"] == 0 and d["p"] == 1
+    assert main(["compare", runs[0], runs[2], "--set-replicates", "20", "--out", str(fd_runs / "mad-ab.json")]) == 0
+    d = json.loads((fd_runs / "mad-ab.json").read_text())["differences"][0]
+    value_b = json.loads((fd_runs / "mad-b.json").read_text())["metrics"]["mad"]["value"]
+    assert d["value_b"] == pytest.approx(value_b, rel=1e-6)
+    assert d["difference"] > 0 and d["better"] == "mad-a"
