@@ -108,17 +108,24 @@ def test_specs_are_frozen_and_validated():
         P.Protocol("x", "x", "x", (spec, spec), "openl3", None)
     with pytest.raises(ValueError, match="does not fit"):
         P.Protocol("x", "x", "x", (P.MetricSpec("t", "timing", "openl3", "t"),), "openl3", None)
+    with pytest.raises(ValueError, match="published_keys"):
+        P.Protocol("x", "x", "x", (spec,), "openl3", "musicgen", published_keys=P.options(kl="kld_pq"))
 
 
 def test_published_rows_use_the_protocols_metric_keys():
     rows = NUMBERS["rows"]
     assert {r["protocol"] for r in rows} == {p.published for p in P.PROTOCOLS.values() if p.published}
+    outside = NUMBERS.get("_benchmarks", {})
+    assert not set(outside) & set(P.BENCHMARKS), "a prompt set sa-bench runs is matched by its name"
     for r in rows:
-        protocol = next(p for p in P.PROTOCOLS.values() if p.published == r["protocol"])
-        keys = {m.key for m in protocol.metrics}
-        assert r["metrics"] and set(r["metrics"]) <= keys, f"{r['model']}: {set(r['metrics']) - keys}"
-        assert r["benchmark"] in P.BENCHMARKS
+        # every preset set beside these rows holds each of their columns, under its own key where it renames one
+        for protocol in (p for p in P.PROTOCOLS.values() if p.published == r["protocol"]):
+            keys = {m.key for m in protocol.metrics}
+            ours = {dict(protocol.published_keys).get(k, k) for k in r["metrics"]}
+            assert r["metrics"] and ours <= keys, f"{protocol.name}, {r['model']}: {ours - keys}"
+        assert r["benchmark"] in P.BENCHMARKS or r["benchmark"] in outside
         assert r["evidence"] in ("primary", "secondary")
+        assert isinstance(r.get("note", ""), str)
         tags = [t for t in NUMBERS["_sources"] if f"[{t}]" in r["source"]]
         assert tags, f"{r['model']}: source {r['source']!r} names no tag of _sources"
         assert all(isinstance(v, float | int) and math.isfinite(v) and v >= 0
@@ -142,6 +149,24 @@ def test_report_sets_a_run_beside_the_published_rows_of_its_protocol():
     tables = metric_table([("a", run("stable-audio")), ("b", run("audioldm"))])
     assert "protocol: stable-audio" in tables and "protocol: audioldm" in tables
     assert "fd (FD_panns)" in tables and "fd (FD_openl3)" in tables
+
+
+def test_report_sets_the_new_presets_beside_their_published_rows():
+    from reports.html import published
+
+    def run(protocol, benchmark=None, record=None):
+        p = P.get(protocol)
+        metrics = {m.key: {"value": 21.5 + i, "label": m.label, "n": 3} for i, m in enumerate(p.metrics)}
+        r = {"protocol": {**p.settings(), **(record or {})}, "metrics": metrics, "skipped_metrics": {}}
+        return {**r, "benchmark": benchmark} if benchmark else r
+
+    # audiocraft: the MusicGen rows, its kld_pq in their KL column, kld_qp (published nowhere) left out
+    page = published([("ours", run("audiocraft", "musiccaps"))])
+    assert "musicgen protocol, musiccaps" in page and "facebook/musicgen-small (released)" in page
+    assert "<th>FAD_vggish</th><th>KL_passt (kld_pq)</th><th>CLAP_score</th>" in page
+    assert "(this run)</td><td>21.5</td><td>22.5</td><td>24.5</td>" in page and "23.5" not in page
+    assert "AudioLDM2-48kHz" not in page, "only rows of the run's own protocol"
+    assert published([("ours", run("mad")), ("other", run("tta-bench", "musiccaps"))]) == "", "no rows: no section"
 
 
 def test_clap_choice_moves_every_clap_reader_and_marks_it():
