@@ -470,7 +470,7 @@ TTA_BENCH = Protocol(
         deviations=("the 7 s crop of longer audio is seeded per file (msclap draws it from Python's unseeded "
                     "global random)",))),
     default_model="vggish",  # TTA-Bench computes no embedding distance: one asked for by hand runs on VGGish
-    published=None,
+    published="tta-bench",
     notes=("No reference audio: Audiobox Aesthetics scores each generated file on its own; the CLAP score needs "
            "--captions.",
            "TTA-Bench-tools runs `audio-aes` without --ckpt, which loads the same model from the hub's "
