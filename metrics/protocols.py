@@ -5,8 +5,9 @@ entry of the metric registry in ``metrics.run``), the embedder (an entry of the 
 embedder is built with (they change its output, so they are part of the cache key), the options of the distance,
 the reference implementation it mirrors and, in words, every way sa-bench's computation differs from it.
 ``--protocol NAME`` picks one; ``--model NAME`` re-targets its embedding distances (fd, kad, fad-inf, fd-per-song)
-by hand. The result keys (``MetricSpec.key``) are the column names of that protocol's rows in
-``reports/paper_numbers.json``, so our numbers sit beside the published ones.
+by hand. The result keys (``MetricSpec.key``) are the column names of the rows ``Protocol.published`` names in
+``reports/paper_numbers.json`` (``Protocol.published_keys`` maps a column named otherwise, as audiocraft's
+``kld_pq`` reads the MusicGen rows' ``kl``), so our numbers sit beside the published ones.
 
 Pure data: importing this module imports no model and touches no file.
 
@@ -143,14 +144,20 @@ class Protocol:
     source: str  # tool / paper (version, commit)
     metrics: tuple[MetricSpec, ...]
     default_model: str  # embedder of embedding distances the protocol itself does not list
-    published: str | None  # "protocol" value of this protocol's rows in reports/paper_numbers.json
+    published: str | None  # "protocol" value of the rows in reports/paper_numbers.json this protocol sits beside
     notes: tuple[str, ...] = ()
     model_override: str | None = None  # set by with_model
+    # (column of the published rows, this protocol's metric key) where the two name one number differently, e.g.
+    # audiocraft's kld_pq is the "kl" of the MusicGen rows
+    published_keys: Options = ()
 
     def __post_init__(self) -> None:
         keys = [m.key for m in self.metrics]
         if len(set(keys)) != len(keys):
             raise ValueError(f"protocol {self.name}: duplicate metric keys {keys}")
+        unknown = [ours for _, ours in self.published_keys if ours not in keys]
+        if unknown:
+            raise ValueError(f"protocol {self.name}: published_keys name no metric of it: {unknown}")
         for m in self.metrics:
             if m.kind not in METRIC_KINDS:
                 raise ValueError(f"protocol {self.name}, {m.key}: unknown metric kind {m.kind!r}")
@@ -208,7 +215,8 @@ class Protocol:
     def settings(self) -> dict[str, Any]:
         """The protocol and every setting of every metric, JSON-able (goes into the results file)."""
         return {"name": self.name, "title": self.title, "source": self.source, "default_model": self.default_model,
-                "model_override": self.model_override, "published": self.published, "notes": list(self.notes),
+                "model_override": self.model_override, "published": self.published,
+                "published_keys": dict(self.published_keys), "notes": list(self.notes),
                 "metrics": {m.key: m.settings() for m in self.metrics}}
 
 
@@ -329,7 +337,8 @@ AUDIOCRAFT = Protocol(
              _audiocraft_kl("kld_qp", "gen||ref", "KL_passt (kld_qp)"),
              _MUSICGEN_CLAP),
     default_model="vggish",
-    published=None,
+    published="musicgen",  # the MusicGen / MAGNeT / JASCO rows: audiocraft's solver computed them
+    published_keys=options(kl="kld_pq"),  # no published kld_qp was found (audiocraft model cards report 'kld')
     notes=("Reference folder holds one file per generated file, same names (KL pairs ids, then segments).",
            "kld_pq is audiocraft's 'kld' (the KL of the MusicGen paper); kld_both = kld_pq + kld_qp."),
 )
@@ -461,7 +470,7 @@ TTA_BENCH = Protocol(
         deviations=("the 7 s crop of longer audio is seeded per file (msclap draws it from Python's unseeded "
                     "global random)",))),
     default_model="vggish",  # TTA-Bench computes no embedding distance: one asked for by hand runs on VGGish
-    published=None,
+    published="tta-bench",
     notes=("No reference audio: Audiobox Aesthetics scores each generated file on its own; the CLAP score needs "
            "--captions.",
            "TTA-Bench-tools runs `audio-aes` without --ckpt, which loads the same model from the hub's "

@@ -134,40 +134,73 @@ def _metric_table(protocol: str, runs: list[tuple[str, dict[str, Any]]]) -> str:
             f"{''.join(rows)}</table>")
 
 
+def published_of(r: dict[str, Any]) -> tuple[str | None, dict[str, str]]:
+    """The "protocol" tag of the published rows a run sits beside, and the renames (row column -> the run's metric key)
+    where the two name one number differently: as the run's results record them, else, for results written before
+    its preset had published rows, as the preset of that name (:data:`metrics.protocols.PROTOCOLS`) has them now."""
+    spec = protocol_of(r)
+    tag, keys = spec.get("published"), spec.get("published_keys")
+    if tag is None:
+        from metrics.protocols import PROTOCOLS
+
+        preset = PROTOCOLS.get(str(spec.get("name")))
+        if preset is not None and preset.published:
+            tag, keys = preset.published, dict(preset.published_keys)
+    return tag, dict(keys or {})
+
+
+def _column_spec(r: dict[str, Any], column: str) -> dict[str, Any]:
+    """The settings of the run's metric that a published column holds ({} where the run has none)."""
+    return (protocol_of(r).get("metrics") or {}).get(published_of(r)[1].get(column, column)) or {}
+
+
 def published(runs: list[tuple[str, dict[str, Any]]]) -> str:
-    """Per (protocol, benchmark): this run's comparable numbers first, then the published rows of that protocol."""
+    """Per (published tag, benchmark): the runs' comparable numbers first, then the published rows of that tag. Rows
+    on the run's own benchmark; rows on a prompt set sa-bench does not run (``_benchmarks`` of the table) beside every
+    run of the protocol, under a heading that names the set, for scale rather than as a like-for-like comparison.
+    A row's note (how its generation or evaluation differs) under its source; the sources of the rows shown below."""
     table = json.loads((Path(__file__).with_name("paper_numbers.json")).read_text())
+    outside: dict[str, str] = table.get("_benchmarks", {})
     groups: dict[tuple[str, str], list[tuple[str, dict[str, Any]]]] = {}
     for label, r in runs:
-        key = protocol_of(r).get("published")
-        if key and r.get("benchmark"):
-            groups.setdefault((key, r["benchmark"]), []).append((label, r))
-    parts = []
-    for (key, bench), group in sorted(groups.items()):
-        rows_pub = [p for p in table["rows"] if p["protocol"] == key and p["benchmark"] == bench]
+        tag, _ = published_of(r)
+        if not tag:
+            continue
+        for bench in dict.fromkeys(([r["benchmark"]] if r.get("benchmark") else []) + list(outside)):
+            groups.setdefault((tag, bench), []).append((label, r))
+    parts, cited = [], []
+    for (tag, bench), group in sorted(groups.items()):
+        rows_pub = [p for p in table["rows"] if p["protocol"] == tag and p["benchmark"] == bench]
         if not rows_pub:
             continue
-        spec = protocol_of(group[0][1]).get("metrics") or {}
+        cited += [p["source"] for p in rows_pub]
         cols = list(dict.fromkeys([k for p in rows_pub for k in p["metrics"]]))
-        heads = "".join(f"<th>{html.escape((spec.get(k) or {}).get('label', k))}</th>" for k in cols)
+        labels = [next((_column_spec(r, k)["label"] for _, r in group if _column_spec(r, k).get("label")), k)
+                  for k in cols]
+        heads = "".join(f"<th>{html.escape(label)}</th>" for label in labels)
         rows = []
         for label, r in group:
+            keys = published_of(r)[1]
             cells = []
             for k in cols:
-                comparable = (r["protocol"]["metrics"].get(k, {}) if "protocol" in r else {}).get(
-                    "comparable_to_published", True)
-                value = (r["metrics"].get(k) or {}).get("value") if comparable else None
+                comparable = _column_spec(r, k).get("comparable_to_published", True)
+                value = (r["metrics"].get(keys.get(k, k)) or {}).get("value") if comparable else None
                 cells.append(f"<td>{_fmt(value)}</td>")
             rows.append(f'<tr><td class="l"><b>{html.escape(label)}</b> (this run)</td>{"".join(cells)}'
                         "<td class='l'>measured here</td></tr>")
         rows += [f'<tr><td class="l">{html.escape(p["model"])}</td>'
                  + "".join(f"<td>{_as_published(p['metrics'].get(k))}</td>" for k in cols)
-                 + f'<td class="l">{html.escape(p["source"])} ({p["evidence"]})</td></tr>' for p in rows_pub]
-        parts.append(f"<h3>{html.escape(key)} protocol, {html.escape(bench)}</h3><table><tr><th>model</th>{heads}"
+                 + f'<td class="l">{html.escape(p["source"])} ({p["evidence"]})'
+                 + (f'<br><small>{html.escape(p["note"])}</small>' if p.get("note") else "") + "</td></tr>"
+                 for p in rows_pub]
+        where = (f"{html.escape(bench)}: {html.escape(outside[bench])} (a prompt set sa-bench does not run: the "
+                 "numbers give scale, not a like-for-like comparison)" if bench in outside else html.escape(bench))
+        parts.append(f"<h3>{html.escape(tag)} protocol, {where}</h3><table><tr><th>model</th>{heads}"
                      f"<th>source</th></tr>{''.join(rows)}</table>")
     if not parts:
         return ""
-    sources = "".join(f"<li>[{html.escape(t)}] {html.escape(d)}</li>" for t, d in table["_sources"].items())
+    sources = "".join(f"<li>[{html.escape(t)}] {html.escape(d)}</li>" for t, d in table["_sources"].items()
+                      if any(f"[{t}]" in source for source in cited))  # the sources of the rows shown
     return "<h2>Published numbers (same protocol)</h2>" + "".join(parts) + f"<ul>{sources}</ul>"
 
 

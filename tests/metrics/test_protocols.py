@@ -108,17 +108,24 @@ def test_specs_are_frozen_and_validated():
         P.Protocol("x", "x", "x", (spec, spec), "openl3", None)
     with pytest.raises(ValueError, match="does not fit"):
         P.Protocol("x", "x", "x", (P.MetricSpec("t", "timing", "openl3", "t"),), "openl3", None)
+    with pytest.raises(ValueError, match="published_keys"):
+        P.Protocol("x", "x", "x", (spec,), "openl3", "musicgen", published_keys=P.options(kl="kld_pq"))
 
 
 def test_published_rows_use_the_protocols_metric_keys():
     rows = NUMBERS["rows"]
     assert {r["protocol"] for r in rows} == {p.published for p in P.PROTOCOLS.values() if p.published}
+    outside = NUMBERS["_benchmarks"]
+    assert outside and not set(outside) & set(P.BENCHMARKS), "a prompt set sa-bench runs is matched by its name"
     for r in rows:
-        protocol = next(p for p in P.PROTOCOLS.values() if p.published == r["protocol"])
-        keys = {m.key for m in protocol.metrics}
-        assert r["metrics"] and set(r["metrics"]) <= keys, f"{r['model']}: {set(r['metrics']) - keys}"
-        assert r["benchmark"] in P.BENCHMARKS
+        # every preset set beside these rows holds each of their columns, under its own key where it renames one
+        for protocol in (p for p in P.PROTOCOLS.values() if p.published == r["protocol"]):
+            keys = {m.key for m in protocol.metrics}
+            ours = {dict(protocol.published_keys).get(k, k) for k in r["metrics"]}
+            assert r["metrics"] and ours <= keys, f"{protocol.name}, {r['model']}: {ours - keys}"
+        assert r["benchmark"] in P.BENCHMARKS or r["benchmark"] in outside
         assert r["evidence"] in ("primary", "secondary")
+        assert isinstance(r.get("note", ""), str)
         tags = [t for t in NUMBERS["_sources"] if f"[{t}]" in r["source"]]
         assert tags, f"{r['model']}: source {r['source']!r} names no tag of _sources"
         assert all(isinstance(v, float | int) and math.isfinite(v) and v >= 0
@@ -142,6 +149,40 @@ def test_report_sets_a_run_beside_the_published_rows_of_its_protocol():
     tables = metric_table([("a", run("stable-audio")), ("b", run("audioldm"))])
     assert "protocol: stable-audio" in tables and "protocol: audioldm" in tables
     assert "fd (FD_panns)" in tables and "fd (FD_openl3)" in tables
+
+
+def test_report_sets_the_new_presets_beside_their_published_rows():
+    from reports.html import published
+
+    def run(protocol, benchmark=None, record=None):
+        p = P.get(protocol)
+        metrics = {m.key: {"value": 21.5 + i, "label": m.label, "n": 3} for i, m in enumerate(p.metrics)}
+        r = {"protocol": {**p.settings(), **(record or {})}, "metrics": metrics, "skipped_metrics": {}}
+        return {**r, "benchmark": benchmark} if benchmark else r
+
+    # audiocraft: the MusicGen / MAGNeT / JASCO rows, its kld_pq in their KL column, kld_qp (published nowhere) left out
+    page = published([("ours", run("audiocraft", "musiccaps"))])
+    assert "musicgen protocol, musiccaps" in page and "facebook/magnet-small-10secs (released)" in page
+    assert "<th>FAD_vggish</th><th>KL_passt (kld_pq)</th><th>CLAP_score</th>" in page
+    assert "(this run)</td><td>21.5</td><td>22.5</td><td>24.5</td>" in page and "23.5" not in page
+    assert "text only (temporal controls dropped)" in page and "audiogen-medium" not in page, "AudioCaps rows apart"
+    assert "tta-bench" not in page and "AudioLDM2-48kHz" not in page, "only rows of the run's own protocol"
+    page = published([("ours", run("musicgen", "audiocaps"))])  # a row's note (here: a 10 s PaSST KL) under its source
+    assert "facebook/audiogen-medium (released)</td><td>1.77</td><td>0.3</td>" in page
+    assert "<small>audiocraft&#x27;s AudioCaps evaluation" in page and "pretrained_length 10" in page
+    # tta-bench: runs on no benchmark sa-bench runs, so the rows on TTA-Bench's and YuE's prompt sets are shown for
+    # scale, under a heading that says so; results written while the preset had no rows (published null) too
+    for record in (None, {"published": None}):
+        page = published([("ours", run("tta-bench", record=record))])
+        assert "tta-bench protocol, tta-bench-accuracy: TTA-Bench accuracy prompts" in page
+        assert "tta-bench protocol, tta-bench-generalization" in page and "wildsongbench" in page
+        assert "not a like-for-like comparison" in page and "[P-TTAB]" in page and "[P-YUE2]" in page
+        assert "<th>AES CE (content enjoyment)</th>" in page and "<th>CLAP_score (MS-CLAP 2023)</th>" in page
+        assert "Tango 2 (full)</td><td>3.47</td><td>5.2</td><td>3.84</td><td>5.89</td><td>0.46</td>" in page
+        # one column per published key, the run's aesthetics in the same order (ce cu pc pq), its CLAP last
+        assert "(this run)</td><td>23.5</td><td>24.5</td><td>22.5</td><td>21.5</td><td>25.5</td>" in page
+        assert "YuE2 (best-of-8)</td><td>8.2714</td>" in page, "WildSongBench reports AudioBox PQ only"
+    assert published([("ours", run("mad")), ("other", run("fadtk", "musiccaps"))]) == "", "no rows: no section"
 
 
 def test_clap_choice_moves_every_clap_reader_and_marks_it():
