@@ -61,6 +61,7 @@ def _model_arguments(m: argparse._ArgumentGroup) -> None:
     m.add_argument("--panns-weights", type=Path)
     m.add_argument("--aesthetics-weights", type=Path, help="Audiobox Aesthetics checkpoint.pt")
     m.add_argument("--encodec-weights", type=Path, help="encodec_24khz-d7cc33bc.th / encodec_48khz-7e698e3e.th")
+    m.add_argument("--dac-weights", type=Path, help="weights_44khz_8kbps_0.0.1.pth (DAC 44.1 kHz, fadtk's dac-44kHz)")
     m.add_argument("--mert-dir", type=Path, help="local MERT hub folder (config.json, preprocessor_config.json, "
                    "pytorch_model.bin)")
     m.add_argument("--openl3-content", choices=["music", "env"], default=None,
@@ -107,7 +108,8 @@ def config_from_args(args: argparse.Namespace, metrics: tuple[str, ...] | None) 
         openl3_weights=args.openl3_weights, passt_weights=args.passt_weights, clap_weights=args.clap_weights,
         msclap_weights=args.msclap_weights, bert_dir=args.bert_dir, gpt2_dir=args.gpt2_dir,
         vggish_weights=args.vggish_weights, panns_weights=args.panns_weights,
-        aesthetics_weights=args.aesthetics_weights, encodec_weights=args.encodec_weights, mert_dir=args.mert_dir,
+        aesthetics_weights=args.aesthetics_weights, encodec_weights=args.encodec_weights, dac_weights=args.dac_weights,
+        mert_dir=args.mert_dir,
         protocol=args.protocol,
         model=args.model, roberta_dir=args.roberta_dir, openl3_content=args.openl3_content,
         clap_checkpoint=args.clap_checkpoint,

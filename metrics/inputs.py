@@ -122,7 +122,7 @@ def _given_inputs(cfg: RunConfig) -> list[tuple[str, Path | None]]:
     named += [("--ref-stats", p) for p in cfg.ref_stats]
     named += [(f"--{name.replace('_', '-')}", getattr(cfg, name)) for name in
               ("openl3_weights", "passt_weights", "clap_weights", "msclap_weights", "vggish_weights", "panns_weights",
-               "aesthetics_weights", "encodec_weights", "mert_dir")]
+               "aesthetics_weights", "encodec_weights", "dac_weights", "mert_dir")]
     return named
 
 

@@ -48,6 +48,7 @@ class RunConfig:
     bert_dir: Path | None = None  # MS-CLAP 2022 tokenizer folder
     gpt2_dir: Path | None = None  # MS-CLAP 2023 tokenizer folder
     encodec_weights: Path | None = None  # encodec_24khz-d7cc33bc.th or encodec_48khz-7e698e3e.th
+    dac_weights: Path | None = None  # weights_44khz_8kbps_0.0.1.pth (DAC 44.1 kHz)
     mert_dir: Path | None = None  # a MERT hub folder (config.json, preprocessor_config.json, weights)
     openl3_content: str | None = None  # None: the protocol's (music)
     clap_checkpoint: str | None = None  # --clap: a CLAP_CHECKPOINTS name; None: the protocol's

@@ -29,7 +29,7 @@ Sources (the reference code each recipe was read from, at the versions named):
   batch size 32, per file CE/CU/PC/PQ) and ``cal_aes/3_cal_mean_aes_score.py`` (plain mean per axis over the files of
   a system); facebookresearch/audiobox-aesthetics 0.0.4 ``infer.py``, ``model/aes.py``.
 * fadtk: microsoft/fadtk 1.1.0 (FAD with a chosen model, ``--inf``, ``--indiv``; ``model_loader.py`` for the
-  encodec-emb / MERT embeddings); kadtk 1.1.0 (KAD).
+  encodec-emb / dac-44kHz / MERT embeddings); kadtk 1.1.0 (KAD).
 * mad: i-need-sleep/mad, PyPI mad-metric 0.0.6 (``compute_mad.py``, ``embedding_models.py``), over mauve-text 0.4.0.
 """
 from __future__ import annotations
@@ -52,9 +52,10 @@ METRIC_KINDS = ("fd", "kad", "fad-inf", "fd-per-song", "kl", "kl-segments", "cla
 # Kinds that are a distance between embedding distributions: ``--model`` chooses their embedder.
 EMBEDDING_KINDS = ("fd", "kad", "fad-inf", "fd-per-song", "mad")
 # Embedders (keys of the embedder registry). openl3/vggish/panns/clap give embeddings fit for the distances.
-# fadtk's codec and MERT embeddings under fadtk's names (MERT-v1-95M-<L>: hidden state L; MERT-v1-330M: MAD's)
-FADTK_MODELS = ("encodec-emb", "encodec-emb-48k", "MERT-v1-95M", *(f"MERT-v1-95M-{layer}" for layer in range(1, 12)),
-                "MERT-v1-330M")
+# fadtk's codec (EnCodec, DAC) and MERT embeddings under fadtk's names (MERT-v1-95M-<L>: hidden state L;
+# MERT-v1-330M: MAD's)
+FADTK_MODELS = ("encodec-emb", "encodec-emb-48k", "dac-44kHz", "MERT-v1-95M",
+                *(f"MERT-v1-95M-{layer}" for layer in range(1, 12)), "MERT-v1-330M")
 MODELS = ("openl3", "vggish", "panns", "clap", "passt", "aesthetics", "msclap", "clap-laion-audio", "clap-laion-music",
           *FADTK_MODELS)
 EMBEDDING_MODELS = ("openl3", "vggish", "panns", "clap", "msclap", "clap-laion-audio", "clap-laion-music", *FADTK_MODELS)
@@ -94,6 +95,7 @@ EMBEDDING_DEFAULTS: dict[str, Options] = {
     "clap-laion-music": options(fadtk_model="clap-laion-music"),  # fadtk 1.1.0: music_audioset_epoch_15_esc_90.14, 10 s windows every 1 s
     "encodec-emb": options(variant="24k"),  # fadtk 1.1.0 EncodecEmbModel('24k')
     "encodec-emb-48k": options(variant="48k"),  # fadtk 1.1.0 EncodecEmbModel('48k')
+    "dac-44kHz": options(),  # fadtk 1.1.0 DACModel(): DAC 44.1 kHz 0.0.1, -16 LUFS, 5 s windows every 2.5 s
     # fadtk 1.1.0 MERTModel(size='v1-95M', layer=L): layer 12 unless named
     **{name: options(size="v1-95M", layer=int(name.rsplit("-", 1)[1]) if name.count("-") == 3 else 12,
                      config="fadtk") for name in FADTK_MODELS if name.startswith("MERT-v1-95M")},

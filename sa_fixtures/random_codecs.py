@@ -4,7 +4,9 @@ MERT: ``config.json`` with the released MERT-v1 fields (``MERTModel``, ``mert_mo
 ``preprocessor_config.json`` (Wav2Vec2FeatureExtractor at 24 kHz), ``pytorch_model.bin`` with the keys MERTModel saves
 (``masked_spec_embed`` and the positional conv's ``weight_g``/``weight_v`` included). EnCodec: the ``.th`` files
 ``EncodecModel._get_pretrained`` reads, a plain state dict of the whole model (encoder, quantizer, decoder), written
-by the ``encodec`` package itself (so the tests that use them need it installed).
+by the ``encodec`` package itself (so the tests that use them need it installed). DAC: the 44.1 kHz ``.pth`` that
+``dac.utils.load_model`` reads, ``{'state_dict', 'metadata': {'kwargs'}}``, written by ``descript-audio-codec``'s own
+``DAC(...).save(path, package=False)`` (audiotools' ``BaseModel.save``).
 """
 from __future__ import annotations
 
@@ -84,4 +86,26 @@ def write_encodec_th(path: Path, variant: str = "24k", seed: int = 0) -> Path:
         if variant == "24k":
             model.encoder.model[15].conv.conv.weight_g.mul_(30.0)
     torch.save(model.state_dict(), path)
+    return path
+
+
+def write_dac_pth(path: Path, seed: int = 0) -> Path:
+    """A random DAC 44.1 kHz model (``dac.DAC()``, the default configuration the 0.0.1 release was trained with)
+    saved as the released ``weights_44khz_8kbps_0.0.1.pth``. Snake alphas, weight-norm gains and biases get noise, so
+    a port that mixes them up is caught; the last encoder conv's gain is raised so the latents are O(1) (default
+    initialisation leaves them near 0.02)."""
+    import dac
+
+    torch.manual_seed(seed)
+    model = dac.DAC()
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if name.endswith("alpha"):
+                p.mul_(torch.exp(0.3 * torch.randn_like(p)))
+            elif name.endswith("weight_g"):
+                p.mul_(torch.exp(0.1 * torch.randn_like(p)))
+            elif name.endswith("bias"):
+                p.add_(0.02 * torch.randn_like(p))
+        model.encoder.block[-1].weight_g.mul_(20.0)
+    model.save(str(path), package=False)
     return path

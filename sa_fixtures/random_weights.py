@@ -16,7 +16,7 @@ from torch import nn
 
 from metrics.embedding.embedders.openl3 import OpenL3Net
 from metrics.embedding.weights import REGISTRY
-from sa_fixtures.random_codecs import write_encodec_th, write_mert_folder
+from sa_fixtures.random_codecs import write_dac_pth, write_encodec_th, write_mert_folder
 
 _SPECIALS = {"<s>": 0, "<pad>": 1, "</s>": 2, "<unk>": 3}
 
@@ -207,6 +207,7 @@ WRITERS: dict[str, Callable[[Path, int], object]] = {
     "audiobox-aesthetics": lambda path, seed: write_aesthetics_pt(path, seed),
     "encodec-24khz": lambda path, seed: write_encodec_th(path, "24k", seed),  # needs the encodec package
     "encodec-48khz": lambda path, seed: write_encodec_th(path, "48k", seed),
+    "dac-44khz": lambda path, seed: write_dac_pth(path, seed),  # needs the descript-audio-codec package
     "mert-v1-95m": lambda path, seed: write_mert_folder(path, "v1-95M", seed),
     "mert-v1-330m": lambda path, seed: write_mert_folder(path, "v1-330M", seed),  # 1.3 GB
 }

@@ -107,6 +107,11 @@ REGISTRY: dict[str, WeightFile] = {w.name: w for w in [
                "FAD/KAD on encodec-emb (fadtk protocol)", "--encodec-weights"),
     WeightFile("encodec-48khz", "encodec_48khz-7e698e3e.th", (_ENCODEC.format("encodec_48khz-7e698e3e.th"),),
                "FAD/KAD on encodec-emb-48k (fadtk protocol)", "--encodec-weights"),
+    # Descript Audio Codec 44.1 kHz (Kumar et al. 2023), release 0.0.1: what dac.utils.load_model(tag='latest',
+    # model_type='44khz') fetches and caches under this name ({'state_dict', 'metadata': {'kwargs'}})
+    WeightFile("dac-44khz", "weights_44khz_8kbps_0.0.1.pth",
+               ("https://github.com/descriptinc/descript-audio-codec/releases/download/0.0.1/weights.pth",),
+               "FAD/KAD on dac-44kHz (fadtk protocol)", "--dac-weights"),
     # MERT-v1 (Li et al., m-a-p): the hub folders (their model code is not needed, metrics.embedding.embedders.mert_net)
     WeightFile("mert-v1-95m", "MERT-v1-95M", tuple(_MERT.format("MERT-v1-95M", f) for f in _MERT_FILES),
                "FAD/KAD on MERT-v1-95M (fadtk protocol)", "--mert-dir", members=_MERT_FILES),

@@ -2,7 +2,8 @@
 exit 0, every good file embedded, every bad one listed with its reason, strict JSON, no traceback on stderr.
 
 One run per evaluator (module fixture, random weights in the official formats): ``--protocol fadtk --model
-encodec-emb-48k`` (the 1 s segments), ``--model MERT-v1-95M`` and ``--protocol mad`` (MERT-v1-330M, MAUVE).
+encodec-emb-48k`` (the 1 s segments), ``--model dac-44kHz`` (loudness normalisation, 5 s windows every 2.5 s),
+``--model MERT-v1-95M`` and ``--protocol mad`` (MERT-v1-330M, MAUVE).
 """
 from __future__ import annotations
 
@@ -14,8 +15,10 @@ from tests.fuzz import hostile
 from tests.fuzz.hostile import AudioSpec
 from tests.fuzz.invariants import Sandbox, check_accounted, named_in_skipped
 from tests.fuzz.test_mixed_folder import BAD, EDGE, GOOD, LINKS
+from tests.metrics.fadtk_loaders import DAC_INSTALL
 
 RUNS = {"encodec-emb-48k": ["--protocol", "fadtk", "--model", "encodec-emb-48k"],
+        "dac-44kHz": ["--protocol", "fadtk", "--model", "dac-44kHz"],
         "MERT-v1-95M": ["--protocol", "fadtk", "--model", "MERT-v1-95M"],
         "mad": ["--protocol", "mad"]}
 
@@ -37,16 +40,21 @@ def folder(tmp_path_factory):
     return sb, gen, ref
 
 
-@pytest.mark.parametrize("run", [pytest.param(r, marks=pytest.mark.slow) if r == "mad" else r for r in RUNS])  # mad: 1.3 GB
+# mad: 1.3 GB of weights; dac-44kHz: about 80 windows of 5 s through the 44.1 kHz encoder (minutes on 2 cores)
+@pytest.mark.parametrize("run", [pytest.param(r, marks=pytest.mark.slow) if r in ("mad", "dac-44kHz") else r
+                                 for r in RUNS])
 def test_hostile_folder_is_scored_or_listed(run, folder, weights_dir, request):
     sb, gen, ref = folder
     if run.startswith("encodec"):
         pytest.importorskip("encodec", reason="pip install --no-deps encodec==0.1.1 (writes the .th files)")
+    if run.startswith("dac"):
+        pytest.importorskip("dac", reason=f"{DAC_INSTALL} (writes the .pth file)")
     if run == "mad":
         pytest.importorskip("faiss", reason="pip install faiss-cpu (MAUVE's k-means)")
     from sa_fixtures.random_weights import write_named
 
-    write_named(weights_dir, {"encodec-emb-48k": ["encodec-48khz"], "MERT-v1-95M": ["mert-v1-95m"],
+    write_named(weights_dir, {"encodec-emb-48k": ["encodec-48khz"], "dac-44kHz": ["dac-44khz"],
+                              "MERT-v1-95M": ["mert-v1-95m"],
                               "mad": []}[run])
     mert = ["--mert-dir", request.getfixturevalue("mert_330m")] if run == "mad" else []
     out = sb.out / f"{run}.json"

@@ -1,4 +1,5 @@
-"""fadtk 1.1.0's own model loaders and audio path, run offline beside ours (the parity tests of encodec-emb and MERT).
+"""fadtk 1.1.0's own model loaders and audio path, run offline beside ours (the parity tests of encodec-emb, dac-44kHz
+and MERT).
 
 fadtk imports ``hypy_utils`` (pure Python) at import time and loads its models from the internet in ``load_model``;
 the tests inject the network instead (the ``encodec`` package's model built from the same ``.th``, transformers'
@@ -26,14 +27,21 @@ INSTALL = ("pip install --no-deps fadtk==1.1.0 kadtk==1.1.0 hypy_utils encodec==
            "mauve-text==0.4.0 faiss-cpu")
 
 
-def need(package: str, version: str | None = None) -> None:
+# descript-audio-codec and descript-audiotools (fadtk's DACModel) without their requirements (audiotools pins
+# protobuf<3.20 and pulls in IPython, pystoi, ...); the packages listed after them are what ``import dac`` needs
+DAC_INSTALL = ("pip install --no-deps -c constraints.txt descript-audio-codec==1.0.0 descript-audiotools==0.7.2 "
+               "argbind==0.3.9 docstring-parser==0.18.0 flatten-dict==0.5.0 ffmpy==1.0.0 importlib-resources==7.1.0 "
+               "randomname==0.2.1 pyloudnorm==0.2.0 tensorboard==2.21.0 absl-py==2.5.1")
+
+
+def need(package: str, version: str | None = None, install: str = INSTALL) -> None:
     """Skip naming the install command when ``package`` (at ``version``) is absent."""
     try:
         found = importlib.metadata.version(package)
     except importlib.metadata.PackageNotFoundError:
-        pytest.skip(f"{package} not installed ({INSTALL})")
+        pytest.skip(f"{package} not installed ({install})")
     if version is not None and found != version:
-        pytest.skip(f"{package} {found} installed, the parity tests are for {version} ({INSTALL})")
+        pytest.skip(f"{package} {found} installed, the parity tests are for {version} ({install})")
 
 
 def _load(path: Any, *args: Any, **kwargs: Any) -> tuple[torch.Tensor, int]:

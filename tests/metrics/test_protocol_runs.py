@@ -16,6 +16,7 @@ import pytest
 from metrics import protocols
 from metrics.__main__ import main
 from sa_fixtures.clips import tone, write_wav
+from tests.metrics.fadtk_loaders import DAC_INSTALL
 
 N = 10  # audioldm's inception score needs >= 10 files; clips of 2.1 s give 2 VGGish frames (per-song FAD)
 
@@ -147,6 +148,7 @@ EXPECTED_DIM = {("openl3", "embedding"): 1024, ("vggish", "embedding"): 128, ("p
                 ("msclap", "embedding"): 1024, ("clap-laion-audio", "embedding"): 512,
                 ("clap-laion-music", "embedding"): 512,
                 ("encodec-emb", "embedding"): 128, ("encodec-emb-48k", "embedding"): 128,
+                ("dac-44kHz", "embedding"): 1024,
                 ("MERT-v1-330M", "embedding"): 1024,
                 **{(f"MERT-v1-95M{layer}", "embedding"): 768 for layer in ("", *(f"-{i}" for i in range(1, 12)))}}
 
@@ -196,14 +198,15 @@ def shared_cache(tmp_path_factory):
 # clap-laion-music is clap-laion-audio's pipeline on the HTSAT-base music checkpoint (the musicgen protocol's CLAP
 # file): a 0.9 GB random file and HTSAT-base on 30 ten-second windows would cost minutes here for no other path;
 # MERT-v1-95M-<L> differ from MERT-v1-95M by the layer only (every width: the planning test above); MERT-v1-330M runs
-# in the mad test
+# in the mad test; dac-44kHz encodes 3 windows of 5 s per 2.1 s file (60 here: minutes on 2 cores), so it is slow
 BY_HAND = ("openl3", "vggish", "panns", "clap", "msclap", "clap-laion-audio", "encodec-emb", "encodec-emb-48k",
-           "MERT-v1-95M", "MERT-v1-95M-5")
-FILES_BY_HAND = {"encodec-emb": "encodec-24khz", "encodec-emb-48k": "encodec-48khz", "MERT-v1-95M": "mert-v1-95m",
-                 "MERT-v1-95M-5": "mert-v1-95m"}
+           "dac-44kHz", "MERT-v1-95M", "MERT-v1-95M-5")
+FILES_BY_HAND = {"encodec-emb": "encodec-24khz", "encodec-emb-48k": "encodec-48khz", "dac-44kHz": "dac-44khz",
+                 "MERT-v1-95M": "mert-v1-95m", "MERT-v1-95M-5": "mert-v1-95m"}
 
 
-@pytest.mark.parametrize("model", BY_HAND)
+@pytest.mark.parametrize("model", [pytest.param(m, marks=pytest.mark.slow) if m == "dac-44kHz" else m
+                                   for m in BY_HAND])
 def test_embedding_metrics_by_hand_read_the_models_embedding(model, dataset, clap_family, shared_cache, tmp_path):
     """``all --protocol fadtk --model M``: FD, FAD-inf, per-song FD and KAD each on M's embedding (its width in the
     result, measured on the arrays the metric read). Set-metric intervals around their value are checked on
@@ -214,6 +217,8 @@ def test_embedding_metrics_by_hand_read_the_models_embedding(model, dataset, cla
 
         if model.startswith("encodec"):
             pytest.importorskip("encodec", reason="pip install --no-deps encodec==0.1.1 (writes the .th files)")
+        if model.startswith("dac"):
+            pytest.importorskip("dac", reason=f"{DAC_INSTALL} (writes the .pth file)")
         write_named(clap_family, [FILES_BY_HAND[model]])
     out = tmp_path / "r.json"
     boot = "5" if model == "vggish" else "0"

@@ -167,6 +167,9 @@ EMBEDDERS: dict[str, EmbedderEntry] = {
     "encodec-emb": EmbedderEntry("metrics.embedding.embedders.encodec:EncodecEmbedder",
                                  lambda o: f"encodec-{o.get('variant', '24k')}hz", "encodec_weights",
                                  _whole("embedding", 128)),
+    # fadtk's DAC: the 44.1 kHz codec's continuous latent, 430 frames per 5 s window, windows every 2.5 s
+    "dac-44kHz": EmbedderEntry("metrics.embedding.embedders.dac:DacEmbedder", lambda o: "dac-44khz", "dac_weights",
+                               _whole("embedding", 1024)),
     **{name: EmbedderEntry("metrics.embedding.embedders.mert:MertEmbedder",
                            lambda o: f"mert-{o.get('size', 'v1-95M').lower()}", "mert_dir",
                            lambda o: {"embedding": slice(0, MERT_WIDTHS[o.get("size", "v1-95M")])})
