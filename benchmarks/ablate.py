@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import re
 import shutil
 import sys
 import time
@@ -90,6 +91,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                    "keep the plain folder name, so adding a seed later reuses them")
     p.add_argument("--baseline", type=Path, help="checkpoint every variant is compared with, paired by prompt "
                    "(default: the shipped tiny model)")
+    p.add_argument("--tag", default="", help="suffix of this sweep's table, sweep.json and report (e.g. 'seeds': "
+                   "table-seeds.md), so a second sweep into the same --out keeps the first one's table")
     p.add_argument("--device", default="cpu")
     p.add_argument("--no-progress", action="store_true")
     return p.parse_args(argv)
@@ -169,6 +172,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if not args.data.is_dir():
             raise ConfigError(f"--data {args.data}: not a folder of training audio with captions")
+        if not re.fullmatch(r"[A-Za-z0-9_-]*", args.tag):
+            raise ConfigError(f"--tag {args.tag!r}: letters, digits, '-' and '_' only (it names files)")
         key, _, values = args.sweep.partition("=")
         if not values:
             raise ConfigError(f"--sweep must be KEY=V1,V2,... (got {args.sweep!r})")
@@ -179,18 +184,19 @@ def main(argv: list[str] | None = None) -> int:
     done, skipped = train_and_evaluate(args, configs)
     args.out.mkdir(parents=True, exist_ok=True)
     baseline = args.baseline or SHIPPED
+    suffix = f"-{args.tag}" if args.tag else ""
     rows = []
     if done and evaluate(args, baseline, args.out / "baseline") == 0:
         rows = ablation_table.table(("baseline", ablation_table.read_results(args.out / "baseline")),
                                     [(d.parent.name, ablation_table.read_results(d), about(d.parent))
                                      for d in done])
-        atomic_write_bytes(args.out / "table.md", ablation_table.markdown(rows).encode())
+        atomic_write_bytes(args.out / f"table{suffix}.md", ablation_table.markdown(rows).encode())
         print(ablation_table.markdown(rows))
-    atomic_write_bytes(args.out / "sweep.json", strict_json.dumps(
+    atomic_write_bytes(args.out / f"sweep{suffix}.json", strict_json.dumps(
         {"key": key, "values": list(configs), "steps": args.steps, "baseline": baseline,
          "evaluated": done, "skipped": skipped, "table": ablation_table.to_json(rows)}))
     if done:
-        print(write_report([args.out / "baseline", *done] if rows else done, args.out / "report.html"))
+        print(write_report([args.out / "baseline", *done] if rows else done, args.out / f"report{suffix}.html"))
     return 0 if done else 1
 
 

@@ -55,6 +55,12 @@ def test_sweep_trains_evaluates_tabulates_resumes_and_skips_missing_encoders(tmp
     for run in sweep["evaluated"]:
         assert json.loads((out.parent / run / "results.json").read_text())["generation"]["generated"] == 0
     assert main(["--sweep", "text_encoder", "--data", str(tmp_path), "--steps", "1"]) == 2
+    # a second sweep into the same folder under a tag: its own table, the first one's kept
+    first = (out / "table.md").read_text()
+    assert main([*args[:1], "text_encoder=none", *args[2:], "--tag", "again"]) == 0
+    assert (out / "table.md").read_text() == first and "| text_encoder=none,seed=7 |" in (out / "table-again.md").read_text()
+    assert len(json.loads((out / "sweep-again.json").read_text())["evaluated"]) == 2 and (out / "report-again.html").is_file()
+    assert main([*args, "--tag", "../x"]) == 2
 
 
 def _results(hits: dict[str, list[float]], errors: list[float]) -> dict:
