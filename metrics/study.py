@@ -67,10 +67,8 @@ def run_compare(args: argparse.Namespace) -> int:
     if args.out is not None:
         check_file_target(args.out)
         check_apart({"--out": args.out}, [("results", path) for path in args.results])
-    runs, taken = [], set()
-    for path in args.results:
-        runs.append(compare.Run(compare.run_label(path, taken), read_results(path)))
-        taken.add(runs[-1].label)
+    runs = [compare.Run(label, read_results(path))
+            for label, path in zip(compare.run_labels(list(args.results)), args.results)]
     cfg = compare.CompareConfig(args.bootstrap, args.permutations, args.set_replicates, args.seed, args.alpha,
                                 tuple(args.metrics) if args.metrics else None)
     cmp = compare.compare(runs, cfg)

@@ -335,10 +335,22 @@ def ranking(differences: list[Difference]) -> dict[str, list[dict[str, Any]]]:
     return out
 
 
-def run_label(path: Path, taken: set[str]) -> str:
-    """A results file's label: its run folder's name for ``<run>/results.json``, else its stem (unique)."""
-    label = path.parent.name if path.name == "results.json" and path.parent.name else path.stem
-    return label if label not in taken else str(path)
+def run_labels(paths: list[Path]) -> list[str]:
+    """Short unique labels: a results file's run folder for ``<run>/results.json``, else its stem; where two would
+    read the same, the folders above are added until every label differs (``a/eval`` and ``b/eval`` for two
+    ``<variant>/eval/results.json``); one file given twice is told apart by its position (``a #1``, ``a #2``)."""
+    def label(path: Path, depth: int) -> str:
+        parts = (path.parent.parts if path.name == "results.json" and path.parent.name else
+                 (*path.parent.parts, path.stem))
+        return "/".join(parts[-depth:]) if parts else str(path)
+
+    depth = 1
+    while True:
+        labels = [label(p, depth) for p in paths]
+        if len(set(labels)) == len(labels) or depth > max(len(p.parts) for p in paths):
+            break
+        depth += 1
+    return [lab if labels.count(lab) == 1 else f"{lab} #{k + 1}" for k, lab in enumerate(labels)]
 
 
 # --- the printed table ----------------------------------------------------------------------------------------

@@ -227,3 +227,10 @@ def test_known_effect_detected_with_the_predicted_power(detected_pool):
         b = errors[np.arange(N_PROMPTS), pick[:, 1]] + effect  # B is worse by exactly the effect
         detected += compare.paired_items(a, b, 0, 999, seed=k)[2] < 0.05
     assert _inside_binomial_ci(detected, n, 0.80), f"detected {detected} of {n}, predicted 80%"
+
+
+def test_run_labels_are_short_and_unique():
+    p = [Path("runs/ablate/text_encoder=none/eval/results.json"), Path("runs/ablate/text_encoder=mpnet/eval/results.json")]
+    assert compare.run_labels(p) == ["text_encoder=none/eval", "text_encoder=mpnet/eval"]
+    assert compare.run_labels([Path("x/a.json"), Path("y/a.json"), Path("run/results.json")]) == ["x/a", "y/a", "run"]
+    assert compare.run_labels([Path("a.json"), Path("a.json")]) == ["a #1", "a #2"]
