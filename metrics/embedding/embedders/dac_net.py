@@ -13,7 +13,8 @@ Layout (``Encoder(d_model=64, strides=[2, 4, 8, 8], d_latent=1024)``), ``block.<
        with dilations 1, 3, 9 (Snake, conv kernel 7 padding 3d, Snake, conv kernel 1; plus the input), Snake,
        conv w -> 2w with kernel 2s, stride s, padding ceil(s / 2)
   5: Snake on 1024; 6: conv 1024 -> 1024, kernel 3, padding 1.
-Every conv is weight-normed (``weight_g`` [out, 1, 1], ``weight_v``; the norm over all dims but 0) with a bias.
+Every conv is weight-normed (``weight_g`` [out, 1, 1], ``weight_v``; the norm over all dims but 0) with a bias:
+:class:`sa_core.autoencoder.WNConv1d`, the Oobleck VAE's.
 Snake: ``x + sin(alpha x)^2 / (alpha + 1e-9)`` with one alpha per channel. Output ``[B, 1024, frames]``; a
 5 s window (220500 samples) gives 430 frames (hop 512, plus the strided convs' edges).
 """
@@ -26,8 +27,8 @@ from typing import Any
 
 import torch
 from torch import nn
-from torch.nn import functional as F
 
+from sa_core.autoencoder import WNConv1d  # the Oobleck VAE's: the same weight_g / weight_v conv
 from sa_util.state_dict import load_state_strict, read_weights
 
 EXPECTED = ("a DAC checkpoint as descript-audio-codec saves it ({'state_dict': encoder.*, quantizer.*, decoder.*, "
@@ -48,23 +49,6 @@ class DacConfig:
 DAC_44KHZ = DacConfig()
 
 
-class WNConv(nn.Module):
-    """A weight-normed ``Conv1d`` (keys ``weight_g``, ``weight_v``, ``bias``): ``[B, c_in, T]`` ->
-    ``[B, c_out, T']``."""
-
-    def __init__(self, c_in: int, c_out: int, kernel: int, stride: int = 1, dilation: int = 1, padding: int = 0):
-        super().__init__()
-        self.weight_g = nn.Parameter(torch.empty(c_out, 1, 1))
-        self.weight_v = nn.Parameter(torch.empty(c_out, c_in, kernel))
-        self.bias = nn.Parameter(torch.empty(c_out))
-        self.stride, self.dilation, self.padding = stride, dilation, padding
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        v = self.weight_v
-        weight = self.weight_g * v / v.norm(dim=(1, 2), keepdim=True)
-        return F.conv1d(x, weight, self.bias, stride=self.stride, padding=self.padding, dilation=self.dilation)
-
-
 class Snake(nn.Module):
     """``x + sin(alpha x)^2 / (alpha + 1e-9)``, alpha ``[1, C, 1]`` (key ``alpha``); shape preserved."""
 
@@ -81,8 +65,8 @@ class ResidualUnit(nn.Module):
 
     def __init__(self, width: int, dilation: int):
         super().__init__()
-        self.block = nn.Sequential(Snake(width), WNConv(width, width, 7, dilation=dilation, padding=3 * dilation),
-                                   Snake(width), WNConv(width, width, 1))
+        self.block = nn.Sequential(Snake(width), WNConv1d(width, width, 7, dilation=dilation, padding=3 * dilation),
+                                   Snake(width), WNConv1d(width, width, 1))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x + self.block(x)
@@ -95,7 +79,7 @@ class EncoderBlock(nn.Module):
     def __init__(self, width: int, stride: int):
         super().__init__()
         self.block = nn.Sequential(*(ResidualUnit(width, d) for d in DILATIONS), Snake(width),
-                                   WNConv(width, 2 * width, 2 * stride, stride=stride, padding=math.ceil(stride / 2)))
+                                   WNConv1d(width, 2 * width, 2 * stride, stride=stride, padding=math.ceil(stride / 2)))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.block(x)
@@ -107,11 +91,11 @@ class DacEncoder(nn.Module):
     def __init__(self, config: DacConfig = DAC_44KHZ):
         super().__init__()
         width = config.encoder_dim
-        layers: list[nn.Module] = [WNConv(1, width, 7, padding=3)]
+        layers: list[nn.Module] = [WNConv1d(1, width, 7, padding=3)]
         for stride in config.encoder_rates:
             layers.append(EncoderBlock(width, stride))
             width *= 2
-        layers += [Snake(width), WNConv(width, config.latent_dim, 3, padding=1)]
+        layers += [Snake(width), WNConv1d(width, config.latent_dim, 3, padding=1)]
         self.block = nn.Sequential(*layers)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
