@@ -34,7 +34,7 @@ from metrics.protocols import MetricSpec
 from metrics.scores.evaluate import (_mean_result, clap_result, fd_result, gaussian_stats, kl_result,
                                      segment_kl_result, timing_result)
 from metrics.scores.pam import pam_file_score
-from metrics.scores.mauve import MAUVE_FIELDS, MauveSettings, mad, max_pool, num_buckets
+from metrics.scores.mauve import MauveSettings, mad, max_pool, num_buckets
 from metrics.scores.stats import set_bootstrap
 from metrics.scores.timing import detect_end
 from sa_util import strict_json
@@ -343,7 +343,7 @@ def mad_metric(r: Runner, spec: MetricSpec) -> dict[str, Any]:
     """MAD (mad-metric): -log MAUVE between the generated and the reference files, each file one max-pooled vector;
     the CI resamples the generated files (MAUVE's clustering is redone per replicate)."""
     o = spec.distance_options()
-    settings = MauveSettings(**{k: o[k] for k in MAUVE_FIELDS})
+    settings = MauveSettings.from_options(o)
     gen = np.stack([max_pool(b) for b in _file_frames(r, spec)])
     ref = np.stack([max_pool(b) for b in r.ref_frames(spec)])
     value = mad(gen, ref, settings)

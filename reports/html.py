@@ -149,9 +149,17 @@ def published_of(r: dict[str, Any]) -> tuple[str | None, dict[str, str]]:
     return tag, dict(keys or {})
 
 
-def _column_spec(r: dict[str, Any], column: str) -> dict[str, Any]:
-    """The settings of the run's metric that a published column holds ({} where the run has none)."""
-    return (protocol_of(r).get("metrics") or {}).get(published_of(r)[1].get(column, column)) or {}
+def _published_columns(r: dict[str, Any], cols: list[str]) -> list[tuple[dict[str, Any], Any]]:
+    """Per published column: the settings of the run's metric that holds it ({} where the run has none) and its
+    value (None where the run has none or it is not comparable to published numbers)."""
+    keys, specs = published_of(r)[1], protocol_of(r).get("metrics") or {}
+    out = []
+    for column in cols:
+        ours = keys.get(column, column)
+        spec = specs.get(ours) or {}
+        value = (r["metrics"].get(ours) or {}).get("value") if spec.get("comparable_to_published", True) else None
+        out.append((spec, value))
+    return out
 
 
 def published(runs: list[tuple[str, dict[str, Any]]]) -> str:
@@ -175,19 +183,12 @@ def published(runs: list[tuple[str, dict[str, Any]]]) -> str:
             continue
         cited += [p["source"] for p in rows_pub]
         cols = list(dict.fromkeys([k for p in rows_pub for k in p["metrics"]]))
-        labels = [next((_column_spec(r, k)["label"] for _, r in group if _column_spec(r, k).get("label")), k)
-                  for k in cols]
+        ours = [(label, _published_columns(r, cols)) for label, r in group]
+        labels = [next((c[i][0]["label"] for _, c in ours if c[i][0].get("label")), k) for i, k in enumerate(cols)]
         heads = "".join(f"<th>{html.escape(label)}</th>" for label in labels)
-        rows = []
-        for label, r in group:
-            keys = published_of(r)[1]
-            cells = []
-            for k in cols:
-                comparable = _column_spec(r, k).get("comparable_to_published", True)
-                value = (r["metrics"].get(keys.get(k, k)) or {}).get("value") if comparable else None
-                cells.append(f"<td>{_fmt(value)}</td>")
-            rows.append(f'<tr><td class="l"><b>{html.escape(label)}</b> (this run)</td>{"".join(cells)}'
-                        "<td class='l'>measured here</td></tr>")
+        rows = [f'<tr><td class="l"><b>{html.escape(label)}</b> (this run)</td>'
+                + "".join(f"<td>{_fmt(value)}</td>" for _, value in columns) + "<td class='l'>measured here</td></tr>"
+                for label, columns in ours]
         rows += [f'<tr><td class="l">{html.escape(p["model"])}</td>'
                  + "".join(f"<td>{_as_published(p['metrics'].get(k))}</td>" for k in cols)
                  + f'<td class="l">{html.escape(p["source"])} ({p["evidence"]})'

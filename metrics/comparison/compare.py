@@ -33,7 +33,7 @@ import numpy as np
 from metrics.embedding import embedding_record
 from metrics.scores.distances import ReferenceGaussian, fad_inf, inception_score, kernel_audio_distance
 from metrics.scores.evaluate import WeightedFD
-from metrics.scores.mauve import MAUVE_FIELDS, MauveSettings, mad, max_pool
+from metrics.scores.mauve import MauveSettings, mad, max_pool
 from metrics.scores.stats import (bootstrap_indices, holm, minimum_detectable, percentile_interval, permutation_pvalue,
                                   sign_flips)
 
@@ -148,9 +148,9 @@ def _fd(inputs: embedding_record.SetInputs, options: dict[str, Any]) -> SetStati
 
 
 def _kad(inputs: embedding_record.SetInputs, options: dict[str, Any]) -> SetStatistic:
-    if inputs.ref_frames is None:
-        raise embedding_record.EmbeddingsGone("KAD needs the reference frames, which the results file does not name")
     ref = inputs.ref_frames
+    if ref is None:
+        raise embedding_record.EmbeddingsGone("KAD needs the reference frames, which the results file does not name")
     return _per_row(lambda y: kernel_audio_distance(ref, y, bandwidth=options.get("bandwidth"),
                                                     kernel=options.get("kernel", "gaussian")))
 
@@ -171,7 +171,7 @@ def _mad(inputs: embedding_record.SetInputs, options: dict[str, Any]) -> SetStat
     if inputs.ref_files is None:
         raise embedding_record.EmbeddingsGone("MAD needs the reference files, which the results file does not name")
     ref = np.stack([max_pool(b) for b in inputs.ref_files])  # [N_ref, D]
-    settings = MauveSettings(**{k: options[k] for k in MAUVE_FIELDS if k in options})
+    settings = MauveSettings.from_options(options)
 
     def stat(files: list[np.ndarray], weights: np.ndarray) -> np.ndarray:
         pooled = [max_pool(f)[None] for f in files]  # [1, D] each

@@ -60,17 +60,22 @@ class SetInputs:
     """What a set metric is recomputed from: per-id outputs and the fixed reference."""
 
     gen: dict[str, np.ndarray]  # id -> [frames, D] (one row for one-vector-per-file models)
-    ref_frames: np.ndarray | None = None  # [N_ref, D] (reference audio, every file's frames)
-    ref_files: list[np.ndarray] | None = None  # the same frames file by file, [n_j, D] each (MAD pools per file)
+    ref_files: list[np.ndarray] | None = None  # reference audio, file by file: [n_j, D] each (MAD pools per file)
     mu_ref: np.ndarray | None = None  # [D]
     sigma_ref: np.ndarray | None = None  # [D, D]
+
+    @property
+    def ref_frames(self) -> np.ndarray | None:
+        """Every reference frame ``[N_ref, D]`` (the files' frames back to back)."""
+        return None if self.ref_files is None else np.concatenate(self.ref_files)
 
     def gaussian(self) -> tuple[np.ndarray, np.ndarray]:
         """Reference mean and covariance (from the given statistics, else from the reference frames)."""
         if self.mu_ref is None:
-            if self.ref_frames is None:
+            frames = self.ref_frames
+            if frames is None:
                 raise EmbeddingsGone("this metric has no reference in its results file")
-            self.mu_ref, self.sigma_ref = self.ref_frames.mean(0), np.cov(self.ref_frames, rowvar=False)
+            self.mu_ref, self.sigma_ref = frames.mean(0), np.cov(frames, rowvar=False)
         return self.mu_ref, self.sigma_ref
 
 
@@ -103,7 +108,6 @@ def load(rec: dict[str, Any] | None, what: str) -> SetInputs:
         blocks = [frames(d) for d in ref["files"]]
         if not missing:
             inputs.ref_files = blocks
-            inputs.ref_frames = np.concatenate(blocks)
     elif "gaussian" in ref:
         stacked = read(ref["gaussian"])
         if stacked is not None:

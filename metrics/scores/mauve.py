@@ -15,7 +15,9 @@ same clusters and the same number; scikit-learn's PCA likewise.
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, fields
+from typing import Any
 
 import numpy as np
 
@@ -30,8 +32,10 @@ class MauveSettings:
     scaling: float = 5.0
     seed: int = 25
 
-
-MAUVE_FIELDS = tuple(f.name for f in fields(MauveSettings))  # the settings a metric spec's options may carry
+    @classmethod
+    def from_options(cls, options: Mapping[str, Any]) -> MauveSettings:
+        """The settings among a metric spec's distance options (others, e.g. ``output``, ignored)."""
+        return cls(**{f.name: options[f.name] for f in fields(cls) if f.name in options})
 
 
 def max_pool(frames: np.ndarray) -> np.ndarray:

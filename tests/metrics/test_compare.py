@@ -141,7 +141,7 @@ def test_paired_sets_fd_self_comparison_and_shift():
     """Set path with FD from frames: B = A gives 0 and p = 1; B shifted away from the reference is worse."""
     rng = np.random.default_rng(0)
     files_a = [rng.normal(size=(5, 4)) for _ in range(30)]
-    ref = compare.embedding_record.SetInputs({}, ref_frames=rng.normal(size=(400, 4)))
+    ref = compare.embedding_record.SetInputs({}, ref_files=[rng.normal(size=(400, 4))])
     stat = compare.SET_STATISTICS["fd"](ref, {})
     va, vb, ci, p, sd = compare.paired_sets(stat, files_a, files_a, 50)
     assert va == vb and ci == (0.0, 0.0) and p == 1.0
