@@ -60,8 +60,8 @@ KADTK_MODELS = ("passt-base-10s", "passt-base-20s", "passt-base-30s", "passt-ope
                 "panns-cnn14-16k", "panns-cnn14-32k")
 MODELS = ("openl3", "vggish", "panns", "clap", "passt", "aesthetics", "msclap", "clap-laion-audio", "clap-laion-music",
           *FADTK_MODELS, *KADTK_MODELS)
-EMBEDDING_MODELS = ("openl3", "vggish", "panns", "clap", "msclap", "clap-laion-audio", "clap-laion-music", *FADTK_MODELS,
-                    *KADTK_MODELS)
+EMBEDDING_MODELS = ("openl3", "vggish", "panns", "clap", "msclap", "clap-laion-audio", "clap-laion-music",
+                    *FADTK_MODELS, *KADTK_MODELS)
 # PAM's two opposing prompts (soham97/PAM ``PAM/PAM.py`` PAM_PROMPTS): the score is the first one's probability
 PAM_PROMPTS = ("the sound is clear and clean.", "the sound is noisy and with artifacts.")
 BENCHMARKS = ("musiccaps", "audiocaps", "songdescriber")
