@@ -29,7 +29,8 @@ Sources (the reference code each recipe was read from, at the versions named):
   batch size 32, per file CE/CU/PC/PQ) and ``cal_aes/3_cal_mean_aes_score.py`` (plain mean per axis over the files of
   a system); facebookresearch/audiobox-aesthetics 0.0.4 ``infer.py``, ``model/aes.py``.
 * fadtk: microsoft/fadtk 1.1.0 (FAD with a chosen model, ``--inf``, ``--indiv``; ``model_loader.py`` for the
-  encodec-emb / dac-44kHz / MERT embeddings); kadtk 1.1.0 (KAD).
+  encodec-emb / dac-44kHz / MERT embeddings); kadtk 1.1.0 (KAD; ``model_loader.py`` ``PaSSTModel`` / ``PANNsModel``
+  and ``emb_loader.py`` for the passt-* / panns-cnn14-* embeddings).
 * mad: i-need-sleep/mad, PyPI mad-metric 0.0.6 (``compute_mad.py``, ``embedding_models.py``), over mauve-text 0.4.0.
 """
 from __future__ import annotations
@@ -56,9 +57,13 @@ EMBEDDING_KINDS = ("fd", "kad", "fad-inf", "fd-per-song", "mad")
 # MERT-v1-330M: MAD's)
 FADTK_MODELS = ("encodec-emb", "encodec-emb-48k", "dac-44kHz", "MERT-v1-95M",
                 *(f"MERT-v1-95M-{layer}" for layer in range(1, 12)), "MERT-v1-330M")
+# kadtk's PaSST and PANNs embeddings under kadtk's names (the KAD paper's models; panns-wavegram-logmel is not here)
+KADTK_MODELS = ("passt-base-10s", "passt-base-20s", "passt-base-30s", "passt-openmic", "passt-fsd50k",
+                "panns-cnn14-16k", "panns-cnn14-32k")
 MODELS = ("openl3", "vggish", "panns", "clap", "passt", "aesthetics", "msclap", "clap-laion-audio", "clap-laion-music",
-          *FADTK_MODELS)
-EMBEDDING_MODELS = ("openl3", "vggish", "panns", "clap", "msclap", "clap-laion-audio", "clap-laion-music", *FADTK_MODELS)
+          *FADTK_MODELS, *KADTK_MODELS)
+EMBEDDING_MODELS = ("openl3", "vggish", "panns", "clap", "msclap", "clap-laion-audio", "clap-laion-music",
+                    *FADTK_MODELS, *KADTK_MODELS)
 # PAM's two opposing prompts (soham97/PAM ``PAM/PAM.py`` PAM_PROMPTS): the score is the first one's probability
 PAM_PROMPTS = ("the sound is clear and clean.", "the sound is noisy and with artifacts.")
 BENCHMARKS = ("musiccaps", "audiocaps", "songdescriber")
@@ -100,6 +105,8 @@ EMBEDDING_DEFAULTS: dict[str, Options] = {
     **{name: options(size="v1-95M", layer=int(name.rsplit("-", 1)[1]) if name.count("-") == 3 else 12,
                      config="fadtk") for name in FADTK_MODELS if name.startswith("MERT-v1-95M")},
     "MERT-v1-330M": options(size="v1-330M", layer=24, config="mad"),  # mad-metric's embedding
+    # kadtk 1.1.0 PaSSTModel(variant) / PANNsModel(variant): one vector per file
+    **{name: options(kadtk_model=name) for name in KADTK_MODELS},
 }
 
 
@@ -427,7 +434,8 @@ FADTK = Protocol(
     ),
     default_model="vggish",
     published=None,
-    notes=("Pick the embedding with --model (fadtk's default choice here: vggish).",
+    notes=("Pick the embedding with --model (fadtk's default choice here: vggish); kadtk's PaSST and PANNs "
+           f"embeddings of the KAD paper under kadtk's names: {', '.join(KADTK_MODELS)}.",
            "Reference statistics may come as fadtk .npz files with '<model>.mu' / '<model>.cov'."),
 )
 

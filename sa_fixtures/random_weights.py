@@ -78,12 +78,13 @@ def write_openl3_h5(path: Path, net: OpenL3Net) -> None:
                 g.create_dataset(f"{name}/{w}", data=array)
 
 
-def write_passt_pt(path: Path, seed: int = 0, pretrained_length: int = 10) -> None:
-    """A random PaSST-S net (10 s, or the 20 s model) saved as the official release: a plain state dict."""
+def write_passt_pt(path: Path, seed: int = 0, pretrained_length: int = 10, net: str | None = None) -> None:
+    """A random PaSST-S net (10 s, or the 20 s model, or any ``passt.NETS`` entry by its weights name) saved as the
+    official release: a plain state dict."""
     from metrics.embedding.embedders.passt import build_passt
 
     torch.manual_seed(seed)
-    torch.save(build_passt(None, pretrained_length).net.state_dict(), path)
+    torch.save(build_passt(None, pretrained_length, net=net).net.state_dict(), path)
 
 
 def write_byte_tokenizer(folder: Path) -> Path:
@@ -192,6 +193,8 @@ WRITERS: dict[str, Callable[[Path, int], object]] = {
     "openl3-mel256-env": lambda path, seed: write_openl3_h5(path, random_openl3(seed + 1)),
     "passt-s-swa-ap476": lambda path, seed: write_passt_pt(path, seed),
     "passt-s-20sec-swa-ap474": lambda path, seed: write_passt_pt(path, seed, 20),
+    **{name: lambda path, seed, name=name: write_passt_pt(path, seed, net=name)
+       for name in ("passt-s-30sec-swa-ap473", "passt-openmic-ap85", "passt-fsd50k-ap655")},
     "clap-630k-audioset-fusion": _clap_writer(True, "HTSAT-tiny"),
     "clap-music-audioset": _clap_writer(False, "HTSAT-base"),  # the musicgen / audioldm2 protocols' (large)
     "clap-music-speech-audioset": _clap_writer(False, "HTSAT-base"),

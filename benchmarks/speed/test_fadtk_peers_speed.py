@@ -1,7 +1,9 @@
-"""Throughput of fadtk's codec / MERT embeddings and of MAD's embedding beside the reference packages' own paths:
-ours (``embed_files``, no cache, no workers) vs fadtk 1.1.0's loader (``load_audio`` + ``get_embedding``, its network
-built from the same random-weight file: the ``encodec`` package's model, transformers' ``HubertModel`` for MERT's
-remote code) and mad-metric 0.0.6's ``featurize`` (batches of 3, ``HubertModel`` injected). One thread, same clips.
+"""Throughput of fadtk's codec / MERT embeddings, kadtk's PaSST / PANNs embeddings and MAD's embedding beside the
+reference packages' own paths: ours (``embed_files``, no cache, no workers) vs fadtk 1.1.0's loader (``load_audio`` +
+``get_embedding``, its network built from the same random-weight file: the ``encodec`` package's model,
+descript-audio-codec's ``DAC``, transformers' ``HubertModel`` for MERT's remote code), kadtk 1.1.0's loader (the same
+two calls; hear21passt's PaSST, kadtk's CNN14) and mad-metric 0.0.6's ``featurize`` (batches of 3, ``HubertModel``
+injected). One thread, same clips.
 
 ``OMP_NUM_THREADS=1 pytest --benchmark-only benchmarks/speed/test_fadtk_peers_speed.py``; ``SA_BENCH_CLIPS`` (default
 8) clips of ``SA_BENCH_SECONDS`` (default 10) s; the MERT-v1-330M case (1.3 GB of random weights) runs with
@@ -16,25 +18,32 @@ import pytest
 import torch
 
 from benchmarks.speed.clip_set import CLIPS, SECONDS
-from metrics.embedding.embedders.encodec import EncodecEmbedder
+from metrics.embedding.embedders import build
 from metrics.embedding.embedders.mert import MertEmbedder
 from metrics.embedding.pipeline import embed_files
 from sa_fixtures.random_weights import write_named
 from tests.metrics.fadtk_loaders import fadtk_embeddings, fadtk_io, hubert_from_mert_folder, need  # noqa: F401
 
-FILES = {"encodec-emb": "encodec-24khz", "encodec-emb-48k": "encodec-48khz", "MERT-v1-95M": "mert-v1-95m"}
-
-
+# model -> (weights registry name, embedder options); the kadtk models: its 10 s PaSST and 16 kHz CNN14 (the other
+# variants differ by weight file and length)
+MODELS = {"encodec-emb": ("encodec-24khz", {"variant": "24k"}), "encodec-emb-48k": ("encodec-48khz", {"variant": "48k"}),
+          "dac-44kHz": ("dac-44khz", {}), "MERT-v1-95M": ("mert-v1-95m", {}),
+          "passt-base-10s": ("passt-s-swa-ap476", {"kadtk_model": "passt-base-10s"}),
+          "panns-cnn14-16k": ("panns-cnn14-16k", {"kadtk_model": "panns-cnn14-16k"})}
 
 
 def ours(model: str, path: Path):
-    emb = (EncodecEmbedder(path, variant="48k" if model.endswith("48k") else "24k") if model.startswith("encodec")
-           else MertEmbedder(path))
+    emb = build(model, path, **MODELS[model][1])
     emb.load()
     return lambda paths: [embed_files(emb, paths, workers=0).outputs[p] for p in paths]
 
 
-def fadtk_loader(model: str, path: Path, workdir: Path):
+def reference_loader(model: str, path: Path, workdir: Path, monkeypatch: pytest.MonkeyPatch):
+    """fadtk's (or, for kadtk's models, kadtk's) ``ModelLoader`` of ``model`` on the CPU, reading ``path``."""
+    if model.startswith(("passt", "panns")):
+        from tests.metrics.test_kadtk_models import kadtk_loader
+
+        return kadtk_loader(model, path.parent, workdir / "kadtk-model", monkeypatch)
     need("fadtk", "1.1.0")
     if model.startswith("encodec"):
         need("encodec", "0.1.1")
@@ -46,6 +55,17 @@ def fadtk_loader(model: str, path: Path, workdir: Path):
             pretrained=False)
         ml.model.load_state_dict(torch.load(path, weights_only=True))
         ml.model.eval()
+    elif model == "dac-44kHz":
+        from tests.metrics.test_dac import need_dac
+
+        need_dac()
+        import dac.utils
+        from fadtk.model_loader import DACModel
+
+        monkeypatch.setattr(dac.utils, "download", lambda **kwargs: path)  # load_model's cache, pre-filled
+        ml = DACModel()
+        ml.load_model()
+        ml.model = ml.model.cpu()
     else:
         from fadtk.model_loader import MERTModel
         from transformers import Wav2Vec2FeatureExtractor
@@ -53,19 +73,27 @@ def fadtk_loader(model: str, path: Path, workdir: Path):
         ml = MERTModel()
         ml.model, ml.processor = hubert_from_mert_folder(path), Wav2Vec2FeatureExtractor.from_pretrained(str(path))
     ml.device = torch.device("cpu")
+    return ml
+
+
+def reference(model: str, path: Path, workdir: Path, monkeypatch: pytest.MonkeyPatch):
+    ml = reference_loader(model, path, workdir, monkeypatch)
     runs = iter(range(10**6))
     return lambda paths: list(fadtk_embeddings(ml, paths, workdir / str(next(runs))).values())
 
 
-@pytest.mark.parametrize("side", ["ours", "fadtk"])
-@pytest.mark.parametrize("model", list(FILES))
-def test_fadtk_embedding_speed(benchmark, clips, weights_folder, fadtk_io, tmp_path, model, side):  # noqa: F811
+@pytest.mark.parametrize("side", ["ours", "reference"])
+@pytest.mark.parametrize("model", list(MODELS))
+def test_fadtk_embedding_speed(benchmark, clips, weights_folder, fadtk_io, tmp_path, monkeypatch, model,  # noqa: F811
+                               side):
     if model.startswith("encodec"):
         need("encodec", "0.1.1")  # writes the .th files
-    path = write_named(weights_folder, [FILES[model]])[FILES[model]]
-    runner = ours(model, path) if side == "ours" else fadtk_loader(model, path, tmp_path)
+    name = MODELS[model][0]
+    path = write_named(weights_folder, [name])[name]
+    runner = ours(model, path) if side == "ours" else reference(model, path, tmp_path, monkeypatch)
     runner(clips[:1])  # warm-up
-    benchmark.group = f"{model} x {CLIPS} clips of {SECONDS:g} s (cpu): ours vs fadtk"
+    peer = "kadtk" if model.startswith(("passt", "panns")) else "fadtk"
+    benchmark.group = f"{model} x {CLIPS} clips of {SECONDS:g} s (cpu): ours vs {peer}"
     benchmark.extra_info.update({"clips": CLIPS, "seconds_of_audio": SECONDS * CLIPS, "side": side})
     out = benchmark.pedantic(lambda: runner(clips), rounds=1, iterations=1, warmup_rounds=0)
     assert len(out) == CLIPS

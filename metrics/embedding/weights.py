@@ -36,6 +36,7 @@ _BERT = "https://huggingface.co/google-bert/bert-base-uncased/resolve/main/{}"
 _GPT2 = "https://huggingface.co/openai-community/gpt2/resolve/main/{}"
 _ENCODEC = "https://dl.fbaipublicfiles.com/encodec/v0/{}"
 _MERT = "https://huggingface.co/m-a-p/{}/resolve/main/{}"
+_PASST = "https://github.com/kkoutini/PaSST/releases/download/v0.0.5/{}"
 _MERT_FILES = ("config.json", "preprocessor_config.json", "pytorch_model.bin")
 
 
@@ -58,10 +59,20 @@ REGISTRY: dict[str, WeightFile] = {w.name: w for w in [
                (_OPENL3.format("openl3_audio_mel256_env"),), "FD_openl3 (env: AudioCaps)", "--openl3-weights"),
     WeightFile("passt-s-swa-ap476", "passt-s-f128-p16-s10-ap.476-swa.pt",
                ("https://github.com/kkoutini/PaSST/releases/download/v0.0.1-audioset/"
-                "passt-s-f128-p16-s10-ap.476-swa.pt",), "KL_passt", "--passt-weights"),
+                "passt-s-f128-p16-s10-ap.476-swa.pt",), "KL_passt; FD/KAD on kadtk's passt-base-10s",
+               "--passt-weights"),
     WeightFile("passt-s-20sec-swa-ap474", "passt-s-f128-20sec-p16-s10-ap.474-swa.pt",
-               ("https://github.com/kkoutini/PaSST/releases/download/v0.0.5/"
-                "passt-s-f128-20sec-p16-s10-ap.474-swa.pt",), "KL_passt (audiocraft: pretrained_length 20)",
+               (_PASST.format("passt-s-f128-20sec-p16-s10-ap.474-swa.pt"),),
+               "KL_passt (audiocraft: pretrained_length 20); FD/KAD on kadtk's passt-base-20s", "--passt-weights"),
+    # the other PaSST releases kadtk 1.1.0 offers (hear21passt's default_cfgs URLs)
+    WeightFile("passt-s-30sec-swa-ap473", "passt-s-f128-30sec-p16-s10-ap.473-swa.pt",
+               (_PASST.format("passt-s-f128-30sec-p16-s10-ap.473-swa.pt"),), "FD/KAD on kadtk's passt-base-30s",
+               "--passt-weights"),
+    WeightFile("passt-openmic-ap85", "openmic-passt-s-f128-10sec-p16-s10-ap.85.pt",
+               (_PASST.format("openmic-passt-s-f128-10sec-p16-s10-ap.85.pt"),), "FD/KAD on kadtk's passt-openmic",
+               "--passt-weights"),
+    WeightFile("passt-fsd50k-ap655", "fsd50k-passt-s-f128-p16-s10-ap.655.pt",
+               (_PASST.format("fsd50k-passt-s-f128-p16-s10-ap.655.pt"),), "FD/KAD on kadtk's passt-fsd50k",
                "--passt-weights"),
     WeightFile("clap-630k-audioset", "630k-audioset-best.pt", (_CLAP.format("630k-audioset-best.pt"),),
                "CLAP (HTSAT-tiny, no fusion; fadtk clap-laion-audio)", "--clap-weights"),
@@ -94,10 +105,12 @@ REGISTRY: dict[str, WeightFile] = {w.name: w for w in [
     # PANNs (Kong et al.), Zenodo record 3987831: the files audioldm_eval's CNN14 loads
     WeightFile("panns-cnn14-16k", "Cnn14_16k_mAP=0.438.pth",
                ("https://zenodo.org/record/3987831/files/Cnn14_16k_mAP%3D0.438.pth?download=1",),
-               "PANNs CNN14 FD/KL/IS (audioldm_eval protocol, 16 kHz)", "--panns-weights"),
+               "PANNs CNN14 FD/KL/IS (audioldm_eval protocol, 16 kHz); FD/KAD on kadtk's panns-cnn14-16k",
+               "--panns-weights"),
     WeightFile("panns-cnn14-32k", "Cnn14_mAP=0.431.pth",
                ("https://zenodo.org/record/3987831/files/Cnn14_mAP%3D0.431.pth?download=1",),
-               "PANNs CNN14 FD/KL/IS (audioldm_eval protocol, 32 kHz)", "--panns-weights"),
+               "PANNs CNN14 FD/KL/IS (audioldm_eval protocol, 32 kHz); FD/KAD on kadtk's panns-cnn14-32k",
+               "--panns-weights"),
     # Meta Audiobox Aesthetics: the checkpoint audiobox_aesthetics' AesPredictor loads (utils.DEFAULT_CKPT_FNAME)
     WeightFile("audiobox-aesthetics", "checkpoint.pt",
                ("https://huggingface.co/facebook/audiobox-aesthetics/resolve/main/checkpoint.pt",),

@@ -311,12 +311,14 @@ def check_metric_results(results: dict[str, Any]) -> None:
 
 def check_accounted(results: dict[str, Any], gen: Path, suffixes: Iterable[str],
                     caption_ids: Iterable[str] | None = None) -> None:
-    """Every file of ``gen`` is scored (its id in a metric's ``per_item``, or counted by FD) or named with a reason
-    (``skipped_files``, ``ids.without_audio``, a metric's ``left_out``); of several files with one id, at most one is
-    used and the others are named. With captions, every caption id appears in every per-item metric."""
+    """Every file of ``gen`` is scored (its id in a metric's ``per_item`` or in a set metric's ``embeddings`` record of
+    the ids it read, or counted by FD) or named with a reason (``skipped_files``, ``ids.without_audio``, a metric's
+    ``left_out``); of several files with one id, at most one is used and the others are named. With captions, every
+    caption id appears in every per-item metric."""
     check_metric_results(results)
     entries = run_entries(gen, suffixes)
     per_item = per_item_metrics(results)
+    embedded = {i for r in results.get("metrics", {}).values() for i in ((r.get("embeddings") or {}).get("gen") or {})}
     without = results.get("ids", {}).get("without_audio", {}) or {}
     caption_ids = None if caption_ids is None else list(caption_ids)
     # a whole-folder metric (FD, MAD) scores every file it does not name
@@ -328,7 +330,7 @@ def check_accounted(results: dict[str, Any], gen: Path, suffixes: Iterable[str],
         if caption_ids is not None and stem not in caption_ids and fd is None:
             continue  # not an evaluated id and no whole-folder metric ran: nothing to account for
         named = [r for r in named_in_skipped(results, entry) if r.strip()]
-        scored = any(stem in r["per_item"] for r in per_item.values())
+        scored = stem in embedded or any(stem in r["per_item"] for r in per_item.values())
         listed = bool(str(without.get(stem, "")).strip()) or any(
             str((r.get("left_out") or {}).get(stem, "")).strip() for r in per_item.values())
         if not (named or scored or listed or fd is not None):

@@ -1,9 +1,13 @@
-"""The hostile folder of :mod:`tests.fuzz.test_mixed_folder` through fadtk's codec and MERT embeddings and through MAD:
-exit 0, every good file embedded, every bad one listed with its reason, strict JSON, no traceback on stderr.
+"""The hostile folder of :mod:`tests.fuzz.test_mixed_folder` through fadtk's codec and MERT embeddings, kadtk's PaSST
+and PANNs embeddings and MAD: exit 0, every good file embedded, every bad one listed with its reason, strict JSON, no
+traceback on stderr.
 
-One run per evaluator (module fixture, random weights in the official formats): ``--protocol fadtk --model
+One run per evaluator (module fixture, random weights in the official formats): ``all --protocol fadtk --model
 encodec-emb-48k`` (the 1 s segments), ``--model dac-44kHz`` (loudness normalisation, 5 s windows every 2.5 s),
-``--model MERT-v1-95M`` and ``--protocol mad`` (MERT-v1-330M, MAUVE).
+``--model MERT-v1-95M``, ``all --protocol mad`` (MERT-v1-330M, MAUVE), and ``kad --protocol fadtk --model
+passt-base-10s`` (every file padded or cut to 10 s) / ``panns-cnn14-16k`` (unpadded: the 1-sample, 10-sample and
+0.1 s files are too short for CNN14 and listed); KAD only for those two (one vector a file: no per-song FD, and
+FAD-inf on 2048-d repeats the panns path's cost for nothing new here).
 """
 from __future__ import annotations
 
@@ -17,10 +21,12 @@ from tests.fuzz.invariants import Sandbox, check_accounted, named_in_skipped
 from tests.fuzz.test_mixed_folder import BAD, EDGE, GOOD, LINKS
 from tests.metrics.fadtk_loaders import DAC_INSTALL
 
-RUNS = {"encodec-emb-48k": ["--protocol", "fadtk", "--model", "encodec-emb-48k"],
-        "dac-44kHz": ["--protocol", "fadtk", "--model", "dac-44kHz"],
-        "MERT-v1-95M": ["--protocol", "fadtk", "--model", "MERT-v1-95M"],
-        "mad": ["--protocol", "mad"]}
+RUNS = {"encodec-emb-48k": ["all", "--protocol", "fadtk", "--model", "encodec-emb-48k"],
+        "dac-44kHz": ["all", "--protocol", "fadtk", "--model", "dac-44kHz"],
+        "MERT-v1-95M": ["all", "--protocol", "fadtk", "--model", "MERT-v1-95M"],
+        "passt-base-10s": ["kad", "--protocol", "fadtk", "--model", "passt-base-10s"],
+        "panns-cnn14-16k": ["kad", "--protocol", "fadtk", "--model", "panns-cnn14-16k"],
+        "mad": ["all", "--protocol", "mad"]}
 
 
 @pytest.fixture(scope="module")
@@ -54,11 +60,11 @@ def test_hostile_folder_is_scored_or_listed(run, folder, weights_dir, request):
     from sa_fixtures.random_weights import write_named
 
     write_named(weights_dir, {"encodec-emb-48k": ["encodec-48khz"], "dac-44kHz": ["dac-44khz"],
-                              "MERT-v1-95M": ["mert-v1-95m"],
+                              "MERT-v1-95M": ["mert-v1-95m"], "passt-base-10s": [], "panns-cnn14-16k": [],
                               "mad": []}[run])
     mert = ["--mert-dir", request.getfixturevalue("mert_330m")] if run == "mad" else []
     out = sb.out / f"{run}.json"
-    o = sb.run("metrics", ["all", *RUNS[run], "--gen", gen, "--ref", ref, "--weights-dir", weights_dir, *mert,
+    o = sb.run("metrics", [*RUNS[run], "--gen", gen, "--ref", ref, "--weights-dir", weights_dir, *mert,
                            "--cache-dir", "none", "--fd-bootstrap", "3", "--no-progress", "--out", out], limit=1200)
     assert o.code == 0, o.describe()
     assert "Traceback" not in o.err, o.err

@@ -150,7 +150,11 @@ EXPECTED_DIM = {("openl3", "embedding"): 1024, ("vggish", "embedding"): 128, ("p
                 ("encodec-emb", "embedding"): 128, ("encodec-emb-48k", "embedding"): 128,
                 ("dac-44kHz", "embedding"): 1024,
                 ("MERT-v1-330M", "embedding"): 1024,
-                **{(f"MERT-v1-95M{layer}", "embedding"): 768 for layer in ("", *(f"-{i}" for i in range(1, 12)))}}
+                **{(f"MERT-v1-95M{layer}", "embedding"): 768 for layer in ("", *(f"-{i}" for i in range(1, 12)))},
+                # kadtk's: PaSST [logits | 768 features] (527 AudioSet, 20 OpenMIC, 200 FSD50K classes), CNN14 "2048"
+                **{(f"passt-base-{s}s", "embedding"): 527 + 768 for s in (10, 20, 30)},
+                ("passt-openmic", "embedding"): 20 + 768, ("passt-fsd50k", "embedding"): 200 + 768,
+                ("panns-cnn14-16k", "embedding"): 2048, ("panns-cnn14-32k", "embedding"): 2048}
 
 
 def every_plan():
@@ -198,9 +202,11 @@ def shared_cache(tmp_path_factory):
 # clap-laion-music is clap-laion-audio's pipeline on the HTSAT-base music checkpoint (the musicgen protocol's CLAP
 # file): a 0.9 GB random file and HTSAT-base on 30 ten-second windows would cost minutes here for no other path;
 # MERT-v1-95M-<L> differ from MERT-v1-95M by the layer only (every width: the planning test above); MERT-v1-330M runs
-# in the mad test; dac-44kHz encodes 3 windows of 5 s per 2.1 s file (60 here: minutes on 2 cores), so it is slow
+# in the mad test; dac-44kHz encodes 3 windows of 5 s per 2.1 s file (60 here: minutes on 2 cores), so it is slow;
+# kadtk's other PaSST and PANNs models differ from passt-base-10s / panns-cnn14-16k by their weight file and length
+# (tests/metrics/test_kadtk_models.py runs each against kadtk)
 BY_HAND = ("openl3", "vggish", "panns", "clap", "msclap", "clap-laion-audio", "encodec-emb", "encodec-emb-48k",
-           "dac-44kHz", "MERT-v1-95M", "MERT-v1-95M-5")
+           "dac-44kHz", "MERT-v1-95M", "MERT-v1-95M-5", "passt-base-10s", "panns-cnn14-16k")
 FILES_BY_HAND = {"encodec-emb": "encodec-24khz", "encodec-emb-48k": "encodec-48khz", "dac-44kHz": "dac-44khz",
                  "MERT-v1-95M": "mert-v1-95m", "MERT-v1-95M-5": "mert-v1-95m"}
 
@@ -225,8 +231,8 @@ def test_embedding_metrics_by_hand_read_the_models_embedding(model, dataset, cla
     assert main(["all", "--protocol", "fadtk", "--model", model,
                  *args(dataset, clap_family, out, "--cache-dir", str(shared_cache), "--fd-bootstrap", boot)]) == 0
     results = json.loads(out.read_text())
-    if model in ("panns", "clap", "msclap"):  # one vector per file (per 7 s clip for MS-CLAP): no file has the 2
-        # frames a per-song FD needs
+    if model in ("panns", "clap", "msclap", *protocols.KADTK_MODELS):  # one vector per file (per 7 s clip for
+        # MS-CLAP): no file has the 2 frames a per-song FD needs
         assert set(results["skipped_metrics"]) == {"fad-indiv"}
         assert "fewer than 2 frames" in results["skipped_metrics"]["fad-indiv"]
     else:

@@ -130,6 +130,29 @@ def _whole(name: str, width: int) -> Callable[[dict[str, Any]], dict[str, slice]
     return lambda o: {name: slice(0, width)}
 
 
+@dataclass(frozen=True)
+class KadtkPasst:
+    """One of kadtk 1.1.0's PaSST models (``PaSSTModel(variant)``): its weight file, the width of its logits (they
+    come first in its output, then the 768-d features) and the length every file is zero-padded or cut to."""
+
+    weights: str  # metrics.embedding.weights registry name
+    classes: int
+    seconds: int
+
+    @property
+    def width(self) -> int:
+        return self.classes + PASST_FEATURES
+
+
+PASST_FEATURES = 768  # PaSST-S: the mean of its class and distillation tokens
+# kadtk's PaSST and PANNs models under kadtk's names (the KAD paper's): one vector per file
+KADTK_PASST = {"passt-base-10s": KadtkPasst("passt-s-swa-ap476", 527, 10),
+               "passt-base-20s": KadtkPasst("passt-s-20sec-swa-ap474", 527, 20),
+               "passt-base-30s": KadtkPasst("passt-s-30sec-swa-ap473", 527, 30),
+               "passt-openmic": KadtkPasst("passt-openmic-ap85", 20, 10),
+               "passt-fsd50k": KadtkPasst("passt-fsd50k-ap655", 200, 10)}
+KADTK_PANNS = {"panns-cnn14-16k": 16000, "panns-cnn14-32k": 32000}  # name (= its weights registry name) -> rate
+
 MERT_WIDTHS = {"v1-95M": 768, "v1-330M": 1024}
 # fadtk's names: MERT-v1-95M is layer 12, MERT-v1-95M-<L> layer L; MERT-v1-330M (MAD) reads layer 24
 MERT_MODELS = ("MERT-v1-95M", *(f"MERT-v1-95M-{layer}" for layer in range(1, 12)), "MERT-v1-330M")
@@ -174,6 +197,13 @@ EMBEDDERS: dict[str, EmbedderEntry] = {
                            lambda o: f"mert-{o.get('size', 'v1-95M').lower()}", "mert_dir",
                            lambda o: {"embedding": slice(0, MERT_WIDTHS[o.get("size", "v1-95M")])})
        for name in MERT_MODELS},
+    # kadtk's PaSST ([logits | 768-d features] of the first 10/20/30 s) and CNN14 (its "2048") embeddings
+    **{name: EmbedderEntry("metrics.embedding.embedders.kadtk_models:PasstKadtkEmbedder",
+                           lambda o, w=spec.weights: w, "passt_weights", _whole("embedding", spec.width))
+       for name, spec in KADTK_PASST.items()},
+    **{name: EmbedderEntry("metrics.embedding.embedders.kadtk_models:PannsKadtkEmbedder",
+                           lambda o, w=name: w, "panns_weights", _whole("embedding", 2048))
+       for name in KADTK_PANNS},
 }
 EMBEDDERS["encodec-emb-48k"] = EMBEDDERS["encodec-emb"]  # the same family; the protocol options pick the 48 kHz model
 

@@ -23,6 +23,7 @@ import torch
 from metrics.embedding.embedder import embed_windows
 from metrics.embedding.embedders import FADTK_CLAP
 from metrics.embedding.embedders.clap import SR, ClapEmbedder
+from metrics.embedding.embedders.fadtk_audio import fadtk_float16
 from metrics.embedding.embedders.vggish import quantise_pcm16, resample_torchaudio_kaiser_best
 from metrics.files.audio import to_mono
 from sa_util.audio import read_audio
@@ -74,4 +75,4 @@ class ClapFadtkEmbedder(ClapEmbedder):
 
         out = embed_windows(forward, [fadtk_windows(torch.from_numpy(p)) for p in prepared], self.batch_size,
                             self.device)
-        return [o.numpy().astype(np.float16).astype(np.float32) for o in out]
+        return [fadtk_float16(o.numpy()) for o in out]

@@ -19,7 +19,7 @@ import torch
 
 from metrics.embedding.embedder import Embedder
 from metrics.embedding.embedders.encodec_net import VARIANTS, EncodecEncoder, load_encodec_encoder
-from metrics.embedding.embedders.fadtk_audio import fadtk_mono
+from metrics.embedding.embedders.fadtk_audio import fadtk_float16, fadtk_mono
 from sa_util.audio import AUDIO_RULES
 
 
@@ -67,7 +67,7 @@ class EncodecEmbedder(Embedder):
                 frames += list(self.encode(model, batch))
             frames += [self.encode(model, torch.from_numpy(p)[None])[0] for p in pieces[len(full):]]
             y = torch.cat(frames).numpy()
-            out.append(y.astype(np.float16).astype(np.float32) if self.float16 else y)
+            out.append(fadtk_float16(y) if self.float16 else y)
         return out
 
     def encode(self, model: EncodecEncoder, x: torch.Tensor) -> torch.Tensor:

@@ -1,7 +1,9 @@
 """Audio as fadtk 1.1.0 hands it to every model loader (``FrechetAudioDistance.load_audio``), before the loader's own
 ``load_wav``: read, channel mean, torchaudio's kaiser-best Resample to the model rate (``TORCHAUDIO_RESAMPLING =
 True``), written as a 16-bit PCM wav and read back. The steps are :mod:`metrics.embedding.embedders.vggish`'s (the
-VGGish embedder follows the same path); this module gives them to the other fadtk models."""
+VGGish embedder follows the same path); this module gives them to the other fadtk models. kadtk 1.1.0's
+``EmbeddingLoader.load_audio`` is the same conversion with the same arguments, and both store embeddings as float16
+(:func:`fadtk_float16`)."""
 from __future__ import annotations
 
 import numpy as np
@@ -18,3 +20,9 @@ def fadtk_mono(path: str, sample_rate: int, rules: InputRules = AUDIO_RULES) -> 
     x = quantise_pcm16(resample_torchaudio_kaiser_best(to_mono(audio.samples), audio.sample_rate, sample_rate))
     check_length(x.shape[-1], sample_rate, rules)
     return x[0]
+
+
+def fadtk_float16(x: np.ndarray) -> np.ndarray:
+    """``x`` (any shape) rounded through float16, as fadtk's and kadtk's ``ModelLoader.get_embedding`` store float32
+    embeddings, returned as float32."""
+    return np.asarray(x, np.float32).astype(np.float16).astype(np.float32)

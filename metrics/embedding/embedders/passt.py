@@ -46,9 +46,31 @@ STEP = 5 * SR
 MIN_PAD = int(0.15 * WINDOW)  # windows longer than this (1.5 s) are padded to 10 s
 ARCH = "passt_s_swa_p16_128_ap476"
 EXPECTED = "the PaSST-S SWA AudioSet state dict passt-s-f128-p16-s10-ap.476-swa.pt"
-# pretrained_length (s) -> (hear21passt arch, mel frames of its positional encoding, the release's state dict)
-MODELS = {10: (ARCH, 998, EXPECTED),
-          20: ("passt_20sec", 2000, "the PaSST-S 20 s SWA AudioSet state dict passt-s-f128-20sec-p16-s10-ap.474-swa.pt")}
+
+
+@dataclasses.dataclass(frozen=True)
+class PasstNet:
+    """One released PaSST network: hear21passt's ``get_model`` arch, the mel frames of its time positional encoding
+    (``input_tdim``), its classes, and the release's state dict (named in errors)."""
+
+    arch: str
+    tdim: int
+    expected: str
+    classes: int = 527
+
+
+# metrics.embedding.weights registry name -> the network its file holds (the tdim and classes kadtk 1.1.0 builds
+# each with: the OpenMIC and FSD50K models with hear21passt's default 998 frames)
+NETS = {"passt-s-swa-ap476": PasstNet(ARCH, 998, EXPECTED),
+        "passt-s-20sec-swa-ap474": PasstNet("passt_20sec", 2000, "the PaSST-S 20 s SWA AudioSet state dict "
+                                            "passt-s-f128-20sec-p16-s10-ap.474-swa.pt"),
+        "passt-s-30sec-swa-ap473": PasstNet("passt_30sec", 3000, "the PaSST-S 30 s SWA AudioSet state dict "
+                                            "passt-s-f128-30sec-p16-s10-ap.473-swa.pt"),
+        "passt-openmic-ap85": PasstNet("openmic", 998, "the PaSST-S OpenMIC-2008 state dict "
+                                       "openmic-passt-s-f128-10sec-p16-s10-ap.85.pt", classes=20),
+        "passt-fsd50k-ap655": PasstNet("fsd50k", 998, "the PaSST-S FSD50K state dict "
+                                       "fsd50k-passt-s-f128-p16-s10-ap.655.pt", classes=200)}
+MODELS = {10: "passt-s-swa-ap476", 20: "passt-s-20sec-swa-ap474"}  # pretrained_length (s) -> NETS key
 AUDIOCRAFT_MIN = int(0.15 * SR)  # audiocraft keeps a segment only when it is longer than this
 RULES = dataclasses.replace(AUDIO_RULES, model="PaSST", min_samples=4801, model_rate=SR)
 
@@ -95,31 +117,33 @@ def use_fused_attention(wrapper: torch.nn.Module) -> torch.nn.Module:
     return wrapper
 
 
-def build_passt(weights_path: Path | None, pretrained_length: int = 10) -> torch.nn.Module:
-    """hear21passt's mel + net as ``PasstBasicWrapper(mode='logits')``, weights from a local official ``.pt``; the
-    10 s model, or the 20 s one (hear21passt ``base20sec``) for ``pretrained_length=20``."""
-    arch, tdim, expected = MODELS[pretrained_length]
-    state = read_weights(weights_path, expected) if weights_path is not None else None  # fails fast if damaged
+def build_passt(weights_path: Path | None, pretrained_length: int = 10, *, net: str | None = None,
+                mode: str = "logits") -> torch.nn.Module:
+    """hear21passt's mel + net as ``PasstBasicWrapper(mode=mode)``, weights from a local official ``.pt``; the
+    10 s model, or the 20 s one (hear21passt ``base20sec``) for ``pretrained_length=20``, or any :data:`NETS`
+    entry by name. ``mode='all'``: ``[B, classes + 768]`` = [logits | features] (kadtk's PaSST output)."""
+    spec = NETS[net or MODELS[pretrained_length]]
+    state = read_weights(weights_path, spec.expected) if weights_path is not None else None  # fails fast if damaged
     with contextlib.redirect_stdout(io.StringIO()):  # hear21passt prints banners while building
         from hear21passt.models import passt as passt_module
         from hear21passt.models.preprocess import AugmentMelSTFT
         from hear21passt.wrapper import PasstBasicWrapper
 
-        net = passt_module.get_model(arch=arch, pretrained=False, n_classes=527, in_channels=1, fstride=10,
-                                     tstride=10, input_fdim=128, input_tdim=tdim, u_patchout=0, s_patchout_t=0,
-                                     s_patchout_f=0)
+        model = passt_module.get_model(arch=spec.arch, pretrained=False, n_classes=spec.classes, in_channels=1,
+                                       fstride=10, tstride=10, input_fdim=128, input_tdim=spec.tdim, u_patchout=0,
+                                       s_patchout_t=0, s_patchout_f=0)
     if weights_path is not None:
         try:
-            state = passt_module.checkpoint_filter_fn(state, net)
+            state = passt_module.checkpoint_filter_fn(state, model)
         except Exception as exc:  # it indexes and reshapes whatever it is given
-            raise ValueError(f"{weights_path}: not a PaSST state dict ({type(exc).__name__}); expected {expected}") \
-                from exc
-        load_state_strict(net, state, weights_path, expected)
+            raise ValueError(f"{weights_path}: not a PaSST state dict ({type(exc).__name__}); expected "
+                             f"{spec.expected}") from exc
+        load_state_strict(model, state, weights_path, spec.expected)
     passt_module.first_RUN = False  # silences its debug prints on the first forward
     with contextlib.redirect_stdout(io.StringIO()):  # "Warning: FMAX is None setting to 15000" on stdout
         mel = AugmentMelSTFT(n_mels=128, sr=SR, win_length=800, hopsize=320, n_fft=1024, freqm=48, timem=192,
                              htk=False, fmin=0.0, fmax=None, norm=1, fmin_aug_range=10, fmax_aug_range=2000)
-    return PasstBasicWrapper(mel=mel, net=net, mode="logits").eval()
+    return PasstBasicWrapper(mel=mel, net=model, mode=mode).eval()
 
 
 def audiocraft_signal(x: np.ndarray, sample_rate: int) -> np.ndarray:
