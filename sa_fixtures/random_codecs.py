@@ -89,15 +89,16 @@ def write_encodec_th(path: Path, variant: str = "24k", seed: int = 0) -> Path:
     return path
 
 
-def write_dac_pth(path: Path, seed: int = 0) -> Path:
-    """A random DAC 44.1 kHz model (``dac.DAC()``, the default configuration the 0.0.1 release was trained with)
-    saved as the released ``weights_44khz_8kbps_0.0.1.pth``. Snake alphas, weight-norm gains and biases get noise, so
+def write_dac_pth(path: Path, seed: int = 0, encoder_dim: int = 64, decoder_dim: int = 1536) -> Path:
+    """A random DAC 44.1 kHz model (``dac.DAC()``, the default configuration the 0.0.1 release was trained with, or
+    the same geometry at other widths: ``latent_dim`` stays 1024) saved as the released
+    ``weights_44khz_8kbps_0.0.1.pth``. Snake alphas, weight-norm gains and biases get noise, so
     a port that mixes them up is caught; the last encoder conv's gain is raised so the latents are O(1) (default
     initialisation leaves them near 0.02)."""
     import dac
 
     torch.manual_seed(seed)
-    model = dac.DAC()
+    model = dac.DAC(encoder_dim=encoder_dim, latent_dim=1024, decoder_dim=decoder_dim)
     with torch.no_grad():
         for name, p in model.named_parameters():
             if name.endswith("alpha"):

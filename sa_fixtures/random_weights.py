@@ -214,13 +214,19 @@ WRITERS: dict[str, Callable[[Path, int], object]] = {
     "mert-v1-95m": lambda path, seed: write_mert_folder(path, "v1-95M", seed),
     "mert-v1-330m": lambda path, seed: write_mert_folder(path, "v1-330M", seed),  # 1.3 GB
 }
+# Lighter files of the same format and geometry for tests that run the pipeline, not a network's parity: the DAC
+# encoder at width 8 instead of 64 (the 1024-d latent and hop 512 kept)
+LIGHT_WRITERS: dict[str, Callable[[Path, int], None]] = {
+    "dac-44khz": lambda path, seed: write_dac_pth(path, seed, encoder_dim=8, decoder_dim=64),
+}
 DEFAULT_FILES = ("openl3-mel256-music", "openl3-mel256-env", "passt-s-swa-ap476", "clap-630k-audioset-fusion",
                  "roberta-base", "vggish", "panns-cnn14-16k")
 
 
-def write_named(folder: Path, names: Iterable[str], seed: int = 0) -> dict[str, Path]:
+def write_named(folder: Path, names: Iterable[str], seed: int = 0, light: bool = False) -> dict[str, Path]:
     """The files of registry entries ``names`` in ``folder`` under their official names, each written only where it
-    is not there yet (CLAP's tokenizer folder first, when a CLAP checkpoint is among them)."""
+    is not there yet (CLAP's tokenizer folder first, when a CLAP checkpoint is among them); ``light``: the
+    :data:`LIGHT_WRITERS` variant where there is one."""
     folder.mkdir(parents=True, exist_ok=True)
     names = list(dict.fromkeys(names))
     if any(n.startswith("clap-") for n in names):
@@ -229,7 +235,7 @@ def write_named(folder: Path, names: Iterable[str], seed: int = 0) -> dict[str, 
     for name in names:
         paths[name] = folder / REGISTRY[name].filename
         if not paths[name].exists():
-            WRITERS[name](paths[name], seed)
+            (LIGHT_WRITERS.get(name, WRITERS[name]) if light else WRITERS[name])(paths[name], seed)
     return paths
 
 

@@ -86,6 +86,23 @@ def test_encoder_port_matches_the_package(dac_file):
         print(f"\nDAC encoder, {n} samples: max rel {max_rel(a.numpy(), b.numpy()):.1e}")
 
 
+def test_the_light_test_model_is_read_as_the_package_reads_it(tmp_path):
+    """The narrower random DAC the pipeline tests run (``write_named(..., light=True)``): its width is read from the
+    file's kwargs, as ``DAC.load`` reads it, with the release's geometry (1024-d latent, hop 512)."""
+    need_dac()
+    from dac import DAC
+
+    from sa_fixtures.random_weights import write_named
+
+    path = write_named(tmp_path, ["dac-44khz"], light=True)["dac-44khz"]
+    ours, theirs = load_dac_encoder(path), DAC.load(str(path)).eval().encoder
+    assert ours.block[0].weight_v.shape[0] == 8
+    x = 0.3 * torch.randn(1, 1, WINDOW, generator=torch.Generator().manual_seed(2))
+    with torch.no_grad():
+        a, b = ours(x), theirs(x)
+    assert a.shape == b.shape == (1, 1024, 430) and max_rel(a.numpy(), b.numpy()) < 1e-5
+
+
 def loudness_cases() -> list[tuple[str, np.ndarray, int]]:
     rng = np.random.default_rng(0)
     half = np.concatenate([np.zeros(3 * SR), 0.5 * rng.standard_normal(3 * SR)])[None]  # gating: half silence

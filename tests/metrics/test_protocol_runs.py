@@ -202,7 +202,8 @@ def shared_cache(tmp_path_factory):
 # clap-laion-music is clap-laion-audio's pipeline on the HTSAT-base music checkpoint (the musicgen protocol's CLAP
 # file): a 0.9 GB random file and HTSAT-base on 30 ten-second windows would cost minutes here for no other path;
 # MERT-v1-95M-<L> differ from MERT-v1-95M by the layer only (every width: the planning test above); MERT-v1-330M runs
-# in the mad test; dac-44kHz encodes 3 windows of 5 s per 2.1 s file (60 here: minutes on 2 cores), so it is slow;
+# in the mad test; dac-44kHz reads the light random DAC (width 8: the release's 64 on 3 windows of 5 s per 2.1 s file
+# cost minutes here; tests/metrics/test_dac.py checks the release width against the package);
 # kadtk's other PaSST and PANNs models differ from passt-base-10s / panns-cnn14-16k by their weight file and length
 # (tests/metrics/test_kadtk_models.py runs each against kadtk)
 BY_HAND = ("openl3", "vggish", "panns", "clap", "msclap", "clap-laion-audio", "encodec-emb", "encodec-emb-48k",
@@ -211,8 +212,7 @@ FILES_BY_HAND = {"encodec-emb": "encodec-24khz", "encodec-emb-48k": "encodec-48k
                  "MERT-v1-95M": "mert-v1-95m", "MERT-v1-95M-5": "mert-v1-95m"}
 
 
-@pytest.mark.parametrize("model", [pytest.param(m, marks=pytest.mark.slow) if m == "dac-44kHz" else m
-                                   for m in BY_HAND])
+@pytest.mark.parametrize("model", BY_HAND)
 def test_embedding_metrics_by_hand_read_the_models_embedding(model, dataset, clap_family, shared_cache, tmp_path):
     """``all --protocol fadtk --model M``: FD, FAD-inf, per-song FD and KAD each on M's embedding (its width in the
     result, measured on the arrays the metric read). Set-metric intervals around their value are checked on
@@ -225,7 +225,7 @@ def test_embedding_metrics_by_hand_read_the_models_embedding(model, dataset, cla
             pytest.importorskip("encodec", reason="pip install --no-deps encodec==0.1.1 (writes the .th files)")
         if model.startswith("dac"):
             pytest.importorskip("dac", reason=f"{DAC_INSTALL} (writes the .pth file)")
-        write_named(clap_family, [FILES_BY_HAND[model]])
+        write_named(clap_family, [FILES_BY_HAND[model]], light=True)
     out = tmp_path / "r.json"
     boot = "5" if model == "vggish" else "0"
     assert main(["all", "--protocol", "fadtk", "--model", model,
