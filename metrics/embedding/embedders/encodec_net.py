@@ -51,9 +51,11 @@ VARIANTS = {
 
 def pad1d_reflect(x: torch.Tensor, left: int, right: int) -> torch.Tensor:
     """Reflect padding that also works on inputs shorter than the padding (zeros appended first, then removed)."""
+    if left == right == 0:  # kernel-1 convs: no copy
+        return x
     extra = max(0, max(left, right) - x.shape[-1] + 1)
-    padded = F.pad(F.pad(x, (0, extra)), (left, right), mode="reflect")
-    return padded[..., :padded.shape[-1] - extra]
+    padded = F.pad(F.pad(x, (0, extra)) if extra else x, (left, right), mode="reflect")
+    return padded[..., :padded.shape[-1] - extra] if extra else padded
 
 
 class SConv(nn.Module):
