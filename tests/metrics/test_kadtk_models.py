@@ -25,7 +25,7 @@ import numpy as np
 import pytest
 import torch
 
-from metrics.embedding.embedders import KADTK_PANNS, KADTK_PASST, KADTK_WAVEGRAM, build, entry
+from metrics.embedding.embedders import KADTK_PANNS, KADTK_PASST, build, entry
 from metrics.embedding.embedders.kadtk_models import SCENE_HOP, kadtk_passt_windows
 from metrics.embedding.embedders.wavegram_net import MIN_SAMPLES, WavegramLogmelCnn14
 from metrics.embedding.embedders.passt import NETS, WINDOW
@@ -261,8 +261,9 @@ def test_registry_agrees_with_the_networks_and_the_protocols():
     assert set(protocols.KADTK_MODELS) == set(KADTK_PASST) | set(KADTK_PANNS)
     for model, spec in KADTK_PASST.items():
         assert NETS[spec.weights].classes == spec.classes, model
-    for model, rate in KADTK_PANNS.items():
-        assert build(model, None, kadtk_model=model).sample_rate == rate
-    assert {type(build(m, None, kadtk_model=m)).__name__ for m in KADTK_WAVEGRAM} == {"WavegramKadtkEmbedder"}
+    for model, spec in KADTK_PANNS.items():
+        embedder = build(model, None, kadtk_model=model)
+        assert (embedder.sample_rate, type(embedder).__name__) == (spec.rate, spec.embedder)
+    assert KADTK_PANNS["panns-wavegram-logmel"].embedder == "WavegramKadtkEmbedder"
     with pytest.raises(ValueError, match="unknown kadtk PannsKadtkEmbedder model"):
-        build("panns-cnn14-32k", None, kadtk_model=KADTK_WAVEGRAM[0])
+        build("panns-cnn14-32k", None, kadtk_model="panns-wavegram-logmel")

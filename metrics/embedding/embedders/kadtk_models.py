@@ -38,7 +38,7 @@ import numpy as np
 import torch
 
 from metrics.embedding.embedder import Embedder, embed_windows
-from metrics.embedding.embedders import KADTK_PANNS, KADTK_PASST, KADTK_WAVEGRAM
+from metrics.embedding.embedders import KADTK_PANNS, KADTK_PASST
 from metrics.embedding.embedders.fadtk_audio import fadtk_float16, fadtk_mono
 from metrics.embedding.embedders.panns import EMBED_DIM, PannsEmbedder, config_for
 from metrics.embedding.embedders.passt import SR, WINDOW, build_passt, use_fused_attention
@@ -109,14 +109,13 @@ class PannsKadtkEmbedder(PannsEmbedder):
     """``prepare`` -> ``[T]`` kadtk-converted mono at 16 or 32 kHz; ``embed`` -> ``[1, 2048]`` per file."""
 
     input_rules = kadtk_panns_rules(16000)
-    models = tuple(m for m in KADTK_PANNS if m not in KADTK_WAVEGRAM)  # the kadtk names this class runs
 
     def __init__(self, weights_path: Path | None, device: str = "cpu", batch_size: int = 16, *,
                  kadtk_model: str = "panns-cnn14-16k", model: torch.nn.Module | None = None):
-        if kadtk_model not in self.models:
-            raise ValueError(f"unknown kadtk {type(self).__name__} model {kadtk_model!r}; choose from "
-                             f"{list(self.models)}")
-        super().__init__(weights_path, device, batch_size, sample_rate=KADTK_PANNS[kadtk_model], model=model)
+        mine = [m for m, spec in KADTK_PANNS.items() if spec.embedder == type(self).__name__]
+        if kadtk_model not in mine:
+            raise ValueError(f"unknown kadtk {type(self).__name__} model {kadtk_model!r}; choose from {mine}")
+        super().__init__(weights_path, device, batch_size, sample_rate=KADTK_PANNS[kadtk_model].rate, model=model)
         self.name = kadtk_model
         self.input_rules = self.rules()
 
@@ -140,7 +139,6 @@ class WavegramKadtkEmbedder(PannsKadtkEmbedder):
     """``prepare`` -> ``[T]`` kadtk-converted mono at 32 kHz, T >= 10236; ``embed`` -> ``[1, 2048]`` per file."""
 
     input_rules = kadtk_wavegram_rules()
-    models = KADTK_WAVEGRAM
 
     def __init__(self, weights_path: Path | None, device: str = "cpu", batch_size: int = 16, *,
                  kadtk_model: str = "panns-wavegram-logmel", model: torch.nn.Module | None = None):
