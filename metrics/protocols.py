@@ -30,7 +30,8 @@ Sources (the reference code each recipe was read from, at the versions named):
   a system); facebookresearch/audiobox-aesthetics 0.0.4 ``infer.py``, ``model/aes.py``.
 * fadtk: microsoft/fadtk 1.1.0 (FAD with a chosen model, ``--inf``, ``--indiv``; ``model_loader.py`` for the
   encodec-emb / dac-44kHz / MERT embeddings); kadtk 1.1.0 (KAD; ``model_loader.py`` ``PaSSTModel`` / ``PANNsModel``
-  and ``emb_loader.py`` for the passt-* / panns-cnn14-* embeddings).
+  and ``emb_loader.py`` for the passt-* / panns-* embeddings; ``models/panns/models.py`` ``Cnn14`` and
+  ``Wavegram_Logmel_Cnn14``).
 * mad: i-need-sleep/mad, PyPI mad-metric 0.0.6 (``compute_mad.py``, ``embedding_models.py``), over mauve-text 0.4.0.
 """
 from __future__ import annotations
@@ -57,9 +58,9 @@ EMBEDDING_KINDS = ("fd", "kad", "fad-inf", "fd-per-song", "mad")
 # MERT-v1-330M: MAD's)
 FADTK_MODELS = ("encodec-emb", "encodec-emb-48k", "dac-44kHz", "MERT-v1-95M",
                 *(f"MERT-v1-95M-{layer}" for layer in range(1, 12)), "MERT-v1-330M")
-# kadtk's PaSST and PANNs embeddings under kadtk's names (the KAD paper's models; panns-wavegram-logmel is not here)
+# kadtk's PaSST and PANNs embeddings under kadtk's names (the KAD paper's models)
 KADTK_MODELS = ("passt-base-10s", "passt-base-20s", "passt-base-30s", "passt-openmic", "passt-fsd50k",
-                "panns-cnn14-16k", "panns-cnn14-32k")
+                "panns-cnn14-16k", "panns-cnn14-32k", "panns-wavegram-logmel")
 MODELS = ("openl3", "vggish", "panns", "clap", "passt", "aesthetics", "msclap", "clap-laion-audio", "clap-laion-music",
           *FADTK_MODELS, *KADTK_MODELS)
 EMBEDDING_MODELS = ("openl3", "vggish", "panns", "clap", "msclap", "clap-laion-audio", "clap-laion-music",

@@ -207,6 +207,7 @@ WRITERS: dict[str, Callable[[Path, int], object]] = {
     "vggish-pca": lambda path, seed: write_vggish_pca_pth(path, seed),
     "panns-cnn14-16k": lambda path, seed: write_panns_pth(path, 16000, seed),
     "panns-cnn14-32k": lambda path, seed: write_panns_pth(path, 32000, seed),
+    "panns-wavegram-logmel": lambda path, seed: write_wavegram_pth(path, seed),
     "audiobox-aesthetics": lambda path, seed: write_aesthetics_pt(path, seed),
     "encodec-24khz": lambda path, seed: write_encodec_th(path, "24k", seed),  # needs the encodec package
     "encodec-48khz": lambda path, seed: write_encodec_th(path, "48k", seed),
@@ -294,6 +295,19 @@ def write_panns_pth(path: Path, sample_rate: int = 16000, seed: int = 0) -> Path
     return path
 
 
+def write_wavegram_pth(path: Path, seed: int = 0) -> Path:
+    """A random Wavegram-Logmel-CNN14 saved like the official ``Wavegram_Logmel_Cnn14_mAP=0.439.pth``
+    (``{'iteration', 'model': state dict}``), BN statistics calibrated as in :func:`write_panns_pth`."""
+    from metrics.embedding.embedders.wavegram_net import WavegramLogmelCnn14
+
+    torch.manual_seed(seed)
+    net = WavegramLogmelCnn14()
+    rng = np.random.default_rng(seed)
+    calibrate_batchnorm(net, synthetic_clips(net.cfg.sample_rate, rng), rng)
+    torch.save({"iteration": 0, "model": net.eval().state_dict()}, path)
+    return path
+
+
 def synthetic_clips(sample_rate: int, rng: np.random.Generator, n: int = 4) -> torch.Tensor:
     """``[n, 1.5 s]`` random chirps with noise drawn from ``rng``, for calibrating random networks."""
     t = np.arange(3 * sample_rate // 2) / sample_rate
@@ -308,12 +322,12 @@ def calibrate_batchnorm(net: nn.Module, x: torch.Tensor, rng: np.random.Generato
     signal layer after layer until every input gives the same output, which would make parity tests blind)."""
     with torch.no_grad():
         for m in net.modules():
-            if isinstance(m, nn.BatchNorm2d):
+            if isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)):
                 m.reset_running_stats()
                 m.momentum = None  # cumulative average: the running stats become this pass's batch stats
         net.train()(x)
         for m in net.modules():
-            if isinstance(m, nn.BatchNorm2d):
+            if isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)):
                 m.momentum = 0.1
                 c = m.num_features
                 m.weight.copy_(torch.from_numpy(rng.uniform(0.5, 1.5, c).astype(np.float32)))

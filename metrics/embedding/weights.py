@@ -102,7 +102,7 @@ REGISTRY: dict[str, WeightFile] = {w.name: w for w in [
     WeightFile("vggish-pca", "vggish_pca_params-970ea276.pth",
                ("https://github.com/harritaylor/torchvggish/releases/download/v0.1/vggish_pca_params-970ea276.pth",),
                "FAD_vggish PCA variant (AudioSet release embeddings)", "--vggish-pca"),
-    # PANNs (Kong et al.), Zenodo record 3987831: the files audioldm_eval's CNN14 loads
+    # PANNs (Kong et al.), Zenodo record 3987831: the files audioldm_eval's CNN14 loads, and kadtk's Wavegram-Logmel
     WeightFile("panns-cnn14-16k", "Cnn14_16k_mAP=0.438.pth",
                ("https://zenodo.org/record/3987831/files/Cnn14_16k_mAP%3D0.438.pth?download=1",),
                "PANNs CNN14 FD/KL/IS (audioldm_eval protocol, 16 kHz); FD/KAD on kadtk's panns-cnn14-16k",
@@ -111,6 +111,9 @@ REGISTRY: dict[str, WeightFile] = {w.name: w for w in [
                ("https://zenodo.org/record/3987831/files/Cnn14_mAP%3D0.431.pth?download=1",),
                "PANNs CNN14 FD/KL/IS (audioldm_eval protocol, 32 kHz); FD/KAD on kadtk's panns-cnn14-32k",
                "--panns-weights"),
+    WeightFile("panns-wavegram-logmel", "Wavegram_Logmel_Cnn14_mAP=0.439.pth",
+               ("https://zenodo.org/records/3987831/files/Wavegram_Logmel_Cnn14_mAP%3D0.439.pth?download=1",),
+               "FD/KAD on kadtk's panns-wavegram-logmel (PANNs Wavegram-Logmel-CNN14, 32 kHz)", "--panns-weights"),
     # Meta Audiobox Aesthetics: the checkpoint audiobox_aesthetics' AesPredictor loads (utils.DEFAULT_CKPT_FNAME)
     WeightFile("audiobox-aesthetics", "checkpoint.pt",
                ("https://huggingface.co/facebook/audiobox-aesthetics/resolve/main/checkpoint.pt",),

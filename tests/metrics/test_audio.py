@@ -148,7 +148,9 @@ def test_limits_are_stated_in_one_place():
     assert "MERT: 8-384 kHz, 1-2 channels, from 0.017 s (400 samples at 24 kHz) to 20 min" in text
     assert "MS-CLAP: 8-384 kHz, 1-2 channels, from 0.0227 ms (1 sample at 44.1 kHz) to 20 min" in text
     assert "PANNs CNN14 (kadtk): 8-384 kHz, 1-2 channels, from 0.310 s (4960 samples at 16 kHz) to 20 min" in text
-    assert text.count("\n") == 7  # the shared limits and one line per evaluator with its own
+    assert ("PANNs Wavegram-Logmel-CNN14 (kadtk): 8-384 kHz, 1-2 channels, from 0.320 s (10236 samples at 32 kHz) "
+            "to 20 min") in text
+    assert text.count("\n") == 8  # the shared limits and one line per evaluator with its own
 
 
 def huge(x: np.ndarray, peak: float) -> np.ndarray:

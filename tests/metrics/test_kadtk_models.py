@@ -1,5 +1,5 @@
-"""kadtk 1.1.0's PaSST and PANNs embeddings (``--model passt-base-10s`` ... ``panns-cnn14-32k``) against kadtk's own
-code, on random weights in the official formats.
+"""kadtk 1.1.0's PaSST and PANNs embeddings (``--model passt-base-10s`` ... ``panns-wavegram-logmel``) against
+kadtk's own code, on random weights in the official formats.
 
 kadtk runs as written: ``EmbeddingLoader.cache_embedding_file`` (its ``load_audio`` conversion into
 ``convert/<sr>/``, the loader's ``load_wav``, ``get_embedding`` with its float16) on copies of the clips, then
@@ -27,6 +27,7 @@ import torch
 
 from metrics.embedding.embedders import KADTK_PANNS, KADTK_PASST, build, entry
 from metrics.embedding.embedders.kadtk_models import SCENE_HOP, kadtk_passt_windows
+from metrics.embedding.embedders.wavegram_net import MIN_SAMPLES, WavegramLogmelCnn14
 from metrics.embedding.embedders.passt import NETS, WINDOW
 from metrics.embedding.weights import REGISTRY
 from sa_fixtures.clips import tone, write_wav
@@ -213,11 +214,56 @@ def test_cnn14_minimum_is_31_hops(module_tmp, weights):
         embedder.prepare(str(short))
 
 
+def test_wavegram_minimum_is_10236_samples(module_tmp, weights):
+    """The wavegram branch (ceil(T / 5) // 128 frames) is the shorter one below 10236 samples at 32 kHz: the shortest
+    file the embedder takes is the shortest kadtk's network runs on; shorter ones are skipped with the reason."""
+    need_kadtk()
+    from kadtk.models.panns.models import Wavegram_Logmel_Cnn14
+
+    model = "panns-wavegram-logmel"
+    theirs = Wavegram_Logmel_Cnn14(32000, 1024, 320, 64, 50, 14000, 527).eval()
+    with torch.no_grad():
+        assert theirs(torch.zeros(1, MIN_SAMPLES))["embedding"].shape == (1, 2048)
+        with pytest.raises(RuntimeError):
+            theirs(torch.zeros(1, MIN_SAMPLES - 1))
+        with pytest.raises(RuntimeError):
+            WavegramLogmelCnn14().eval()(torch.zeros(1, MIN_SAMPLES - 1))
+    embedder = build(model, weights(model) / REGISTRY[model].filename, kadtk_model=model)
+    shortest = write_wav(module_tmp / "shortest32.wav", tone(MIN_SAMPLES / 32000, 32000, 500, channels=1), 32000)
+    assert embedder.embed([embedder.prepare(str(shortest))])[0].shape == (1, 2048)
+    short = write_wav(module_tmp / "short32.wav", tone(0.315, 32000, 500, channels=1), 32000)
+    with pytest.raises(AudioError, match=r"shorter than PANNs Wavegram-Logmel-CNN14 \(kadtk\)'s minimum of 0.320 s"):
+        embedder.prepare(str(short))
+
+
+def test_wavegram_network_is_kadtks():
+    """The network alone against kadtk's ``Wavegram_Logmel_Cnn14`` (eval mode, one state dict) at lengths where the
+    two branches' frame counts agree and where kadtk drops the log-mel branch's extra frame."""
+    need_kadtk()
+    from kadtk.models.panns.models import Wavegram_Logmel_Cnn14
+
+    torch.manual_seed(0)
+    ours = WavegramLogmelCnn14().eval()
+    theirs = Wavegram_Logmel_Cnn14(32000, 1024, 320, 64, 50, 14000, 527).eval()
+    theirs.load_state_dict(ours.state_dict())
+    with torch.no_grad():
+        for length in (MIN_SAMPLES, 20800, 32000):  # 20800: log-mel 66 frames -> 33, wavegram 4160 -> 32
+            x = 0.1 * torch.randn(2, length)
+            emb, logits = ours(x)
+            ref = theirs(x)
+            torch.testing.assert_close(emb, ref["embedding"], rtol=1e-5, atol=1e-6)
+            torch.testing.assert_close(torch.sigmoid(logits), ref["clipwise_output"], rtol=1e-5, atol=1e-6)
+
+
 def test_registry_agrees_with_the_networks_and_the_protocols():
     from metrics import protocols
 
     assert set(protocols.KADTK_MODELS) == set(KADTK_PASST) | set(KADTK_PANNS)
     for model, spec in KADTK_PASST.items():
         assert NETS[spec.weights].classes == spec.classes, model
-    for model, rate in KADTK_PANNS.items():
-        assert build(model, None, kadtk_model=model).sample_rate == rate
+    for model, spec in KADTK_PANNS.items():
+        embedder = build(model, None, kadtk_model=model)
+        assert (embedder.sample_rate, type(embedder).__name__) == (spec.rate, spec.embedder)
+    assert KADTK_PANNS["panns-wavegram-logmel"].embedder == "WavegramKadtkEmbedder"
+    with pytest.raises(ValueError, match="unknown kadtk PannsKadtkEmbedder model"):
+        build("panns-cnn14-32k", None, kadtk_model="panns-wavegram-logmel")

@@ -151,10 +151,12 @@ EXPECTED_DIM = {("openl3", "embedding"): 1024, ("vggish", "embedding"): 128, ("p
                 ("dac-44kHz", "embedding"): 1024,
                 ("MERT-v1-330M", "embedding"): 1024,
                 **{(f"MERT-v1-95M{layer}", "embedding"): 768 for layer in ("", *(f"-{i}" for i in range(1, 12)))},
-                # kadtk's: PaSST [logits | 768 features] (527 AudioSet, 20 OpenMIC, 200 FSD50K classes), CNN14 "2048"
+                # kadtk's: PaSST [logits | 768 features] (527 AudioSet, 20 OpenMIC, 200 FSD50K classes), CNN14 "2048",
+                # Wavegram-Logmel-CNN14 "embedding"
                 **{(f"passt-base-{s}s", "embedding"): 527 + 768 for s in (10, 20, 30)},
                 ("passt-openmic", "embedding"): 20 + 768, ("passt-fsd50k", "embedding"): 200 + 768,
-                ("panns-cnn14-16k", "embedding"): 2048, ("panns-cnn14-32k", "embedding"): 2048}
+                ("panns-cnn14-16k", "embedding"): 2048, ("panns-cnn14-32k", "embedding"): 2048,
+                ("panns-wavegram-logmel", "embedding"): 2048}
 
 
 def every_plan():
@@ -204,8 +206,8 @@ def shared_cache(tmp_path_factory):
 # MERT-v1-95M-<L> differ from MERT-v1-95M by the layer only (every width: the planning test above); MERT-v1-330M runs
 # in the mad test; dac-44kHz reads the light random DAC (width 8: the release's 64 on 3 windows of 5 s per 2.1 s file
 # cost minutes here; tests/metrics/test_dac.py checks the release width against the package);
-# kadtk's other PaSST and PANNs models differ from passt-base-10s / panns-cnn14-16k by their weight file and length
-# (tests/metrics/test_kadtk_models.py runs each against kadtk)
+# kadtk's other PaSST and PANNs models differ from passt-base-10s / panns-cnn14-16k by their weight file and length, or
+# (panns-wavegram-logmel) by a network on the same pipeline (tests/metrics/test_kadtk_models.py runs each against kadtk)
 BY_HAND = ("openl3", "vggish", "panns", "clap", "msclap", "clap-laion-audio", "encodec-emb", "encodec-emb-48k",
            "dac-44kHz", "MERT-v1-95M", "MERT-v1-95M-5", "passt-base-10s", "panns-cnn14-16k")
 FILES_BY_HAND = {"encodec-emb": "encodec-24khz", "encodec-emb-48k": "encodec-48khz", "dac-44kHz": "dac-44khz",

@@ -151,7 +151,19 @@ KADTK_PASST = {"passt-base-10s": KadtkPasst("passt-s-swa-ap476", 527, 10),
                "passt-base-30s": KadtkPasst("passt-s-30sec-swa-ap473", 527, 30),
                "passt-openmic": KadtkPasst("passt-openmic-ap85", 20, 10),
                "passt-fsd50k": KadtkPasst("passt-fsd50k-ap655", 200, 10)}
-KADTK_PANNS = {"panns-cnn14-16k": 16000, "panns-cnn14-32k": 32000}  # name (= its weights registry name) -> rate
+
+
+@dataclass(frozen=True)
+class KadtkPanns:
+    """One of kadtk 1.1.0's PANNs models (``PANNsModel(variant)``; its name is also its weights registry name): its
+    sample rate and the :mod:`metrics.embedding.embedders.kadtk_models` class that runs its network."""
+
+    rate: int
+    embedder: str = "PannsKadtkEmbedder"  # CNN14
+
+
+KADTK_PANNS = {"panns-cnn14-16k": KadtkPanns(16000), "panns-cnn14-32k": KadtkPanns(32000),
+               "panns-wavegram-logmel": KadtkPanns(32000, "WavegramKadtkEmbedder")}
 
 MERT_WIDTHS = {"v1-95M": 768, "v1-330M": 1024}
 # fadtk's names: MERT-v1-95M is layer 12, MERT-v1-95M-<L> layer L; MERT-v1-330M (MAD) reads layer 24
@@ -197,13 +209,14 @@ EMBEDDERS: dict[str, EmbedderEntry] = {
                            lambda o: f"mert-{o.get('size', 'v1-95M').lower()}", "mert_dir",
                            lambda o: {"embedding": slice(0, MERT_WIDTHS[o.get("size", "v1-95M")])})
        for name in MERT_MODELS},
-    # kadtk's PaSST ([logits | 768-d features] of the first 10/20/30 s) and CNN14 (its "2048") embeddings
+    # kadtk's PaSST ([logits | 768-d features] of the first 10/20/30 s), CNN14 and Wavegram-Logmel-CNN14 (their
+    # 2048-d embedding) embeddings
     **{name: EmbedderEntry("metrics.embedding.embedders.kadtk_models:PasstKadtkEmbedder",
                            lambda o, w=spec.weights: w, "passt_weights", _whole("embedding", spec.width))
        for name, spec in KADTK_PASST.items()},
-    **{name: EmbedderEntry("metrics.embedding.embedders.kadtk_models:PannsKadtkEmbedder",
+    **{name: EmbedderEntry(f"metrics.embedding.embedders.kadtk_models:{spec.embedder}",
                            lambda o, w=name: w, "panns_weights", _whole("embedding", 2048))
-       for name in KADTK_PANNS},
+       for name, spec in KADTK_PANNS.items()},
 }
 EMBEDDERS["encodec-emb-48k"] = EMBEDDERS["encodec-emb"]  # the same family; the protocol options pick the 48 kHz model
 

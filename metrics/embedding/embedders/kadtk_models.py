@@ -20,9 +20,13 @@ removal, no first-channel pick: the audioldm_eval path of :mod:`metrics.embeddin
 ``"2048"`` embedding ReLU(fc1), float16. CNN14 halves time five times, so it needs 32 STFT frames: 31 hops (0.31 s)
 at the model rate; shorter files are skipped with that reason (kadtk raises on them).
 
+PANNs Wavegram-Logmel-CNN14 (``panns-wavegram-logmel``, 32 kHz): the same, on
+:mod:`metrics.embedding.embedders.wavegram_net` (``forward(audio)["embedding"]``, ReLU(fc1) as well). Its wavegram
+branch needs ceil(T / 5) >= 2048, so 10236 samples (0.320 s) are the shortest file it takes.
+
 Every file gives one frame: ``embed`` returns ``[1, D]`` per file; KAD and FD pool the files.
 Networks: ours, on the same official files (:func:`metrics.embedding.embedders.passt.build_passt`, hear21passt's
-modules with fused attention; :mod:`metrics.embedding.embedders.panns`' CNN14 port).
+modules with fused attention; :mod:`metrics.embedding.embedders.panns`' CNN14 port and its Wavegram-Logmel extension).
 """
 from __future__ import annotations
 
@@ -38,6 +42,8 @@ from metrics.embedding.embedders import KADTK_PANNS, KADTK_PASST
 from metrics.embedding.embedders.fadtk_audio import fadtk_float16, fadtk_mono
 from metrics.embedding.embedders.panns import EMBED_DIM, PannsEmbedder, config_for
 from metrics.embedding.embedders.passt import SR, WINDOW, build_passt, use_fused_attention
+from metrics.embedding.embedders.wavegram_net import MIN_SAMPLES as WAVEGRAM_MIN_SAMPLES
+from metrics.embedding.embedders.wavegram_net import WavegramLogmelCnn14, load_wavegram
 from sa_util.audio import AUDIO_RULES, InputRules
 
 SCENE_HOP = SR * 5 // 2  # hear21passt PasstBasicWrapper: scene_hop 2500 ms
@@ -93,6 +99,12 @@ def kadtk_panns_rules(sample_rate: int) -> InputRules:
                                min_samples=CNN14_MIN_HOPS * config_for(sample_rate).hop)
 
 
+def kadtk_wavegram_rules() -> InputRules:
+    """Wavegram-Logmel-CNN14's shortest input (32 kHz): 10236 samples."""
+    return dataclasses.replace(AUDIO_RULES, model="PANNs Wavegram-Logmel-CNN14 (kadtk)", model_rate=SR,
+                               min_samples=WAVEGRAM_MIN_SAMPLES)
+
+
 class PannsKadtkEmbedder(PannsEmbedder):
     """``prepare`` -> ``[T]`` kadtk-converted mono at 16 or 32 kHz; ``embed`` -> ``[1, 2048]`` per file."""
 
@@ -100,11 +112,16 @@ class PannsKadtkEmbedder(PannsEmbedder):
 
     def __init__(self, weights_path: Path | None, device: str = "cpu", batch_size: int = 16, *,
                  kadtk_model: str = "panns-cnn14-16k", model: torch.nn.Module | None = None):
-        if kadtk_model not in KADTK_PANNS:
-            raise ValueError(f"unknown kadtk PANNs model {kadtk_model!r}; choose from {list(KADTK_PANNS)}")
-        super().__init__(weights_path, device, batch_size, sample_rate=KADTK_PANNS[kadtk_model], model=model)
+        mine = [m for m, spec in KADTK_PANNS.items() if spec.embedder == type(self).__name__]
+        if kadtk_model not in mine:
+            raise ValueError(f"unknown kadtk {type(self).__name__} model {kadtk_model!r}; choose from {mine}")
+        super().__init__(weights_path, device, batch_size, sample_rate=KADTK_PANNS[kadtk_model].rate, model=model)
         self.name = kadtk_model
-        self.input_rules = kadtk_panns_rules(self.sample_rate)
+        self.input_rules = self.rules()
+
+    def rules(self) -> InputRules:
+        """This network's shortest input at its rate."""
+        return kadtk_panns_rules(self.sample_rate)
 
     def settings(self) -> dict[str, Any]:
         return {**super().settings(), "audio": "kadtk", "channel": "mean", "dc": "kept",
@@ -116,3 +133,22 @@ class PannsKadtkEmbedder(PannsEmbedder):
 
     def embed(self, prepared: list[np.ndarray]) -> list[np.ndarray]:
         return [fadtk_float16(out[None, :EMBED_DIM]) for out in super().embed(prepared)]
+
+
+class WavegramKadtkEmbedder(PannsKadtkEmbedder):
+    """``prepare`` -> ``[T]`` kadtk-converted mono at 32 kHz, T >= 10236; ``embed`` -> ``[1, 2048]`` per file."""
+
+    input_rules = kadtk_wavegram_rules()
+
+    def __init__(self, weights_path: Path | None, device: str = "cpu", batch_size: int = 16, *,
+                 kadtk_model: str = "panns-wavegram-logmel", model: torch.nn.Module | None = None):
+        super().__init__(weights_path, device, batch_size, kadtk_model=kadtk_model, model=model)
+
+    def rules(self) -> InputRules:
+        return kadtk_wavegram_rules()
+
+    def settings(self) -> dict[str, Any]:
+        return {**super().settings(), "network": "wavegram-logmel-cnn14"}
+
+    def network(self) -> WavegramLogmelCnn14:
+        return load_wavegram(self.weights_path)

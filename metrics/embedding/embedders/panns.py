@@ -179,16 +179,16 @@ class LogMel(nn.Module):
 
 
 class ConvBlock(nn.Module):
-    """(3x3 conv, BN, ReLU) x 2 then ``pool`` x ``pool`` average pooling:
-    ``[B, C_in, t, f] -> [B, C_out, t/p, f/p]``."""
+    """(3x3 conv, BN, ReLU) x 2 then average pooling by ``pool`` (p x p, or (p_t, p_f)):
+    ``[B, C_in, t, f] -> [B, C_out, t/p_t, f/p_f]``."""
 
-    def __init__(self, c_in: int, c_out: int, pool: int):
+    def __init__(self, c_in: int, c_out: int, pool: int | tuple[int, int]):
         super().__init__()
         self.conv1 = nn.Conv2d(c_in, c_out, 3, padding=1, bias=False)
         self.conv2 = nn.Conv2d(c_out, c_out, 3, padding=1, bias=False)
         self.bn1 = nn.BatchNorm2d(c_out)
         self.bn2 = nn.BatchNorm2d(c_out)
-        self.pool = pool
+        self.pool = (pool, pool) if isinstance(pool, int) else pool
 
     def fold_batchnorm(self) -> None:
         """For inference (eval mode): each BN folded into the convolution before it, the same affine map with one
@@ -201,7 +201,7 @@ class ConvBlock(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = torch.relu_(self.bn1(self.conv1(x)))  # in place: a fresh tensor, and saves a [B, C, t, f] allocation
         x = torch.relu_(self.bn2(self.conv2(x)))
-        return nn.functional.avg_pool2d(x, self.pool) if self.pool > 1 else x
+        return nn.functional.avg_pool2d(x, self.pool) if self.pool != (1, 1) else x
 
 
 class Cnn14(nn.Module):
@@ -225,14 +225,27 @@ class Cnn14(nn.Module):
         x = self.logmel_extractor(self.spectrogram_extractor(x))
         return self.bn0(x.transpose(1, 3)).transpose(1, 3)  # BN over the mel axis
 
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        x = self.features(x)
-        for i in range(1, len(CHANNELS) + 1):
+    def conv_blocks(self, x: torch.Tensor, first: int = 1) -> torch.Tensor:
+        """``[B, C, t, f]`` -> ``[B, 2048, t / 2^k, f / 2^k]``: conv blocks ``first`` ... 6 (k of them pool)."""
+        for i in range(first, len(CHANNELS) + 1):
             x = getattr(self, f"conv_block{i}")(x)
+        return x
+
+    def head(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``[B, 2048, t, f]`` -> (embedding ``[B, 2048]``, logits ``[B, classes]``)."""
         x = x.mean(dim=3)  # [B, 2048, t]: over mel
         x = x.amax(dim=2) + x.mean(dim=2)  # over time
         embedding = torch.relu(self.fc1(x))
         return embedding, self.fc_audioset(embedding)
+
+    def fold_batchnorm(self) -> None:
+        """Every conv block's BN folded into its convolutions (:meth:`ConvBlock.fold_batchnorm`)."""
+        for block in self.modules():
+            if isinstance(block, ConvBlock):
+                block.fold_batchnorm()
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.head(self.conv_blocks(self.features(x)))
 
 
 # ------------------------------------------------------------------------------------------------------------
@@ -305,13 +318,15 @@ class PannsEmbedder(Embedder):
     def prepare(self, path: str) -> np.ndarray:
         return prepare_panns(path, self.sample_rate)
 
+    def network(self) -> Cnn14:
+        """The network with the weights of ``weights_path``, on the CPU, eval mode."""
+        return load_cnn14(self.weights_path, self.cfg)
+
     def build(self) -> Cnn14:
         # channels-last convolutions: 1.22x on CPU (oneDNN; benchmarks/speed/test_compile_speed.py "other-layout"), the
         # layout tensor cores want on GPU; outputs move by rounding only (1.1e-6 relative), cached under "layout"
-        model = load_cnn14(self.weights_path, self.cfg)
-        for block in model.modules():
-            if isinstance(block, ConvBlock):
-                block.fold_batchnorm()  # as the reference's eval mode computes it, one pass fewer per block
+        model = self.network()
+        model.fold_batchnorm()  # as the reference's eval mode computes it, one pass fewer per block
         return model.to(self.device, memory_format=torch.channels_last)
 
     @torch.no_grad()
