@@ -5,9 +5,10 @@ traceback on stderr.
 One run per evaluator (module fixture, random weights in the official formats): ``all --protocol fadtk --model
 encodec-emb-48k`` (the 1 s segments), ``--model MERT-v1-95M``, ``all --protocol mad`` (MERT-v1-330M, MAUVE), and
 ``kad --protocol fadtk --model dac-44kHz`` (loudness normalisation, 5 s windows every 2.5 s) / ``passt-base-10s``
-(every file padded or cut to 10 s) / ``panns-cnn14-16k`` (unpadded: the 1-sample, 10-sample and 0.1 s files are too
-short for CNN14 and listed). KAD only for those three: the hostile files meet the embedder there, and FD, FAD-inf
-and per-song FD on 1024-2048 dimensions (a matrix square root per file and subset) cost minutes for nothing new
+(every file padded or cut to 10 s) / ``panns-cnn14-16k`` / ``panns-wavegram-logmel`` (unpadded: the 1-sample,
+10-sample and 0.1 s files are shorter than CNN14's 0.31 s and the Wavegram's 0.32 s, and listed). KAD only for those
+four: the hostile files meet the embedder there, and FD, FAD-inf and per-song FD on 1024-2048 dimensions (a matrix
+square root per file and subset) cost minutes for nothing new
 (the by-hand runs in tests/metrics/test_protocol_runs.py cover all four on each model).
 """
 from __future__ import annotations
@@ -27,6 +28,7 @@ RUNS = {"encodec-emb-48k": ["all", "--protocol", "fadtk", "--model", "encodec-em
         "MERT-v1-95M": ["all", "--protocol", "fadtk", "--model", "MERT-v1-95M"],
         "passt-base-10s": ["kad", "--protocol", "fadtk", "--model", "passt-base-10s"],
         "panns-cnn14-16k": ["kad", "--protocol", "fadtk", "--model", "panns-cnn14-16k"],
+        "panns-wavegram-logmel": ["kad", "--protocol", "fadtk", "--model", "panns-wavegram-logmel"],
         "mad": ["all", "--protocol", "mad"]}
 
 
@@ -62,7 +64,7 @@ def test_hostile_folder_is_scored_or_listed(run, folder, weights_dir, request):
 
     write_named(weights_dir, {"encodec-emb-48k": ["encodec-48khz"], "dac-44kHz": ["dac-44khz"],
                               "MERT-v1-95M": ["mert-v1-95m"], "passt-base-10s": [], "panns-cnn14-16k": [],
-                              "mad": []}[run], light=True)  # the light DAC: width 8
+                              "panns-wavegram-logmel": ["panns-wavegram-logmel"], "mad": []}[run], light=True)  # the light DAC: width 8
     mert = ["--mert-dir", request.getfixturevalue("mert_330m")] if run == "mad" else []
     out = sb.out / f"{run}.json"
     o = sb.run("metrics", [*RUNS[run], "--gen", gen, "--ref", ref, "--weights-dir", weights_dir, *mert,
