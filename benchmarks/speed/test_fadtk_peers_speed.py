@@ -2,11 +2,11 @@
 reference packages' own paths: ours (``embed_files``, no cache, no workers) vs fadtk 1.1.0's loader (``load_audio`` +
 ``get_embedding``, its network built from the same random-weight file: the ``encodec`` package's model,
 descript-audio-codec's ``DAC``, transformers' ``HubertModel`` for MERT's remote code), kadtk 1.1.0's loader (the same
-two calls; hear21passt's PaSST, kadtk's CNN14) and mad-metric 0.0.6's ``featurize`` (batches of 3, ``HubertModel``
+two calls; hear21passt's PaSST, kadtk's CNN14 and Wavegram-Logmel-CNN14) and mad-metric 0.0.6's ``featurize`` (batches of 3, ``HubertModel``
 injected). One thread, same clips.
 
 ``OMP_NUM_THREADS=1 pytest --benchmark-only benchmarks/speed/test_fadtk_peers_speed.py``; ``SA_BENCH_CLIPS`` (default
-8) clips of ``SA_BENCH_SECONDS`` (default 10) s; the MERT-v1-330M case (1.3 GB of random weights) runs with
+8) clips of ``SA_BENCH_SECONDS`` (default 10) s, ``SA_BENCH_ROUNDS`` (default 3) rounds; the MERT-v1-330M case (1.3 GB of random weights) runs with
 ``SA_BENCH_HEAVY=1``. A reference that is not installed skips with its install command.
 """
 from __future__ import annotations
@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 import torch
 
-from benchmarks.speed.clip_set import CLIPS, SECONDS
+from benchmarks.speed.clip_set import CLIPS, ROUNDS, SECONDS
 from metrics.embedding.embedders import build
 from metrics.embedding.embedders.mert import MertEmbedder
 from metrics.embedding.pipeline import embed_files
@@ -28,12 +28,13 @@ from tests.metrics.fadtk_loaders import fadtk_embeddings, fadtk_io, hubert_from_
 OUTPUTS: dict[tuple[str, str], list] = {}  # (model, side) -> outputs of its round
 AGREEMENT = 2e-3  # relative to the file's largest value: one float16 step (the parity tests' bound)
 
-# model -> (weights registry name, embedder options); the kadtk models: its 10 s PaSST and 16 kHz CNN14 (the other
-# variants differ by weight file and length)
+# model -> (weights registry name, embedder options); the kadtk models: its 10 s PaSST, 16 kHz CNN14 and the
+# Wavegram-Logmel-CNN14 (the other variants differ by weight file and length)
 MODELS = {"encodec-emb": ("encodec-24khz", {"variant": "24k"}), "encodec-emb-48k": ("encodec-48khz", {"variant": "48k"}),
           "dac-44kHz": ("dac-44khz", {}), "MERT-v1-95M": ("mert-v1-95m", {}),
           "passt-base-10s": ("passt-s-swa-ap476", {"kadtk_model": "passt-base-10s"}),
-          "panns-cnn14-16k": ("panns-cnn14-16k", {"kadtk_model": "panns-cnn14-16k"})}
+          "panns-cnn14-16k": ("panns-cnn14-16k", {"kadtk_model": "panns-cnn14-16k"}),
+          "panns-wavegram-logmel": ("panns-wavegram-logmel", {"kadtk_model": "panns-wavegram-logmel"})}
 
 
 def ours(model: str, path: Path):
@@ -105,7 +106,7 @@ def test_fadtk_embedding_speed(benchmark, clips, weights_folder, fadtk_io, tmp_p
     peer = "kadtk" if model.startswith(("passt", "panns")) else "fadtk"
     benchmark.group = f"{model} x {CLIPS} clips of {SECONDS:g} s (cpu): ours vs {peer}"
     benchmark.extra_info.update({"clips": CLIPS, "seconds_of_audio": SECONDS * CLIPS, "side": side})
-    out = benchmark.pedantic(lambda: runner(clips), rounds=1, iterations=1, warmup_rounds=0)
+    out = benchmark.pedantic(lambda: runner(clips), rounds=ROUNDS, iterations=1, warmup_rounds=0)
     assert len(out) == CLIPS
     OUTPUTS[model, side] = out
     other = OUTPUTS.get((model, "reference" if side == "ours" else "ours"))
@@ -126,7 +127,7 @@ def test_mad_embedding_speed(benchmark, clips, weights_folder, side):
     runner(clips[:1])
     benchmark.group = f"MAD embedding (MERT-v1-330M) x {CLIPS} clips of {SECONDS:g} s (cpu): ours vs mad-metric"
     benchmark.extra_info.update({"clips": CLIPS, "seconds_of_audio": SECONDS * CLIPS, "side": side})
-    out = benchmark.pedantic(lambda: runner(clips), rounds=1, iterations=1, warmup_rounds=0)
+    out = benchmark.pedantic(lambda: runner(clips), rounds=ROUNDS, iterations=1, warmup_rounds=0)
     assert len(out) == CLIPS
 
 

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from benchmarks import metric_peers as mp
-from benchmarks.speed.clip_set import CLIPS, SECONDS
+from benchmarks.speed.clip_set import CLIPS, ROUNDS, SECONDS
 
 OUTPUTS: dict[tuple[str, str], list[np.ndarray]] = {}  # (model, side) -> outputs of its last round
 
@@ -41,7 +41,7 @@ def test_metric_peer_speed(benchmark, clips, weights_folder, model, side):
     runner(clips[:1])  # warm-up: lazy imports, resampy's numba JIT
     benchmark.group = f"{model} x {CLIPS} clips of {SECONDS:g} s stereo (cpu): ours vs reference"
     benchmark.extra_info.update({"clips": CLIPS, "seconds_of_audio": SECONDS * CLIPS, "side": side})
-    out = benchmark.pedantic(lambda: runner(clips), rounds=1, iterations=1, warmup_rounds=0)
+    out = benchmark.pedantic(lambda: runner(clips), rounds=ROUNDS, iterations=1, warmup_rounds=0)
     assert len(out) == CLIPS
     OUTPUTS[model, side] = out
     other = OUTPUTS.get((model, "reference" if side == "ours" else "ours"))
