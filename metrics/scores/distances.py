@@ -157,8 +157,39 @@ class ReferenceGaussian:
                              f"{self.sigma.shape}")
         m = self.sqrt_sigma @ sigma @ self.sqrt_sigma
         tr_covmean = np.sqrt(np.clip(np.linalg.eigvalsh((m + m.T) / 2), 0.0, None)).sum()
+        return self.fd_from_parts(mu, np.trace(sigma), tr_covmean)
+
+    def frechet_distance_of_frames(self, frames: np.ndarray, counts: np.ndarray | None = None) -> float:
+        """FD between the Gaussian of ``frames`` ``[N, D]`` (row i counted ``counts[i]`` times, default once:
+        ``np.mean`` / ``np.cov`` of the repeated rows, as fadtk computes them) and the reference.
+
+        With k distinct counted rows and k < D, sigma = Z^T Z (Z ``[k, D]``: the centred rows scaled by
+        sqrt(count / (n - 1))), so A sigma A = (Z A)^T (Z A) has the non-zero eigenvalues of the ``[k, k]`` Gram
+        matrix (Z A)(Z A)^T: O(k D^2) instead of O(D^3) (a set of one vector per file, fewer files than
+        dimensions). Otherwise through the ``[D, D]`` covariance. Both equal to rounding.
+        """
+        frames = np.asarray(frames)
+        counts = np.ones(len(frames), np.int64) if counts is None else np.asarray(counts)
+        rows = np.flatnonzero(counts)
+        if len(rows) >= self.dim:
+            return self.frechet_distance(*_weighted_stats(frames, counts))
+        w = counts[rows].astype(np.float64)
+        n = w.sum()
+        x = np.asarray(frames[rows], np.float64)
+        mean = (w @ x) / n
+        z = np.sqrt(w / (n - 1))[:, None] * (x - mean)  # [k, D]: sigma = z^T z
+        return self.fd_from_parts(mean, float((z * z).sum()), gram_trace_sqrt(z @ self.sqrt_sigma))
+
+    def fd_from_parts(self, mu: np.ndarray, trace_sigma: float, tr_covmean: float) -> float:
+        """|mu - mu_ref|^2 + tr sigma + tr sigma_ref - 2 tr sqrtm(sigma_ref sigma)."""
         diff = mu - self.mu
-        return float(diff @ diff + np.trace(sigma) + np.trace(self.sigma) - 2.0 * tr_covmean)
+        return float(diff @ diff + trace_sigma + np.trace(self.sigma) - 2.0 * tr_covmean)
+
+
+def gram_trace_sqrt(g: np.ndarray) -> float:
+    """tr (g^T g)^(1/2) for ``g`` ``[k, D]``, k < D: the sum of the square roots of the eigenvalues of the
+    ``[k, k]`` Gram matrix g g^T (the non-zero eigenvalues of g^T g)."""
+    return float(np.sqrt(np.clip(np.linalg.eigvalsh(g @ g.T), 0.0, None)).sum())
 
 
 def per_item_fd(frames_by_id: dict[str, np.ndarray], mu_ref: np.ndarray, sigma_ref: np.ndarray) -> dict[str, float]:
@@ -180,7 +211,7 @@ def per_item_fd(frames_by_id: dict[str, np.ndarray], mu_ref: np.ndarray, sigma_r
         if f.ndim != 2 or f.shape[1] != ref.dim:
             raise ValueError(f"{key}: expected frames of shape [n, {ref.dim}], got {f.shape}")
         if len(f) >= 2:
-            scores[key] = ref.frechet_distance(f.mean(0), np.cov(f, rowvar=False))
+            scores[key] = ref.frechet_distance_of_frames(f)
     return scores
 
 
@@ -222,9 +253,10 @@ def _weighted_stats(frames: np.ndarray, counts: np.ndarray, block: int = 4096) -
         mean += w[s:s + block] @ np.asarray(frames[rows[s:s + block]], np.float64)
     mean /= n
     second = np.zeros((frames.shape[1], frames.shape[1]))
+    root_w = np.sqrt(w)
     for s in range(0, len(rows), block):
-        xc = np.asarray(frames[rows[s:s + block]], np.float64) - mean  # [b, D]
-        second += (xc * w[s:s + block, None]).T @ xc
+        z = (np.asarray(frames[rows[s:s + block]], np.float64) - mean) * root_w[s:s + block, None]  # [b, D]
+        second += z.T @ z  # one operand's transpose: BLAS's symmetric rank-k update, half the flops of a product
     return mean, second / (n - 1)
 
 
@@ -251,7 +283,8 @@ def fad_inf(evaluated: np.ndarray, mu_ref: np.ndarray, sigma_ref: np.ndarray, *,
     Returns:
         ``{"value": FAD-inf (intercept), "slope", "r2", "points": [[n, FD], ...], "n_frames": N, "seed",
         "replace"}`` (seed and replace None when the draws were injected).
-    Cost: ``steps`` x (O(n D^2) statistics + one D x D ``eigvalsh``); memory O(N + D^2) beyond the frames.
+    Cost: ``steps`` x (O(k D^2) statistics + one D x D ``eigvalsh``, k the distinct frames drawn; with k < D one
+    k x k ``eigvalsh`` instead); memory O(N + D^2) beyond the frames.
     """
     frames = np.asarray(evaluated)
     ref = ReferenceGaussian.from_stats(mu_ref, sigma_ref)
@@ -270,8 +303,7 @@ def fad_inf(evaluated: np.ndarray, mu_ref: np.ndarray, sigma_ref: np.ndarray, *,
         raise ValueError(f"FAD-inf: injected draws have sizes {[len(d) for d in draws]}, expected {ns}")
     points = []
     for n, idx in zip(ns, draws):
-        mean, cov = _weighted_stats(frames, np.bincount(idx, minlength=len(frames)))
-        points.append([n, ref.frechet_distance(mean, cov)])
+        points.append([n, ref.frechet_distance_of_frames(frames, np.bincount(idx, minlength=len(frames)))])
     fit = inverse_n_fit(ns, [fd for _, fd in points])
     return {**fit, "points": points, "n_frames": len(frames), "seed": None if injected else seed,
             "replace": None if injected else replace}

@@ -16,7 +16,8 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
-from metrics.scores.distances import GaussianStats, ReferenceGaussian, cosine_similarity, frechet_distance, kl_divergence
+from metrics.scores.distances import (GaussianStats, ReferenceGaussian, cosine_similarity, frechet_distance,
+                                      gram_trace_sqrt, kl_divergence)
 from metrics.scores.stats import bootstrap_ci, set_bootstrap
 from metrics.scores.timing import timing_summary
 
@@ -61,7 +62,6 @@ class WeightedFD:
         w, Ec = w[keep], self.Ec[keep]
         n = w.sum()
         mean_c = (w @ Ec) / n
-        diff = mean_c + self.centre - self.ref.mu
         if self.Y is None or len(w) >= self.dim:
             x = torch.from_numpy(Ec.astype(np.float32))
             second = ((x * torch.from_numpy(w.astype(np.float32))[:, None]).T @ x).double().numpy()  # [D, D]
@@ -70,9 +70,7 @@ class WeightedFD:
         root_w = np.sqrt(w)[:, None]
         Z = root_w * (self.Y[keep] - mean_c @ self.ref.sqrt_sigma)  # [N_kept, D]
         tr_cov = float((w * ((Ec - mean_c) ** 2).sum(1)).sum() / (n - 1))
-        eig = np.linalg.eigvalsh(Z @ Z.T / (n - 1))
-        tr_sqrt = float(np.sqrt(np.clip(eig, 0.0, None)).sum())
-        return float(diff @ diff + tr_cov + np.trace(self.ref.sigma) - 2.0 * tr_sqrt)
+        return self.ref.fd_from_parts(mean_c + self.centre, tr_cov, gram_trace_sqrt(Z / np.sqrt(n - 1)))
 
     def many(self, weights: np.ndarray) -> np.ndarray:
         """``[R]`` FDs, one per row of ``weights`` ``[R, n_files]``."""

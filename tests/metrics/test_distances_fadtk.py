@@ -199,6 +199,24 @@ def test_reference_gaussian_fd_equals_fadtks(fadtk):
     assert fast == pytest.approx(fadtk["calc_frechet_distance"](mu_r, sigma_r, mu_g, sigma_g), rel=1e-6)
 
 
+@pytest.mark.parametrize("rows", [2, 9, 63, 64, 200])
+def test_fd_of_frames_in_frame_space_equals_the_covariance_form(rows):
+    """Fewer distinct rows than dimensions (64): the k x k Gram form; as many or more: the D x D covariance. Both
+    equal np.cov of the repeated rows through the D x D FD, with and without repeat counts, to 1e-7: with fewer rows
+    than dimensions the D x D eigenvalues that are 0 come out near +-1e-14 and add their square roots (1e-7 each) to
+    the D x D form's trace; the Gram form has no such terms."""
+    mu_g, _, mu_r, sigma_r = fd_case(64)
+    rng = np.random.default_rng(rows)
+    frames = (rng.standard_normal((rows, 64)) * 1.3 + mu_g).astype(np.float32)
+    ref = ReferenceGaussian.from_stats(mu_r, sigma_r)
+    counts = rng.integers(0, 4, rows)
+    counts[:2] = 1  # at least two distinct rows
+    for c in (None, counts):
+        repeated = np.repeat(frames, np.ones(rows, int) if c is None else c, axis=0).astype(np.float64)
+        want = ref.frechet_distance(repeated.mean(0), np.cov(repeated, rowvar=False))
+        assert ref.frechet_distance_of_frames(frames, c) == pytest.approx(want, rel=1e-7)
+
+
 def test_reference_gaussian_rejects_mismatched_shapes():
     ref = ReferenceGaussian.from_stats(np.zeros(3), np.eye(3))
     with pytest.raises(ValueError, match=r"shape mismatch: mu \(4,\) vs \(3,\)"):
@@ -295,6 +313,27 @@ def test_fad_inf_with_injected_draws_is_fadtks_result(fadtk, fad_setup, monkeypa
     ours = fad_inf(fad_setup["frames"], fad_setup["mu"], fad_setup["sigma"], draws=draws)
     assert_same_fad_inf(theirs, ours, rel=1e-9)
     assert (ours["seed"], ours["replace"]) == (None, None)
+
+
+def test_fad_inf_on_fewer_frames_than_dimensions_is_fadtks(fadtk, tmp_path, monkeypatch):
+    """One 64-d vector per file, 12 files (kadtk's PaSST/PANNs, CLAP): every draw has fewer distinct frames than
+    dimensions, so each point is taken in frame space; fadtk's ``score_inf`` on the same draws."""
+    rng = np.random.default_rng(4)
+    d = 64
+    background = rng.standard_normal((500, d)) @ rng.standard_normal((d, d)) / 8
+    mu_r, sigma_r = background.mean(0), np.cov(background, rowvar=False)
+    write_fadtk_stats(tmp_path / "background.npz", {"vggish": (mu_r, sigma_r)})
+    frames = rng.standard_normal((12, d)) * 1.1 + 0.2
+    files = []
+    for i, row in enumerate(frames):
+        np.save(tmp_path / f"{i}.npy", row[None])
+        files.append(tmp_path / f"{i}.npy")
+    draws = [rng.integers(0, len(frames), size=n) for n in fad_inf_sizes(len(frames))]
+    queue = iter(draws)
+    monkeypatch.setattr(np.random, "choice", lambda a, size, replace: next(queue))
+    theirs = fadtk_scorer(fadtk, "vggish").score_inf(tmp_path / "background.npz", files)
+    monkeypatch.undo()
+    assert_same_fad_inf(theirs, fad_inf(frames, mu_r, sigma_r, draws=draws), rel=1e-7)
 
 
 def test_fad_inf_schedule_is_fadtks():
