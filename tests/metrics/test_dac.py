@@ -152,8 +152,20 @@ def write_evaluated(folder: Path) -> list[str]:
             str(write_wav(folder / "tone.wav", tone(7.0, SR, 330.0, 2, seed=5), SR))]
 
 
-@pytest.mark.slow  # 28 windows of 5 s through the 44.1 kHz encoder, ours and dac's: minutes on 2 cores
-def test_embeddings_and_distances_match_fadtk(dac_file, module_tmp, fadtk_io, tmp_path, monkeypatch):  # noqa: F811
+@pytest.fixture(scope="module")
+def light_dac_file(module_tmp: Path) -> Path:
+    """The width-8 random DAC of the release geometry (:func:`test_the_light_test_model_is_read_as_the_package_reads_it`)."""
+    need_dac()
+    from sa_fixtures.random_weights import write_named
+
+    return write_named(module_tmp / "light", ["dac-44khz"], light=True)["dac-44khz"]
+
+
+def test_embeddings_and_distances_match_fadtk(light_dac_file, module_tmp, fadtk_io, tmp_path, monkeypatch):  # noqa: F811
+    """fadtk's whole DACModel path (loudness, windows, conversion, float16, FAD/KAD statistics) on 28 windows of 5 s,
+    through the width-8 DAC (the release width's 28 windows cost minutes here; its encoder is checked against the
+    package above)."""
+    dac_file = light_dac_file
     need("fadtk", "1.1.0")
     need("hypy_utils")
     import dac.utils
