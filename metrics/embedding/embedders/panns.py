@@ -178,6 +178,17 @@ class LogMel(nn.Module):
         return 10.0 * torch.log10(torch.clamp(power @ self.melW, min=AMIN))
 
 
+def fold_conv_bn(module: nn.Module, pairs: tuple[tuple[str, str], ...] = (("conv1", "bn1"), ("conv2", "bn2"))) -> None:
+    """For inference (eval mode): each batch norm ``module.<bn>`` folded into the convolution ``module.<conv>`` before
+    it and replaced by an identity, the same affine map with one pass over the activations fewer (outputs move by
+    float rounding only)."""
+    from torch.nn.utils.fusion import fuse_conv_bn_eval
+
+    for conv, bn in pairs:
+        setattr(module, conv, fuse_conv_bn_eval(getattr(module, conv), getattr(module, bn)))
+        setattr(module, bn, nn.Identity())
+
+
 class ConvBlock(nn.Module):
     """(3x3 conv, BN, ReLU) x 2 then average pooling by ``pool`` (p x p, or (p_t, p_f)):
     ``[B, C_in, t, f] -> [B, C_out, t/p_t, f/p_f]``."""
@@ -191,12 +202,8 @@ class ConvBlock(nn.Module):
         self.pool = (pool, pool) if isinstance(pool, int) else pool
 
     def fold_batchnorm(self) -> None:
-        """For inference (eval mode): each BN folded into the convolution before it, the same affine map with one
-        pass over the activations fewer (outputs move by float rounding only)."""
-        from torch.nn.utils.fusion import fuse_conv_bn_eval
-
-        self.conv1, self.bn1 = fuse_conv_bn_eval(self.conv1, self.bn1), nn.Identity()
-        self.conv2, self.bn2 = fuse_conv_bn_eval(self.conv2, self.bn2), nn.Identity()
+        """Both BNs folded into their convolutions (:func:`fold_conv_bn`)."""
+        fold_conv_bn(self)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = torch.relu_(self.bn1(self.conv1(x)))  # in place: a fresh tensor, and saves a [B, C, t, f] allocation
@@ -239,10 +246,10 @@ class Cnn14(nn.Module):
         return embedding, self.fc_audioset(embedding)
 
     def fold_batchnorm(self) -> None:
-        """Every conv block's BN folded into its convolutions (:meth:`ConvBlock.fold_batchnorm`)."""
-        for block in self.modules():
-            if isinstance(block, ConvBlock):
-                block.fold_batchnorm()
+        """Every sub-block that can fold its BNs into its convolutions does (:meth:`ConvBlock.fold_batchnorm`, and
+        any other block with a ``fold_batchnorm``)."""
+        for block in [m for m in self.modules() if m is not self and hasattr(m, "fold_batchnorm")]:
+            block.fold_batchnorm()
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         return self.head(self.conv_blocks(self.features(x)))

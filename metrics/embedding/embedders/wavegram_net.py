@@ -25,7 +25,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from metrics.embedding.embedders.panns import CONFIGS, Cnn14, Cnn14Config, ConvBlock, read_state_dict
+from metrics.embedding.embedders.panns import CONFIGS, Cnn14, Cnn14Config, ConvBlock, fold_conv_bn, read_state_dict
 from sa_util.state_dict import load_state_strict
 
 CONFIG = dataclasses.replace(CONFIGS[32000], weights="panns-wavegram-logmel")
@@ -50,11 +50,8 @@ class ConvPreWavBlock(nn.Module):
         self.pool = pool
 
     def fold_batchnorm(self) -> None:
-        """For inference (eval mode): each BN folded into the convolution before it (rounding moves only)."""
-        from torch.nn.utils.fusion import fuse_conv_bn_eval
-
-        self.conv1, self.bn1 = fuse_conv_bn_eval(self.conv1, self.bn1), nn.Identity()
-        self.conv2, self.bn2 = fuse_conv_bn_eval(self.conv2, self.bn2), nn.Identity()
+        """Both BNs folded into their convolutions (:func:`fold_conv_bn`)."""
+        fold_conv_bn(self)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = torch.relu_(self.bn1(self.conv1(x)))
@@ -86,13 +83,9 @@ class WavegramLogmelCnn14(Cnn14):
         return self.pre_block4(a)
 
     def fold_batchnorm(self) -> None:
-        """CNN14's folding, and the wavegram's: ``pre_bn0`` into ``pre_conv0``, each pre-block's BNs."""
-        from torch.nn.utils.fusion import fuse_conv_bn_eval
-
+        """Every block's BNs (CNN14's folding reaches the pre-blocks too), and ``pre_bn0`` into ``pre_conv0``."""
         super().fold_batchnorm()
-        self.pre_conv0, self.pre_bn0 = fuse_conv_bn_eval(self.pre_conv0, self.pre_bn0), nn.Identity()
-        for i in range(1, len(WAVE_CHANNELS) + 1):
-            getattr(self, f"pre_block{i}").fold_batchnorm()
+        fold_conv_bn(self, (("pre_conv0", "pre_bn0"),))
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         wave = self.wavegram(x)  # [B, 64, t_w, 32]
