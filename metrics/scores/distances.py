@@ -175,7 +175,7 @@ class ReferenceGaussian:
             return self.frechet_distance(*_weighted_stats(frames, counts))
         w = counts[rows].astype(np.float64)
         n = w.sum()
-        x = np.asarray(frames[rows], np.float64)
+        x = np.asarray(frames if len(rows) == len(frames) else frames[rows], np.float64)  # no copy when all count
         mean = (w @ x) / n
         z = np.sqrt(w / (n - 1))[:, None] * (x - mean)  # [k, D]: sigma = z^T z
         return self.fd_from_parts(mean, float((z * z).sum()), gram_trace_sqrt(z @ self.sqrt_sigma))
